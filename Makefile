@@ -1,0 +1,94 @@
+# layerscope build. `make` builds ./layerscope; `make test` installs what is missing, builds
+# and runs every test; `make run` opens the explorer on the bundled sample.
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+PKGS    := ncursesw libcjson openblas
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw -lcjson -lopenblas)
+
+# -ffp-contract=off: no FMA contraction, so HQQ's bit-exact path matches the reference.
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   ?= $(OPT) -g
+WARN     := -Wall -Wextra -Wpedantic -Werror
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $(CFLAGS) \
+             $(PKG_CFLAGS) -Icore -Iwidgets -Itui -MMD -MP
+LDLIBS   := $(PKG_LIBS) -lpthread -lm
+
+CORE_SRC    := $(wildcard core/*.c)
+WIDGETS_SRC := $(wildcard widgets/*.c)
+TUI_SRC     := $(wildcard tui/*.c)
+TEST_SRC    := $(wildcard tests/test_*.c)
+BENCH_SRC   := $(wildcard tests/bench_*.c)
+TOOL_SRC    := $(wildcard tools/*.c)
+
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
+WIDGETS_OBJ := $(WIDGETS_SRC:%.c=$(BUILD)/%.o)
+TUI_OBJ     := $(TUI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_BIN   := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_BIN    := $(TOOL_SRC:tools/%.c=%)
+
+LIBCORE    := $(BUILD)/libcore.a
+LIBWIDGETS := $(BUILD)/libwidgets.a
+
+.PHONY: all deps test run bench fuzz asan install clean check-man
+all: layerscope $(TOOL_BIN)
+
+deps:
+	@sh tools/install-deps.sh
+
+# Per-file extra flags: CFLAGS_core_hqq_fast := ... applies to core/hqq_fast.c only.
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CFLAGS_$(subst /,_,$*)) -c $< -o $@
+
+$(LIBCORE): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(LIBWIDGETS): $(WIDGETS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+layerscope: $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE) $(LDLIBS)
+
+# Project tools (tools/NAME.c -> ./NAME), e.g. the synthetic model generator.
+$(TOOL_BIN): %: $(BUILD)/tools/%.o $(LIBCORE)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCORE) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBWIDGETS) $(LIBCORE)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBWIDGETS) $(LIBCORE) $(LDLIBS)
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@sh tests/run_all.sh $(TEST_BIN)
+
+# Everything under AddressSanitizer and UBSan, in its own build directory.
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    all $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1 sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
+
+run: deps all
+	./layerscope
+
+bench: deps all $(BENCH_BIN)
+	@sh tests/bench.sh
+
+fuzz: deps
+	@sh tests/fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 layerscope $(DESTDIR)$(PREFIX)/bin/layerscope
+	install -m 644 man/layerscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/layerscope.1
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz layerscope $(TOOL_BIN)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

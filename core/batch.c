@@ -1,0 +1,176 @@
+#include "batch.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kurtosis.h"
+#include "manual.h"
+#include "parallel.h"
+#include "result_json.h"
+#include "source.h"
+#include "version.h"
+
+static void fmt_metric(char *buf, size_t cap, double v)
+{
+    if (!isfinite(v))
+        snprintf(buf, cap, "%s", isnan(v) ? "n/a" : (v > 0 ? "inf" : "-inf"));
+    else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e6))
+        snprintf(buf, cap, "%.4e", v);
+    else
+        snprintf(buf, cap, "%.6f", v);
+}
+
+static const char *method_label(const ls_settings *s)
+{
+    switch (s->method) {
+    case LS_METHOD_SENSI: return s->ablation ? "SensiBoost ablation (random layers)" : "SensiBoost";
+    case LS_METHOD_KURT: return s->ablation ? "KurtBoost ablation (random layers)" : "KurtBoost";
+    case LS_METHOD_BOTH: return "SensiBoost + KurtBoost (union)";
+    default: return "manual";
+    }
+}
+
+static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
+{
+    const ls_settings *s = &a->settings;
+    fprintf(out, "layerscope %s: %s (%s), %d layers", LS_VERSION, p->name, p->source,
+            p->n_layers);
+    if (a->memory_known)
+        fprintf(out, ", %lld linear parameters", (long long)a->mem.params_linear);
+    fprintf(out, "\n");
+    fprintf(out, "method %s (%s), mode %s, top-m %d%s, boost stop %d: %s -> %s\n",
+            ls_method_name(s->method), method_label(s),
+            ls_settings_mode_label(s) ? ls_settings_mode_label(s) : "-",
+            s->top_m, s->top_m == 0 ? " (all)" : "", s->boost_stop,
+            ls_stop_get(s->base)->name, ls_stop_get(a->target)->name);
+    if (s->ablation)
+        fprintf(out, "ablation seed %llu\n", (unsigned long long)s->seed);
+    if (!ls_settings_paper_detect(s))
+        fprintf(out, "detection: threshold %g, trim %g per side (not the paper's setting)\n",
+                s->detect.threshold, s->detect.trim_frac);
+    if (p->sensitivity_source[0])
+        fprintf(out, "sensitivity: %s\n", p->sensitivity_source);
+}
+
+static void print_table(FILE *out, const ls_profile *p, const ls_analysis *a)
+{
+    fprintf(out, "\n%5s  %-17s %12s %12s %10s %8s  %s\n", "layer", "module", "kurtosis",
+            "sensitivity", "z", "outlier", "config");
+    for (int l = 0; l < p->n_layers; l++)
+        for (int m = 0; m < LS_N_MODULES; m++) {
+            int i = LS_IDX(l, m);
+            char k[32], sv[32], z[32] = "-", o[16] = "";
+            fmt_metric(k, sizeof k, p->kurtosis[i]);
+            fmt_metric(sv, sizeof sv, p->sensitivity[i]);
+            const ls_detection *d = ls_analysis_detection(a, m, l);
+            if (d && l > 0 && d->valid[l] && !isnan(d->z[l]))
+                snprintf(z, sizeof z, isinf(d->z[l]) ? "inf" : "%.3f", d->z[l]);
+            if (d && l > 0 && d->outlier[l])
+                snprintf(o, sizeof o, d->selected[l] ? "*#%d" : "(#%d)", d->rank[l]);
+            const char *base = ls_stop_get(a->settings.base)->name;
+            char cfg[40];
+            if (a->boosted[i])
+                snprintf(cfg, sizeof cfg, "%s -> %s", base, ls_stop_get(a->cfg[i])->name);
+            else
+                snprintf(cfg, sizeof cfg, "%s", base);
+            fprintf(out, "%5d  %-17s %12s %12s %10s %8s  %s\n", l, ls_module_name(m), k, sv, z,
+                    o, cfg);
+        }
+}
+
+static void print_memory(FILE *out, const ls_profile *p, const ls_analysis *a)
+{
+    fprintf(out, "\nboosted %d of %d matrices", a->n_boosted, p->n_layers * LS_N_MODULES);
+    if (a->note[0])
+        fprintf(out, " (%s)", a->note);
+    fprintf(out, "\n");
+    ls_memory_view v;
+    ls_memory_view_of(p, a, &v);
+    if (!v.known) {
+        fprintf(out, "memory: unknown (the profile has no parameter counts)\n");
+        return;
+    }
+    fprintf(out, "memory (nominal bits per parameter, the 7 linear types):\n");
+    fprintf(out, "  base     %-7s %8.4f bpp %12.2f MiB\n", ls_stop_get(a->settings.base)->name,
+            v.base_bpp, v.base_mib);
+    fprintf(out, "  current          %8.4f bpp %12.2f MiB  %+.2f MiB  extra %+.4f %%\n", v.bpp,
+            v.mib, v.delta_mib, v.extra_pct);
+    if (v.model_mib >= 0)
+        fprintf(out, "  whole model      %.2f MiB quantized (%.2f MiB as stored; embeddings, "
+                     "head and norms at their stored dtype)\n", v.model_mib, v.model_fp_mib);
+}
+
+static int fail(FILE *errf, const ls_error *err)
+{
+    fprintf(errf, "layerscope: %s\n", err->msg);
+    return 2;
+}
+
+int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
+{
+    ls_error err;
+    if (!o->model_path) {
+        fprintf(errf, "layerscope: --batch needs a MODEL or PROFILE (see --help)\n");
+        return 2;
+    }
+    ls_source_options so = {o->tokenizer_path, o->sensitivity_csv, o->kurtosis_csv,
+                            o->sensi_select};
+    ls_model *model = NULL;
+    ls_profile *p = NULL;
+    unsigned char *manual = NULL;
+    ls_analysis *a = NULL;
+    int status = 2;
+    if (ls_source_open(o->model_path, &so, &model, &p, &err) < 0)
+        goto out;
+    if (model) {
+        int threads = o->threads > 0 ? o->threads : ls_cpu_count();
+        if (ls_kurtosis_model(model, threads, NULL, p, &err) < 0)
+            goto out;
+    }
+    if (ls_source_add_metrics(p, &so, &err) < 0)
+        goto out;
+    for (int i = 0; i < p->n_warnings; i++)
+        fprintf(errf, "layerscope: warning: %s\n", p->warnings[i]);
+    if (o->manual_path) {
+        manual = malloc((size_t)p->n_layers * LS_N_MODULES);
+        if (!manual || ls_manual_read(o->manual_path, p->n_layers, manual, &err) < 0) {
+            if (!manual)
+                ls_fail(&err, "out of memory");
+            goto out;
+        }
+    }
+    a = malloc(sizeof *a);
+    if (!a) {
+        ls_fail(&err, "out of memory");
+        goto out;
+    }
+    if (ls_analyze(p, &o->settings, manual, a, &err) < 0)
+        goto out;
+    print_header(out, p, a);
+    print_table(out, p, a);
+    print_memory(out, p, a);
+    if (o->json_path) {
+        cJSON *doc = ls_result_json(p, a);
+        int rc = doc ? ls_json_write_file(o->json_path, doc, &err) : ls_fail(&err, "out of memory");
+        cJSON_Delete(doc);
+        if (rc < 0)
+            goto out;
+    }
+    if (o->export_path) {
+        cJSON *doc = ls_export_json(p, a);
+        int rc = doc ? ls_json_write_file(o->export_path, doc, &err) : ls_fail(&err, "out of memory");
+        cJSON_Delete(doc);
+        if (rc < 0)
+            goto out;
+    }
+    status = 0;
+out:
+    if (status != 0)
+        fail(errf, &err);
+    free(a);
+    free(manual);
+    ls_profile_free(p);
+    ls_model_free(model);
+    return status;
+}

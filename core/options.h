@@ -1,0 +1,34 @@
+/* Command-line options shared by batch mode and the explorer. Parsing is pure: no output,
+ * no exit; --help and --version are reported as flags for the caller to act on. */
+#ifndef LS_OPTIONS_H
+#define LS_OPTIONS_H
+
+#include <stdbool.h>
+
+#include "analysis.h"
+#include "error.h"
+#include "import.h"
+
+typedef struct ls_options {
+    bool batch, help, version;
+    const char *model_path;      /* MODEL directory/file or PROFILE csv; NULL = none */
+    const char *json_path;       /* --json FILE */
+    const char *export_path;     /* --export FILE */
+    const char *manual_path;     /* --manual FILE */
+    const char *tokenizer_path;  /* --tokenizer FILE */
+    const char *sensitivity_csv; /* --sensitivity-csv FILE */
+    const char *kurtosis_csv;    /* --kurtosis-csv FILE */
+    ls_sensi_select sensi_select;
+    int threads;                 /* 0 = all cores */
+    ls_settings settings;
+    bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
+} ls_options;
+
+/* Fills o from argv (defaults: the paper's headline setting). Returns -1 with a one-line
+ * message naming the option on bad input. */
+int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err);
+
+/* The --help text (also the source of the man page's option list). */
+const char *ls_options_usage(void);
+
+#endif

@@ -1,0 +1,226 @@
+#include "result_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic_write.h"
+#include "version.h"
+
+#define MIB (1024.0 * 1024.0)
+
+void ls_memory_view_of(const ls_profile *p, const ls_analysis *a, ls_memory_view *out)
+{
+    memset(out, 0, sizeof *out);
+    out->model_mib = out->model_fp_mib = -1;
+    out->known = a->memory_known;
+    if (!out->known)
+        return;
+    out->base_bpp = a->mem.base_bpp;
+    out->bpp = a->mem.bpp;
+    out->base_mib = a->mem.base_mib;
+    out->mib = a->mem.mib;
+    out->delta_mib = a->mem.mib - a->mem.base_mib;
+    out->extra_pct = a->mem.extra_pct;
+    if (p->other_bytes >= 0) {
+        out->model_mib = a->mem.mib + (double)p->other_bytes / MIB;
+        if (p->linear_bytes >= 0)
+            out->model_fp_mib = (double)(p->other_bytes + p->linear_bytes) / MIB;
+    }
+}
+
+/* A number, or null when not finite (JSON has no NaN). */
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *settings_json(const ls_analysis *a)
+{
+    const ls_settings *s = &a->settings;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "method", ls_method_name(s->method));
+    const char *mode = ls_settings_mode_label(s);
+    if (mode)
+        cJSON_AddStringToObject(o, "mode", mode);
+    else
+        cJSON_AddNullToObject(o, "mode");
+    cJSON_AddNumberToObject(o, "top_m", s->top_m);
+    cJSON_AddNumberToObject(o, "boost_stop", s->boost_stop);
+    cJSON_AddStringToObject(o, "base", ls_stop_get(s->base)->name);
+    cJSON_AddStringToObject(o, "target", ls_stop_get(a->target)->name);
+    cJSON_AddNumberToObject(o, "seed", (double)s->seed);
+    cJSON_AddBoolToObject(o, "ablation", s->ablation);
+    cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
+    cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
+    cJSON_AddBoolToObject(o, "paper_detection", ls_settings_paper_detect(s));
+    return o;
+}
+
+static cJSON *model_json(const ls_profile *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", p->name);
+    cJSON_AddStringToObject(o, "path", p->path);
+    cJSON_AddStringToObject(o, "format", p->source);
+    cJSON_AddNumberToObject(o, "n_layers", p->n_layers);
+    if (ls_profile_params_known(p)) {
+        double total = 0;
+        for (int i = 0; i < p->n_layers * LS_N_MODULES; i++)
+            total += (double)p->params[i];
+        cJSON_AddNumberToObject(o, "params_linear", total);
+    } else {
+        cJSON_AddNullToObject(o, "params_linear");
+    }
+    return o;
+}
+
+static cJSON *module_json(const ls_profile *p, const ls_analysis *a, int l, int m)
+{
+    int i = LS_IDX(l, m);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "layer", l);
+    cJSON_AddStringToObject(o, "module", ls_module_name(m));
+    if (p->params[i] > 0)
+        cJSON_AddNumberToObject(o, "params", (double)p->params[i]);
+    else
+        cJSON_AddNullToObject(o, "params");
+    cJSON_AddItemToObject(o, "kurtosis", num_or_null(p->kurtosis[i]));
+    cJSON_AddItemToObject(o, "sensitivity", num_or_null(p->sensitivity[i]));
+    const ls_detection *d = ls_analysis_detection(a, m, l);
+    bool has = d && l > 0 && d->valid[l];
+    cJSON_AddItemToObject(o, "diff", has ? num_or_null(d->diff[l]) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "z", has ? num_or_null(d->z[l]) : cJSON_CreateNull());
+    cJSON_AddBoolToObject(o, "outlier", has && d->outlier[l]);
+    if (has && d->rank[l] > 0)
+        cJSON_AddNumberToObject(o, "rank", d->rank[l]);
+    else
+        cJSON_AddNullToObject(o, "rank");
+    cJSON_AddStringToObject(o, "config", ls_stop_get(a->cfg[i])->name);
+    cJSON_AddBoolToObject(o, "boosted", a->boosted[i] != 0);
+    return o;
+}
+
+static cJSON *memory_json(const ls_profile *p, const ls_analysis *a)
+{
+    ls_memory_view v;
+    ls_memory_view_of(p, a, &v);
+    if (!v.known)
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "base_bpp", v.base_bpp);
+    cJSON_AddNumberToObject(o, "bpp", v.bpp);
+    cJSON_AddNumberToObject(o, "base_mib", v.base_mib);
+    cJSON_AddNumberToObject(o, "mib", v.mib);
+    cJSON_AddNumberToObject(o, "delta_mib", v.delta_mib);
+    cJSON_AddNumberToObject(o, "extra_pct", v.extra_pct);
+    cJSON_AddItemToObject(o, "model_mib", v.model_mib >= 0 ? cJSON_CreateNumber(v.model_mib)
+                                                            : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "model_fp_mib", v.model_fp_mib >= 0
+                                                 ? cJSON_CreateNumber(v.model_fp_mib)
+                                                 : cJSON_CreateNull());
+    cJSON_AddNumberToObject(o, "params_linear", (double)a->mem.params_linear);
+    cJSON_AddNumberToObject(o, "n_boosted", a->n_boosted);
+    cJSON_AddNumberToObject(o, "n_modules", p->n_layers * LS_N_MODULES);
+    return o;
+}
+
+static cJSON *warnings_json(const ls_profile *p, const ls_analysis *a)
+{
+    cJSON *w = cJSON_CreateArray();
+    for (int i = 0; i < p->n_warnings; i++)
+        cJSON_AddItemToArray(w, cJSON_CreateString(p->warnings[i]));
+    if (a->note[0])
+        cJSON_AddItemToArray(w, cJSON_CreateString(a->note));
+    return w;
+}
+
+cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a)
+{
+    cJSON *doc = cJSON_CreateObject();
+    if (!doc)
+        return NULL;
+    cJSON_AddStringToObject(doc, "format", "layerscope-result");
+    cJSON_AddNumberToObject(doc, "version", 1);
+    cJSON_AddStringToObject(doc, "generator", "layerscope " LS_VERSION);
+    cJSON_AddItemToObject(doc, "model", model_json(p));
+    cJSON_AddItemToObject(doc, "settings", settings_json(a));
+    if (p->sensitivity_source[0])
+        cJSON_AddStringToObject(doc, "sensitivity_source", p->sensitivity_source);
+    else
+        cJSON_AddNullToObject(doc, "sensitivity_source");
+    cJSON *mods = cJSON_AddArrayToObject(doc, "modules");
+    for (int l = 0; l < p->n_layers; l++)
+        for (int m = 0; m < LS_N_MODULES; m++)
+            cJSON_AddItemToArray(mods, module_json(p, a, l, m));
+    cJSON_AddItemToObject(doc, "memory", memory_json(p, a));
+    cJSON_AddItemToObject(doc, "warnings", warnings_json(p, a));
+    return doc;
+}
+
+/* [b1, g1, b2, g2] as the fork's optimal_configs holds it (b2 = 8, g2 = 128 always). */
+static cJSON *config_tuple(int stop)
+{
+    const ls_stop *s = ls_stop_get(stop);
+    int v[4] = {s->nbits, s->group_size, 8, 128};
+    return cJSON_CreateIntArray(v, 4);
+}
+
+cJSON *ls_export_json(const ls_profile *p, const ls_analysis *a)
+{
+    cJSON *doc = cJSON_CreateObject();
+    if (!doc)
+        return NULL;
+    cJSON_AddStringToObject(doc, "format", "layerscope-allocation");
+    cJSON_AddNumberToObject(doc, "version", 1);
+    cJSON_AddStringToObject(doc, "generator", "layerscope " LS_VERSION);
+    cJSON_AddItemToObject(doc, "model", model_json(p));
+    cJSON *base = cJSON_AddObjectToObject(doc, "base");
+    const ls_stop *bs = ls_stop_get(a->settings.base);
+    cJSON_AddStringToObject(base, "config", bs->name);
+    cJSON_AddNumberToObject(base, "nbits", bs->nbits);
+    cJSON_AddNumberToObject(base, "group_size", bs->group_size);
+    cJSON_AddNumberToObject(base, "axis", 0);
+    cJSON_AddBoolToObject(base, "optimize", 1);
+    cJSON_AddBoolToObject(base, "quant_zero", 1);
+    cJSON_AddBoolToObject(base, "quant_scale", 1);
+    cJSON *zm = cJSON_AddObjectToObject(base, "zero_meta");
+    cJSON_AddNumberToObject(zm, "nbits", 8);
+    cJSON_AddNullToObject(zm, "group_size");
+    cJSON *sm = cJSON_AddObjectToObject(base, "scale_meta");
+    cJSON_AddNumberToObject(sm, "nbits", 8);
+    cJSON_AddNumberToObject(sm, "group_size", 128);
+    cJSON_AddItemToObject(doc, "method", settings_json(a));
+    cJSON *oc = cJSON_AddObjectToObject(doc, "optimal_configs");
+    cJSON *boosted = cJSON_AddArrayToObject(doc, "boosted");
+    for (int l = 0; l < p->n_layers; l++)
+        for (int m = 0; m < LS_N_MODULES; m++) {
+            char key[64];
+            snprintf(key, sizeof key, "%d.%s", l, ls_module_name(m));
+            int i = LS_IDX(l, m);
+            cJSON_AddItemToObject(oc, key, config_tuple(a->cfg[i]));
+            if (a->boosted[i])
+                cJSON_AddItemToArray(boosted, cJSON_CreateString(key));
+        }
+    cJSON_AddItemToObject(doc, "memory", memory_json(p, a));
+    return doc;
+}
+
+int ls_json_write_file(const char *path, const cJSON *doc, ls_error *err)
+{
+    char *text = cJSON_Print(doc);
+    if (!text)
+        return ls_fail(err, "%s: out of memory while serialising JSON", path);
+    size_t len = strlen(text);
+    char *with_nl = realloc(text, len + 2);
+    if (!with_nl) {
+        free(text);
+        return ls_fail(err, "%s: out of memory", path);
+    }
+    with_nl[len] = '\n';
+    with_nl[len + 1] = '\0';
+    int rc = ls_write_file_atomic(path, with_nl, len + 1, err);
+    free(with_nl);
+    return rc;
+}

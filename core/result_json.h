@@ -1,0 +1,33 @@
+/* The JSON documents batch mode and the explorer write:
+ *  - the result ("format": "layerscope-result", version 1): model, settings, every module's
+ *    metrics, detection and config, memory; later issues add objects to it;
+ *  - the allocation export ("format": "layerscope-allocation", version 1), whose
+ *    "optimal_configs" drives the paper's HQQ fork.
+ * Both are documented in README.md. */
+#ifndef LS_RESULT_JSON_H
+#define LS_RESULT_JSON_H
+
+#include <cjson/cJSON.h>
+
+#include "analysis.h"
+#include "error.h"
+#include "profile.h"
+
+/* Builds the result document; the caller owns it (cJSON_Delete). NULL when out of memory. */
+cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a);
+cJSON *ls_export_json(const ls_profile *p, const ls_analysis *a);
+
+/* Serialises doc and writes it atomically. */
+int ls_json_write_file(const char *path, const cJSON *doc, ls_error *err);
+
+/* Memory figures as the explorer and batch mode show them. */
+typedef struct ls_memory_view {
+    bool known;
+    double base_bpp, bpp, base_mib, mib, delta_mib, extra_pct;
+    double model_mib;    /* linears at the current allocation + the rest at stored dtype; <0 unknown */
+    double model_fp_mib; /* everything at its stored dtype; <0 unknown */
+} ls_memory_view;
+
+void ls_memory_view_of(const ls_profile *p, const ls_analysis *a, ls_memory_view *out);
+
+#endif

@@ -1,0 +1,37 @@
+/* layerscope entry point: options, then batch mode or the explorer. */
+#include <locale.h>
+#include <stdio.h>
+
+#include "batch.h"
+#include "options.h"
+#include "version.h"
+
+static void print_version(void)
+{
+    printf("layerscope %s\n", LS_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C"); /* numbers in output and JSON always use '.' */
+    ls_options o;
+    ls_error err;
+    if (ls_options_parse(argc, argv, &o, &err) < 0) {
+        fprintf(stderr, "layerscope: %s\n", err.msg);
+        return 2;
+    }
+    if (o.help) {
+        fputs(ls_options_usage(), stdout);
+        return 0;
+    }
+    if (o.version) {
+        print_version();
+        return 0;
+    }
+    if (o.batch)
+        return ls_batch_run(&o, stdout, stderr);
+    fprintf(stderr, "layerscope: the interactive explorer is not available in this build; "
+                    "use --batch (see --help)\n");
+    return 2;
+}
