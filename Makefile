@@ -74,8 +74,15 @@ asan: deps
 	    all $(TEST_SRC:tests/%.c=build-asan/tests/%)
 	@ASAN_OPTIONS=detect_leaks=1 sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
 
-run: deps all
-	./layerscope
+# The demo: a generated 24-layer model with injected outlier structure (until the trained
+# sample of samples/ exists).
+DEMO := $(BUILD)/demo
+$(DEMO)/config.json: | layerscope-mkmodel
+	./layerscope-mkmodel --layers 24 --outlier 7.down:cols:30 --outlier 11.q:rows:20 \
+	    --outlier 18.gate:cols:10 $(DEMO)
+
+run: deps all $(DEMO)/config.json
+	./layerscope --batch --method kurt $(DEMO)
 
 bench: deps all $(BENCH_BIN)
 	@sh tests/bench.sh

@@ -121,7 +121,265 @@ static moments block_moments(const double *x, int n)
     return m;
 }
 
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LS_KURT_SIMD 1
+#define PREFETCH_ELEMS (4 * BLOCK)
+
+/* Vector kernels for one block of len elements (a multiple of the vector width): pass 1
+ * sums the block, pass 2 re-reads it (it is in L1) for the central sums. They return false
+ * when the block holds a non-finite value; the scalar path then handles that block. */
+__attribute__((target("avx512f,avx512dq"), always_inline))
+static inline __m512 load16(const void *data, ls_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case LS_DT_F16:
+        return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)data + i)));
+    case LS_DT_BF16: {
+        __m512i w = _mm512_cvtepu16_epi32(
+            _mm256_loadu_si256((const __m256i *)((const uint16_t *)data + i)));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    }
+    default:
+        return _mm512_loadu_ps((const float *)data + i);
+    }
+}
+
+__attribute__((target("avx512f,avx512dq")))
+static bool block_avx512(const void *data, ls_dtype dt, int64_t start, int len, moments *out)
+{
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+    __mmask16 finite = 0xffff;
+    for (int i = 0; i < len; i += 16) {
+        __m512 x = load16(data, dt, start + i);
+        finite &= _mm512_cmp_ps_mask(_mm512_abs_ps(x), inf, _CMP_LT_OQ);
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+    }
+    if (finite != 0xffff)
+        return false;
+    double mean = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1)) / len;
+    __m512d m = _mm512_set1_pd(mean);
+    __m512d a2 = _mm512_setzero_pd(), a3 = a2, a4 = a2, b2 = a2, b3 = a2, b4 = a2;
+    for (int i = 0; i < len; i += 16) {
+        __m512 x = load16(data, dt, start + i);
+        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), m);
+        __m512d e = _mm512_sub_pd(
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), m);
+        __m512d d2 = _mm512_mul_pd(d, d), e2 = _mm512_mul_pd(e, e);
+        a2 = _mm512_add_pd(a2, d2);
+        b2 = _mm512_add_pd(b2, e2);
+        a3 = _mm512_fmadd_pd(d2, d, a3);
+        b3 = _mm512_fmadd_pd(e2, e, b3);
+        a4 = _mm512_fmadd_pd(d2, d2, a4);
+        b4 = _mm512_fmadd_pd(e2, e2, b4);
+    }
+    out->n = len;
+    out->mean = mean;
+    out->M2 = _mm512_reduce_add_pd(_mm512_add_pd(a2, b2));
+    out->M3 = _mm512_reduce_add_pd(_mm512_add_pd(a3, b3));
+    out->M4 = _mm512_reduce_add_pd(_mm512_add_pd(a4, b4));
+    return true;
+}
+
+/* Raw sums of d = x - c, d^2, d^3, d^4 in one pass (8 double lanes, two accumulator sets),
+ * for a shift c close to the block mean; the caller turns them into central moments. The
+ * body is instantiated once per dtype so the loop carries no dtype branch. */
+__attribute__((target("avx512f,avx512dq"), always_inline))
+static inline bool shifted_body(const void *data, ls_dtype dt, int64_t start, int len,
+                                double c, double sums[4])
+{
+    const __m512d cc = _mm512_set1_pd(c);
+    __m512d s1 = _mm512_setzero_pd(), s2 = s1, s3 = s1, s4 = s1;
+    __m512d t1 = s1, t2 = s1, t3 = s1, t4 = s1;
+    const int64_t esize = (int64_t)ls_dtype_size(dt);
+    const char *ahead = (const char *)data + (start + PREFETCH_ELEMS) * esize;
+    for (int i = 0; i < len; i += 16) {
+        /* Software prefetch a few blocks ahead: the hardware streamer stops at page
+         * boundaries and alone leaves this loop latency-bound. */
+        _mm_prefetch(ahead + i * esize, _MM_HINT_T0);
+        __m512 x = load16(data, dt, start + i);
+        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), cc);
+        __m512d e = _mm512_sub_pd(
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), cc);
+        __m512d d2 = _mm512_mul_pd(d, d), e2 = _mm512_mul_pd(e, e);
+        s1 = _mm512_add_pd(s1, d);
+        t1 = _mm512_add_pd(t1, e);
+        s2 = _mm512_add_pd(s2, d2);
+        t2 = _mm512_add_pd(t2, e2);
+        s3 = _mm512_fmadd_pd(d2, d, s3);
+        t3 = _mm512_fmadd_pd(e2, e, t3);
+        s4 = _mm512_fmadd_pd(d2, d2, s4);
+        t4 = _mm512_fmadd_pd(e2, e2, t4);
+    }
+    sums[0] = _mm512_reduce_add_pd(_mm512_add_pd(s1, t1));
+    sums[1] = _mm512_reduce_add_pd(_mm512_add_pd(s2, t2));
+    sums[2] = _mm512_reduce_add_pd(_mm512_add_pd(s3, t3));
+    sums[3] = _mm512_reduce_add_pd(_mm512_add_pd(s4, t4));
+    /* A NaN or Inf element makes the sums non-finite, so no per-element test is needed. */
+    return isfinite(sums[0]) && isfinite(sums[1]) && isfinite(sums[2]) && isfinite(sums[3]);
+}
+
+__attribute__((target("avx512f,avx512dq")))
+static bool shifted_avx512(const void *data, ls_dtype dt, int64_t start, int len, double c,
+                           double sums[4])
+{
+    switch (dt) {
+    case LS_DT_F16:
+        return shifted_body(data, LS_DT_F16, start, len, c, sums);
+    case LS_DT_BF16:
+        return shifted_body(data, LS_DT_BF16, start, len, c, sums);
+    default:
+        return shifted_body(data, LS_DT_F32, start, len, c, sums);
+    }
+}
+
+__attribute__((target("avx2,f16c,fma")))
+static inline __m256 load8(const void *data, ls_dtype dt, int64_t i)
+{
+    switch (dt) {
+    case LS_DT_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)data + i)));
+    case LS_DT_BF16: {
+        __m256i w = _mm256_cvtepu16_epi32(
+            _mm_loadu_si128((const __m128i *)((const uint16_t *)data + i)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    }
+    default:
+        return _mm256_loadu_ps((const float *)data + i);
+    }
+}
+
+__attribute__((target("avx2,f16c,fma")))
+static double hsum256(__m256d v)
+{
+    __m128d lo = _mm256_castpd256_pd128(v), hi = _mm256_extractf128_pd(v, 1);
+    lo = _mm_add_pd(lo, hi);
+    return _mm_cvtsd_f64(lo) + _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
+}
+
+__attribute__((target("avx2,f16c,fma")))
+static bool block_avx2(const void *data, ls_dtype dt, int64_t start, int len, moments *out)
+{
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 inf = _mm256_set1_ps(INFINITY);
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    int finite = 0xff;
+    for (int i = 0; i < len; i += 8) {
+        __m256 x = load8(data, dt, start + i);
+        finite &= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(x, abs_mask), inf, _CMP_LT_OQ));
+        s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+        s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+    }
+    if (finite != 0xff)
+        return false;
+    double mean = hsum256(_mm256_add_pd(s0, s1)) / len;
+    __m256d m = _mm256_set1_pd(mean);
+    __m256d a2 = _mm256_setzero_pd(), a3 = a2, a4 = a2, b2 = a2, b3 = a2, b4 = a2;
+    for (int i = 0; i < len; i += 8) {
+        __m256 x = load8(data, dt, start + i);
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(x)), m);
+        __m256d e = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)), m);
+        __m256d d2 = _mm256_mul_pd(d, d), e2 = _mm256_mul_pd(e, e);
+        a2 = _mm256_add_pd(a2, d2);
+        b2 = _mm256_add_pd(b2, e2);
+        a3 = _mm256_fmadd_pd(d2, d, a3);
+        b3 = _mm256_fmadd_pd(e2, e, b3);
+        a4 = _mm256_fmadd_pd(d2, d2, a4);
+        b4 = _mm256_fmadd_pd(e2, e2, b4);
+    }
+    out->n = len;
+    out->mean = mean;
+    out->M2 = hsum256(_mm256_add_pd(a2, b2));
+    out->M3 = hsum256(_mm256_add_pd(a3, b3));
+    out->M4 = hsum256(_mm256_add_pd(a4, b4));
+    return true;
+}
+#endif
+
+/* Which block kernel this CPU runs; asked per call (cheap), so no global state. */
+typedef enum kernel { KERNEL_SCALAR, KERNEL_AVX2, KERNEL_AVX512 } kernel;
+
+static kernel pick_kernel(void)
+{
+#ifdef LS_KURT_SIMD
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
+        return KERNEL_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return KERNEL_AVX2;
+#endif
+    return KERNEL_SCALAR;
+}
+
+/* Central moments of a block from raw sums about c (n elements). Returns false when the
+ * shift is not small against the block's spread, where cancellation could cost digits:
+ * the caller then uses the two-pass kernel. */
+static bool central_from_shifted(const double sums[4], int n, double c, moments *out)
+{
+    double d = sums[0] / n, d2 = d * d;
+    double M2 = sums[1] - n * d2;
+    if (!(M2 > 0) || d2 > 0.25 * (M2 / n))
+        return false;
+    out->n = n;
+    out->mean = c + d;
+    out->M2 = M2;
+    out->M3 = sums[2] - 3.0 * d * sums[1] + 2.0 * n * d2 * d;
+    out->M4 = sums[3] - 4.0 * d * sums[2] + 6.0 * d2 * sums[1] - 3.0 * n * d2 * d2;
+    return true;
+}
+
+/* One block with the vector kernels: a single pass about the shift c (the previous block's
+ * mean) when that is accurate, else two passes. False when the block holds a non-finite
+ * value or no vector kernel applies. */
+static bool block_simd(kernel k, const void *data, ls_dtype dt, int64_t start, int len,
+                       const double *shift, moments *out)
+{
+#ifdef LS_KURT_SIMD
+    if (k == KERNEL_AVX512 && len % 16 == 0) {
+        double sums[4];
+        if (shift && shifted_avx512(data, dt, start, len, *shift, sums) &&
+            central_from_shifted(sums, len, *shift, out))
+            return true;
+        return block_avx512(data, dt, start, len, out);
+    }
+    if (k == KERNEL_AVX2 && len % 8 == 0)
+        return block_avx2(data, dt, start, len, out);
+#else
+    (void)data, (void)dt, (void)start, (void)len, (void)shift, (void)out;
+#endif
+    (void)k;
+    return false;
+}
+
+/* Moments of elements [begin, end), merged block by block in index order. */
+static void range_moments(kernel kern, const void *data, ls_dtype dt, int64_t begin,
+                          int64_t end, moments *out, int64_t *nonfinite)
+{
+    double buf[BLOCK];
+    moments acc = {0};
+    int64_t nf = 0;
+    double shift = 0;
+    bool have_shift = false;
+    for (int64_t b = begin; b < end; b += BLOCK) {
+        int len = (int)(end - b < BLOCK ? end - b : BLOCK);
+        moments bm;
+        if (block_simd(kern, data, dt, b, len, have_shift ? &shift : NULL, &bm)) {
+            shift = bm.mean;
+            have_shift = true;
+        } else {
+            int k = load_block(data, dt, b, len, buf, &nf);
+            bm = block_moments(buf, k);
+        }
+        merge(&acc, &bm);
+    }
+    *out = acc;
+    *nonfinite = nf;
+}
+
 typedef struct kurt_job {
+    kernel kern;
     const void *data;
     ls_dtype dt;
     int64_t n;
@@ -129,28 +387,11 @@ typedef struct kurt_job {
     int64_t *chunk_nonfinite;
 } kurt_job;
 
-/* Moments of elements [begin, end), merged block by block in index order. */
-static void range_moments(const void *data, ls_dtype dt, int64_t begin, int64_t end,
-                          moments *out, int64_t *nonfinite)
-{
-    double buf[BLOCK];
-    moments acc = {0};
-    int64_t nf = 0;
-    for (int64_t b = begin; b < end; b += BLOCK) {
-        int len = (int)(end - b < BLOCK ? end - b : BLOCK);
-        int k = load_block(data, dt, b, len, buf, &nf);
-        moments bm = block_moments(buf, k);
-        merge(&acc, &bm);
-    }
-    *out = acc;
-    *nonfinite = nf;
-}
-
 static void chunk_task(void *ctx, int64_t task)
 {
     kurt_job *job = ctx;
     int64_t begin = task * CHUNK, end = begin + CHUNK < job->n ? begin + CHUNK : job->n;
-    range_moments(job->data, job->dt, begin, end, &job->chunk_moments[task],
+    range_moments(job->kern, job->data, job->dt, begin, end, &job->chunk_moments[task],
                   &job->chunk_nonfinite[task]);
 }
 
@@ -162,7 +403,7 @@ void ls_kurtosis_data(const void *data, ls_dtype dt, int64_t n, int threads,
     if (n <= 0)
         return;
     int64_t n_chunks = (n + CHUNK - 1) / CHUNK;
-    kurt_job job = {data, dt, n, malloc((size_t)n_chunks * sizeof(moments)),
+    kurt_job job = {pick_kernel(), data, dt, n, malloc((size_t)n_chunks * sizeof(moments)),
                     malloc((size_t)n_chunks * sizeof(int64_t))};
     bool parallel = job.chunk_moments && job.chunk_nonfinite;
     if (parallel)
@@ -177,7 +418,7 @@ void ls_kurtosis_data(const void *data, ls_dtype dt, int64_t n, int threads,
             nf = job.chunk_nonfinite[c];
         } else { /* no memory for the chunk table: same chunks, computed serially */
             int64_t begin = c * CHUNK, end = begin + CHUNK < n ? begin + CHUNK : n;
-            range_moments(data, dt, begin, end, &cm, &nf);
+            range_moments(job.kern, data, dt, begin, end, &cm, &nf);
         }
         merge(&total, &cm);
         nonfinite += nf;
