@@ -189,7 +189,7 @@ static bool block_avx512(const void *data, ls_dtype dt, int64_t start, int len, 
  * body is instantiated once per dtype so the loop carries no dtype branch. */
 __attribute__((target("avx512f,avx512dq"), always_inline))
 static inline bool shifted_body(const void *data, ls_dtype dt, int64_t start, int len,
-                                double c, double sums[4])
+                                double c, bool at_origin, double sums[4])
 {
     const __m512d cc = _mm512_set1_pd(c);
     __m512d s1 = _mm512_setzero_pd(), s2 = s1, s3 = s1, s4 = s1;
@@ -201,9 +201,13 @@ static inline bool shifted_body(const void *data, ls_dtype dt, int64_t start, in
          * boundaries and alone leaves this loop latency-bound. */
         _mm_prefetch(ahead + i * esize, _MM_HINT_T0);
         __m512 x = load16(data, dt, start + i);
-        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(x)), cc);
-        __m512d e = _mm512_sub_pd(
-            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))), cc);
+        __m512d d = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+        __m512d e =
+            _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)));
+        if (!at_origin) { /* constant-folded: the origin variant saves two subtractions */
+            d = _mm512_sub_pd(d, cc);
+            e = _mm512_sub_pd(e, cc);
+        }
         __m512d d2 = _mm512_mul_pd(d, d), e2 = _mm512_mul_pd(e, e);
         s1 = _mm512_add_pd(s1, d);
         t1 = _mm512_add_pd(t1, e);
@@ -226,13 +230,17 @@ __attribute__((target("avx512f,avx512dq")))
 static bool shifted_avx512(const void *data, ls_dtype dt, int64_t start, int len, double c,
                            double sums[4])
 {
+    bool o = c == 0;
     switch (dt) {
     case LS_DT_F16:
-        return shifted_body(data, LS_DT_F16, start, len, c, sums);
+        return o ? shifted_body(data, LS_DT_F16, start, len, 0, true, sums)
+                 : shifted_body(data, LS_DT_F16, start, len, c, false, sums);
     case LS_DT_BF16:
-        return shifted_body(data, LS_DT_BF16, start, len, c, sums);
+        return o ? shifted_body(data, LS_DT_BF16, start, len, 0, true, sums)
+                 : shifted_body(data, LS_DT_BF16, start, len, c, false, sums);
     default:
-        return shifted_body(data, LS_DT_F32, start, len, c, sums);
+        return o ? shifted_body(data, LS_DT_F32, start, len, 0, true, sums)
+                 : shifted_body(data, LS_DT_F32, start, len, c, false, sums);
     }
 }
 
@@ -304,7 +312,14 @@ typedef enum kernel { KERNEL_SCALAR, KERNEL_AVX2, KERNEL_AVX512 } kernel;
 
 static kernel pick_kernel(void)
 {
+    /* LAYERSCOPE_KURTOSIS_KERNEL=scalar|avx2 caps the kernel (tests compare all paths). */
+    const char *cap = getenv("LAYERSCOPE_KURTOSIS_KERNEL");
+    if (cap && strcmp(cap, "scalar") == 0)
+        return KERNEL_SCALAR;
 #ifdef LS_KURT_SIMD
+    if (cap && strcmp(cap, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? KERNEL_AVX2
+                                                                                : KERNEL_SCALAR;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
         return KERNEL_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
@@ -360,14 +375,14 @@ static void range_moments(kernel kern, const void *data, ls_dtype dt, int64_t be
     double buf[BLOCK];
     moments acc = {0};
     int64_t nf = 0;
-    double shift = 0;
-    bool have_shift = false;
+    double shift = 0; /* weight matrices are centred near 0: start at the origin */
     for (int64_t b = begin; b < end; b += BLOCK) {
         int len = (int)(end - b < BLOCK ? end - b : BLOCK);
         moments bm;
-        if (block_simd(kern, data, dt, b, len, have_shift ? &shift : NULL, &bm)) {
-            shift = bm.mean;
-            have_shift = true;
+        if (block_simd(kern, data, dt, b, len, &shift, &bm)) {
+            /* Next block's shift: the origin while the data stays centred there (the
+             * cheaper kernel), else this block's mean. */
+            shift = bm.mean * bm.mean < 0.01 * bm.M2 / bm.n ? 0.0 : bm.mean;
         } else {
             int k = load_block(data, dt, b, len, buf, &nf);
             bm = block_moments(buf, k);

@@ -76,6 +76,55 @@ static void test_against_long_double(void)
     }
 }
 
+/* Blocks whose means jump (a step of 1000 standard deviations, then back, then a slow
+ * drift) exercise every kernel path: origin, shifted and the two-pass fallback. */
+static void test_shifting_means(void)
+{
+    int64_t n = 5 * 2048 * 7 + 333;
+    float *x = make_data(n, 31, 0.0, 0);
+    for (int64_t i = 0; i < n; i++) {
+        if (i >= 20000 && i < 41000)
+            x[i] += 20.0f;
+        if (i >= 50000)
+            x[i] += (float)(i - 50000) * 1e-4f;
+    }
+    ls_kurtosis_result r;
+    ls_kurtosis_data(x, LS_DT_F32, n, 2, &r);
+    CHECK_REL(r.kurtosis, ref_kurtosis(x, n), 1e-11);
+    free(x);
+}
+
+/* The scalar, AVX2 and best vector kernels agree with the reference and each other. */
+static void test_kernels_agree(void)
+{
+    static const char *const kernels[] = {"scalar", "avx2", "best"};
+    int64_t n = 300007;
+    float *x = make_data(n, 8, 0.5, 1);
+    uint16_t *h = malloc((size_t)n * 2);
+    float *xh = malloc((size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) {
+        h[i] = ls_f32_to_f16(x[i]);
+        xh[i] = ls_f16_to_f32(h[i]);
+    }
+    x[777] = NAN; /* one block takes the non-finite path in every kernel */
+    double want = ref_kurtosis(x, n), want_h = ref_kurtosis(xh, n);
+    for (int k = 0; k < 3; k++) {
+        if (k < 2)
+            setenv("LAYERSCOPE_KURTOSIS_KERNEL", kernels[k], 1);
+        else
+            unsetenv("LAYERSCOPE_KURTOSIS_KERNEL");
+        ls_kurtosis_result r;
+        ls_kurtosis_data(x, LS_DT_F32, n, 2, &r);
+        CHECK_REL(r.kurtosis, want, 1e-11);
+        CHECK(r.n_nonfinite == 1);
+        ls_kurtosis_data(h, LS_DT_F16, n, 2, &r);
+        CHECK_REL(r.kurtosis, want_h, 1e-11);
+    }
+    free(x);
+    free(h);
+    free(xh);
+}
+
 static void test_thread_count_independent(void)
 {
     int64_t n = 3 * (1 << 18) + 12345;
@@ -238,6 +287,8 @@ static void test_cancel(void)
 int main(void)
 {
     RUN(test_against_long_double);
+    RUN(test_shifting_means);
+    RUN(test_kernels_agree);
     RUN(test_thread_count_independent);
     RUN(test_half_dtypes);
     RUN(test_nonfinite_and_degenerate);
