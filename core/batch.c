@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "interop.h"
 #include "kurtosis.h"
 #include "manual.h"
 #include "parallel.h"
@@ -164,6 +165,12 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         if (rc < 0)
             goto out;
     }
+    if (o->kurtosis_out && ls_write_kurtosis_csv(o->kurtosis_out, p, &err) < 0)
+        goto out;
+    if (o->metrics_out && ls_write_metrics_csv(o->metrics_out, p, &err) < 0)
+        goto out;
+    if (o->llamacpp_out && ls_write_llamacpp_overrides(o->llamacpp_out, p, a, &err) < 0)
+        goto out;
     status = 0;
 out:
     if (status != 0)

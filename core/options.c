@@ -23,6 +23,9 @@ enum {
     OPT_SENSI_CONFIG,
     OPT_THRESHOLD,
     OPT_TRIM,
+    OPT_KURT_OUT,
+    OPT_METRICS_OUT,
+    OPT_LLAMACPP_OUT,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +50,9 @@ static const struct option long_opts[] = {
     {"sensitivity-config", required_argument, NULL, OPT_SENSI_CONFIG},
     {"threshold", required_argument, NULL, OPT_THRESHOLD},
     {"trim", required_argument, NULL, OPT_TRIM},
+    {"export-kurtosis-csv", required_argument, NULL, OPT_KURT_OUT},
+    {"export-metrics-csv", required_argument, NULL, OPT_METRICS_OUT},
+    {"export-llamacpp", required_argument, NULL, OPT_LLAMACPP_OUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -62,6 +68,9 @@ const char *ls_options_usage(void)
            "  -b, --batch              no interface: print the per-layer table and memory\n"
            "      --json FILE          write the result document (layerscope-result v1)\n"
            "      --export FILE        write the allocation (optimal_configs for HQQ)\n"
+           "      --export-kurtosis-csv F   kurtosis in the toolkit's kurtosis-<model>.csv form\n"
+           "      --export-metrics-csv F    metrics in the toolkit's fnorm-<model>.csv form\n"
+           "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
            "      --method M           sensi | kurt | both | manual      (default sensi)\n"
            "      --mode D             subtract | divide: override the method's pairing\n"
            "      --top-m N            keep the N strongest outliers per module; 0 = all\n"
@@ -117,6 +126,9 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case 'V': o->version = true; return 0;
     case OPT_JSON: o->json_path = arg; return 0;
     case OPT_EXPORT: o->export_path = arg; return 0;
+    case OPT_KURT_OUT: o->kurtosis_out = arg; return 0;
+    case OPT_METRICS_OUT: o->metrics_out = arg; return 0;
+    case OPT_LLAMACPP_OUT: o->llamacpp_out = arg; return 0;
     case OPT_MANUAL: o->manual_path = arg; return 0;
     case OPT_TOKENIZER: o->tokenizer_path = arg; return 0;
     case OPT_SENSI_CSV: o->sensitivity_csv = arg; return 0;

@@ -14,6 +14,9 @@ typedef struct ls_options {
     const char *model_path;      /* MODEL directory/file or PROFILE csv; NULL = none */
     const char *json_path;       /* --json FILE */
     const char *export_path;     /* --export FILE */
+    const char *kurtosis_out;    /* --export-kurtosis-csv FILE */
+    const char *metrics_out;     /* --export-metrics-csv FILE */
+    const char *llamacpp_out;    /* --export-llamacpp FILE */
     const char *manual_path;     /* --manual FILE */
     const char *tokenizer_path;  /* --tokenizer FILE */
     const char *sensitivity_csv; /* --sensitivity-csv FILE */
