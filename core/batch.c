@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discover.h"
 #include "interop.h"
 #include "kurtosis.h"
 #include "manual.h"
@@ -180,4 +181,19 @@ out:
     ls_profile_free(p);
     ls_model_free(model);
     return status;
+}
+
+int ls_batch_list_models(const char *dir, FILE *out)
+{
+    ls_found_list l = {0};
+    ls_discover_hf_cache(NULL, &l);
+    ls_discover_directory(dir, &l);
+    ls_found_list_sort(&l);
+    if (l.n == 0)
+        fprintf(out, "no models found in the Hugging Face cache or in %s\n", dir ? dir : ".");
+    for (size_t i = 0; i < l.n; i++)
+        fprintf(out, "%-9s %-11s %-40s %s\n", l.items[i].origin, l.items[i].kind,
+                l.items[i].name, l.items[i].path);
+    ls_found_list_free(&l);
+    return 0;
 }

@@ -11,4 +11,7 @@
 /* Returns the process exit status: 0 success, 2 bad input (one line on errf). */
 int ls_batch_run(const ls_options *o, FILE *out, FILE *errf);
 
+/* --list-models: the Hugging Face cache and the models/profiles in dir (NULL = "."). */
+int ls_batch_list_models(const char *dir, FILE *out);
+
 #endif

@@ -26,6 +26,7 @@ enum {
     OPT_KURT_OUT,
     OPT_METRICS_OUT,
     OPT_LLAMACPP_OUT,
+    OPT_LIST_MODELS,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +54,7 @@ static const struct option long_opts[] = {
     {"export-kurtosis-csv", required_argument, NULL, OPT_KURT_OUT},
     {"export-metrics-csv", required_argument, NULL, OPT_METRICS_OUT},
     {"export-llamacpp", required_argument, NULL, OPT_LLAMACPP_OUT},
+    {"list-models", no_argument, NULL, OPT_LIST_MODELS},
     {NULL, 0, NULL, 0},
 };
 
@@ -87,6 +89,8 @@ const char *ls_options_usage(void)
            "      --trim F             trimmed fraction per side (default 0.05)\n"
            "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
            "      --threads N          worker threads (default: all cores)\n"
+           "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
+           "                           (default: the current directory), then exit\n"
            "  -h, --help               this text\n"
            "  -V, --version            version and build information\n"
            "\n"
@@ -127,6 +131,7 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_JSON: o->json_path = arg; return 0;
     case OPT_EXPORT: o->export_path = arg; return 0;
     case OPT_KURT_OUT: o->kurtosis_out = arg; return 0;
+    case OPT_LIST_MODELS: o->list_models = true; return 0;
     case OPT_METRICS_OUT: o->metrics_out = arg; return 0;
     case OPT_LLAMACPP_OUT: o->llamacpp_out = arg; return 0;
     case OPT_MANUAL: o->manual_path = arg; return 0;

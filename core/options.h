@@ -11,6 +11,7 @@
 
 typedef struct ls_options {
     bool batch, help, version;
+    bool list_models;            /* --list-models: print what discovery finds and exit */
     const char *model_path;      /* MODEL directory/file or PROFILE csv; NULL = none */
     const char *json_path;       /* --json FILE */
     const char *export_path;     /* --export FILE */

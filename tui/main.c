@@ -29,6 +29,8 @@ int main(int argc, char **argv)
         print_version();
         return 0;
     }
+    if (o.list_models)
+        return ls_batch_list_models(o.model_path, stdout);
     if (o.batch)
         return ls_batch_run(&o, stdout, stderr);
     fprintf(stderr, "layerscope: the interactive explorer is not available in this build; "
