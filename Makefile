@@ -34,7 +34,9 @@ TOOL_BIN    := $(TOOL_SRC:tools/%.c=%)
 LIBCORE    := $(BUILD)/libcore.a
 LIBWIDGETS := $(BUILD)/libwidgets.a
 
-.PHONY: all deps test run bench fuzz asan install clean check-man
+.PHONY: all deps test run bench fuzz asan install clean
+# Keep intermediate objects so test binaries are not relinked from scratch every run.
+.SECONDARY:
 all: layerscope $(TOOL_BIN)
 
 deps:

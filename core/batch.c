@@ -9,6 +9,7 @@
 #include "kurtosis.h"
 #include "manual.h"
 #include "parallel.h"
+#include "qmodel.h"
 #include "result_json.h"
 #include "source.h"
 #include "version.h"
@@ -103,6 +104,31 @@ static void print_memory(FILE *out, const ls_profile *p, const ls_analysis *a)
                      "head and norms at their stored dtype)\n", v.model_mib, v.model_fp_mib);
 }
 
+static void print_quantization(FILE *out, const ls_qmodel *qm)
+{
+    ls_qtotals t;
+    ls_qmodel_totals(qm, &t);
+    fprintf(out, "\nHQQ quantization (%s metadata), %d modules in %.2f s:\n",
+            qm->quant_meta ? "8-bit" : "unquantized", t.n_modules, qm->last_seconds);
+    fprintf(out, "%5s  %-17s %8s %12s %12s %5s %12s\n", "layer", "module", "config", "qerr",
+            "mean |err|", "iter", "stored B");
+    for (int i = 0; i < qm->n_layers * LS_N_MODULES; i++) {
+        const ls_qmodule *q = &qm->mods[i];
+        if (q->stop < 0)
+            continue;
+        fprintf(out, "%5d  %-17s %8s %12.6g %12.6g %5d %12zu%s\n", i / LS_N_MODULES,
+                ls_module_name(i % LS_N_MODULES), ls_stop_get(q->stop)->name, q->qerr,
+                q->qerr_mean_abs, q->q.iterations, q->q.stored_bytes,
+                q->q.scale_meta_skipped ? "  (scale kept fp16: 128 does not divide)" : "");
+    }
+    fprintf(out, "total error %.6g; nominal %.4f bpp = %.3f MiB; stored by HQQ %.4f bpp = "
+                 "%.3f MiB (3-bit packing costs more than its nominal bits)\n",
+            t.fro_total, t.nominal_bpp, t.nominal_mib, t.stored_bpp, t.stored_mib);
+    if (t.nonfinite)
+        fprintf(out, "warning: %lld non-finite weights were met (quantized as 0)\n",
+                (long long)t.nonfinite);
+}
+
 static int fail(FILE *errf, const ls_error *err)
 {
     fprintf(errf, "layerscope: %s\n", err->msg);
@@ -122,12 +148,13 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     ls_profile *p = NULL;
     unsigned char *manual = NULL;
     ls_analysis *a = NULL;
+    ls_qmodel *qm = NULL;
     int status = 2;
     if (ls_source_open(o->model_path, &so, &model, &p, &err) < 0)
         goto out;
     if (model) {
-        int threads = o->threads > 0 ? o->threads : ls_cpu_count();
-        if (ls_kurtosis_model(model, threads, NULL, p, &err) < 0)
+        if (ls_kurtosis_model(model, o->threads > 0 ? o->threads : ls_cpu_count(), NULL, p,
+                              &err) < 0)
             goto out;
     }
     if (ls_source_add_metrics(p, &so, &err) < 0)
@@ -149,11 +176,26 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     }
     if (ls_analyze(p, &o->settings, manual, a, &err) < 0)
         goto out;
+    int threads = o->threads > 0 ? o->threads : ls_cpu_count();
+    if (o->quantize) {
+        if (!model) {
+            ls_fail(&err, "%s: --quantize needs a model with weights, not a profile",
+                    o->model_path);
+            goto out;
+        }
+        qm = ls_qmodel_new(p->n_layers, !o->no_quant_meta, &err);
+        if (!qm || ls_qmodel_quantize(qm, model, a->cfg, threads, NULL, &err) < 0)
+            goto out;
+    }
     print_header(out, p, a);
     print_table(out, p, a);
     print_memory(out, p, a);
+    if (qm)
+        print_quantization(out, qm);
     if (o->json_path) {
         cJSON *doc = ls_result_json(p, a);
+        if (doc && qm)
+            ls_result_json_add_quantization(doc, qm);
         int rc = doc ? ls_json_write_file(o->json_path, doc, &err) : ls_fail(&err, "out of memory");
         cJSON_Delete(doc);
         if (rc < 0)
@@ -176,6 +218,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
 out:
     if (status != 0)
         fail(errf, &err);
+    ls_qmodel_free(qm);
     free(a);
     free(manual);
     ls_profile_free(p);

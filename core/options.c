@@ -27,6 +27,8 @@ enum {
     OPT_METRICS_OUT,
     OPT_LLAMACPP_OUT,
     OPT_LIST_MODELS,
+    OPT_QUANTIZE,
+    OPT_NO_QUANT_META,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +57,8 @@ static const struct option long_opts[] = {
     {"export-metrics-csv", required_argument, NULL, OPT_METRICS_OUT},
     {"export-llamacpp", required_argument, NULL, OPT_LLAMACPP_OUT},
     {"list-models", no_argument, NULL, OPT_LIST_MODELS},
+    {"quantize", no_argument, NULL, OPT_QUANTIZE},
+    {"no-quant-meta", no_argument, NULL, OPT_NO_QUANT_META},
     {NULL, 0, NULL, 0},
 };
 
@@ -87,6 +91,10 @@ const char *ls_options_usage(void)
            "      --kurtosis-csv F     take kurtosis from a toolkit kurtosis CSV\n"
            "      --threshold Z        outlier threshold (default 3; not the paper's if set)\n"
            "      --trim F             trimmed fraction per side (default 0.05)\n"
+           "      --quantize           HQQ-quantize every module with its allocated config\n"
+           "                           and report errors and real stored sizes\n"
+           "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
+           "                           sensitivity and error measurements)\n"
            "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
            "      --threads N          worker threads (default: all cores)\n"
            "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
@@ -132,6 +140,8 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_EXPORT: o->export_path = arg; return 0;
     case OPT_KURT_OUT: o->kurtosis_out = arg; return 0;
     case OPT_LIST_MODELS: o->list_models = true; return 0;
+    case OPT_QUANTIZE: o->quantize = true; return 0;
+    case OPT_NO_QUANT_META: o->no_quant_meta = true; return 0;
     case OPT_METRICS_OUT: o->metrics_out = arg; return 0;
     case OPT_LLAMACPP_OUT: o->llamacpp_out = arg; return 0;
     case OPT_MANUAL: o->manual_path = arg; return 0;

@@ -159,6 +159,48 @@ cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a)
     return doc;
 }
 
+void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm)
+{
+    cJSON *mods = cJSON_GetObjectItemCaseSensitive(doc, "modules");
+    int i = 0;
+    cJSON *m;
+    cJSON_ArrayForEach(m, mods)
+    {
+        if (i >= qm->n_layers * LS_N_MODULES)
+            break;
+        const ls_qmodule *q = &qm->mods[i++];
+        if (q->stop < 0) {
+            cJSON_AddNullToObject(m, "qerr");
+            continue;
+        }
+        cJSON_AddNumberToObject(m, "qerr", q->qerr);
+        cJSON_AddNumberToObject(m, "qerr_mean_abs", q->qerr_mean_abs);
+        cJSON_AddNumberToObject(m, "iterations", q->q.iterations);
+        cJSON_AddNumberToObject(m, "stored_bytes", (double)q->q.stored_bytes);
+        cJSON_AddBoolToObject(m, "scale_quantized", q->q.scale_quantized);
+    }
+    ls_qtotals t;
+    ls_qmodel_totals(qm, &t);
+    cJSON *o = cJSON_AddObjectToObject(doc, "quantization");
+    cJSON_AddStringToObject(o, "method", "hqq 0.1.7.post2 (axis 0, optimize)");
+    cJSON_AddBoolToObject(o, "quant_meta", qm->quant_meta);
+    cJSON_AddNumberToObject(o, "modules", t.n_modules);
+    cJSON_AddNumberToObject(o, "params", (double)t.params);
+    cJSON_AddNumberToObject(o, "nominal_bpp", t.nominal_bpp);
+    cJSON_AddNumberToObject(o, "stored_bpp", t.stored_bpp);
+    cJSON_AddNumberToObject(o, "nominal_mib", t.nominal_mib);
+    cJSON_AddNumberToObject(o, "stored_mib", t.stored_mib);
+    cJSON_AddNumberToObject(o, "qerr_total", t.fro_total);
+    cJSON_AddNumberToObject(o, "nonfinite_weights", (double)t.nonfinite);
+    cJSON_AddNumberToObject(o, "scale_meta_skipped", t.scale_meta_skipped);
+    cJSON_AddNumberToObject(o, "quantized_this_run", qm->n_last_quantized);
+    cJSON_AddNumberToObject(o, "seconds", qm->last_seconds);
+    cJSON_AddStringToObject(o, "note",
+                            "nominal bpp is the paper's b1 + 16/g1 + 1/(4 g1); stored bpp is "
+                            "what HQQ 0.1.x stores: 3-bit weights are packed 10 per int32 with "
+                            "row padding, so they cost more than 3 bits");
+}
+
 /* [b1, g1, b2, g2] as the fork's optimal_configs holds it (b2 = 8, g2 = 128 always). */
 static cJSON *config_tuple(int stop)
 {

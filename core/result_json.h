@@ -12,10 +12,16 @@
 #include "analysis.h"
 #include "error.h"
 #include "profile.h"
+#include "qmodel.h"
 
 /* Builds the result document; the caller owns it (cJSON_Delete). NULL when out of memory. */
 cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a);
 cJSON *ls_export_json(const ls_profile *p, const ls_analysis *a);
+
+/* Adds the quantization results to a result document: per module "qerr",
+ * "qerr_mean_abs", "iterations", "stored_bytes", "scale_quantized", and a "quantization"
+ * object with the totals. */
+void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm);
 
 /* Serialises doc and writes it atomically. */
 int ls_json_write_file(const char *path, const cJSON *doc, ls_error *err);

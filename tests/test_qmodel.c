@@ -1,0 +1,180 @@
+/* Whole-model HQQ quantization: every module with its allocated config, reuse of unchanged
+ * modules, totals against the allocation's nominal memory, cancel, and the batch JSON. */
+#include "test.h"
+
+#include <cjson/cJSON.h>
+
+#include "analysis.h"
+#include "batch.h"
+#include "kurtosis.h"
+#include "mapfile.h"
+#include "model_writer.h"
+#include "options.h"
+#include "qmodel.h"
+
+/* A 24-layer tiny model (F16) with two injected outliers, so KurtBoost boosts a few. */
+static ls_model *tiny_model(const char *name, char *dir_out, size_t cap)
+{
+    const char *dir = t_tmpdir(name);
+    snprintf(dir_out, cap, "%s/m", dir);
+    ls_synth_spec spec;
+    ls_error err;
+    if (ls_synth_preset("tiny", &spec, &err) < 0)
+        return NULL;
+    spec.cfg.n_layers = 24;
+    spec.dtype = LS_DT_F16;
+    spec.n_outliers = 2;
+    spec.outliers[0] = (ls_outlier){7, LS_MOD_DOWN, LS_OUTLIER_COLS, 30};
+    spec.outliers[1] = (ls_outlier){11, LS_MOD_Q, LS_OUTLIER_ROWS, 20};
+    if (ls_write_hf_dir(dir_out, &spec, 1, &err) < 0)
+        return NULL;
+    ls_model *m;
+    return ls_model_open(dir_out, NULL, &m, &err) == 0 ? m : NULL;
+}
+
+static void test_quantize_reuse_and_totals(void)
+{
+    char dir[600];
+    ls_model *m = tiny_model("qmodel_a", dir, sizeof dir);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    ls_error err;
+    ls_profile *p = ls_profile_from_model(m, &err);
+    CHECK(ls_kurtosis_model(m, 2, NULL, p, &err) == 0);
+    ls_settings s = ls_settings_default();
+    s.method = LS_METHOD_KURT;
+    ls_analysis *a = malloc(sizeof *a);
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    CHECK(a->n_boosted >= 4);
+    ls_qmodel *qm = ls_qmodel_new(24, true, &err);
+    CHECK(ls_qmodel_quantize(qm, m, a->cfg, 2, NULL, &err) == 0);
+    CHECK(qm->n_last_quantized == 24 * LS_N_MODULES);
+    float *w = malloc(172 * 64 * sizeof *w);
+    for (int i = 0; i < 24 * LS_N_MODULES; i++) {
+        const ls_qmodule *q = &qm->mods[i];
+        CHECK(q->stop == a->cfg[i]);
+        CHECK(q->qerr > 0 && isfinite(q->qerr));
+        const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
+        ls_tensor_to_f32(t, w);
+        double fro, mean;
+        ls_hqq_error(w, &q->q, &fro, &mean);
+        CHECK(fro == q->qerr && mean == q->qerr_mean_abs);
+        CHECK(q->q.nbits == ls_stop_get(a->cfg[i])->nbits);
+    }
+    /* boosted (4-bit) matrices quantize with less error than at the 3-bit base */
+    int b = -1;
+    for (int i = 0; i < 24 * LS_N_MODULES && b < 0; i++)
+        if (a->boosted[i])
+            b = i;
+    ls_qtotals t;
+    ls_qmodel_totals(qm, &t);
+    CHECK(t.n_modules == 24 * LS_N_MODULES);
+    CHECK_REL(t.nominal_mib, a->mem.mib, 1e-12); /* the allocation's nominal memory */
+    CHECK(t.stored_bpp > t.nominal_bpp);         /* 3-bit int32 packing with padding */
+    /* nothing changed: nothing is quantized again */
+    CHECK(ls_qmodel_quantize(qm, m, a->cfg, 2, NULL, &err) == 0);
+    CHECK(qm->n_last_quantized == 0);
+    /* one module moves to b4g128: exactly it is redone, with a smaller error */
+    double before = qm->mods[b ^ 1].qerr;
+    unsigned char cfg[24 * LS_N_MODULES];
+    memcpy(cfg, a->cfg, sizeof cfg);
+    int j = b ^ 1; /* a neighbour, unboosted in this model */
+    if (!a->boosted[j]) {
+        cfg[j] = (unsigned char)ls_stop_parse("b4g128");
+        CHECK(ls_qmodel_quantize(qm, m, cfg, 2, NULL, &err) == 0);
+        CHECK(qm->n_last_quantized == 1);
+        CHECK(qm->mods[j].qerr < before);
+    }
+    free(w);
+    free(a);
+    ls_qmodel_free(qm);
+    ls_profile_free(p);
+    ls_model_free(m);
+}
+
+static void test_no_quant_meta_and_cancel(void)
+{
+    char dir[600];
+    ls_model *m = tiny_model("qmodel_b", dir, sizeof dir);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    ls_error err;
+    unsigned char cfg[24 * LS_N_MODULES];
+    memset(cfg, ls_stop_parse("b4g64"), sizeof cfg);
+    ls_qmodel *with = ls_qmodel_new(24, true, &err), *without = ls_qmodel_new(24, false, &err);
+    CHECK(ls_qmodel_quantize(with, m, cfg, 1, NULL, &err) == 0);
+    CHECK(ls_qmodel_quantize(without, m, cfg, 1, NULL, &err) == 0);
+    for (int i = 0; i < 24 * LS_N_MODULES; i++) {
+        CHECK(!without->mods[i].q.scale_quantized && !without->mods[i].q.zero_quantized);
+        CHECK(with->mods[i].q.zero_quantized);
+    }
+    ls_progress prog;
+    ls_progress_init(&prog);
+    ls_progress_cancel(&prog);
+    ls_qmodel *c = ls_qmodel_new(24, true, &err);
+    CHECK(ls_qmodel_quantize(c, m, cfg, 1, &prog, &err) == -1);
+    CHECK(strstr(err.msg, "cancelled") != NULL);
+    ls_progress_destroy(&prog);
+    ls_qmodel_free(c);
+    ls_qmodel_free(with);
+    ls_qmodel_free(without);
+    ls_model_free(m);
+}
+
+static void test_batch_quantize_json(void)
+{
+    char dir[600];
+    ls_model *m = tiny_model("qmodel_c", dir, sizeof dir);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    ls_model_free(m);
+    char json[700];
+    snprintf(json, sizeof json, "%s.json", dir);
+    char *argv[] = {"layerscope", "--batch", "--quantize", "--method", "kurt", "--json", json,
+                    dir, NULL};
+    ls_options o;
+    ls_error err;
+    CHECK(ls_options_parse(8, argv, &o, &err) == 0);
+    FILE *null = fopen("/dev/null", "w");
+    CHECK(ls_batch_run(&o, null, null) == 0);
+    fclose(null);
+    char *text = ls_read_text_file(json, 64 << 20, NULL, &err);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(doc != NULL);
+    if (!doc)
+        return;
+    const cJSON *q = cJSON_GetObjectItem(doc, "quantization");
+    CHECK(cJSON_IsObject(q));
+    CHECK(cJSON_GetObjectItem(q, "modules")->valueint == 24 * LS_N_MODULES);
+    CHECK(cJSON_GetObjectItem(q, "stored_mib")->valuedouble >
+          cJSON_GetObjectItem(q, "nominal_mib")->valuedouble);
+    const cJSON *mod = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "modules"), 0);
+    static const char *const keys[] = {"qerr", "qerr_mean_abs", "iterations", "stored_bytes"};
+    for (int k = 0; k < 4; k++)
+        CHECK(cJSON_IsNumber(cJSON_GetObjectItem(mod, keys[k])));
+    cJSON_Delete(doc);
+    /* a profile cannot be quantized: one line, status 2 */
+    NEED_SHARED(metrics, "data/paper/fnorm-Llama-2-7b-hf.csv");
+    char *argv2[] = {"layerscope", "--batch", "--quantize", (char *)metrics, NULL};
+    CHECK(ls_options_parse(4, argv2, &o, &err) == 0);
+    FILE *e = tmpfile();
+    null = fopen("/dev/null", "w");
+    CHECK(ls_batch_run(&o, null, e) == 2);
+    rewind(e);
+    char line[600] = "";
+    CHECK(fgets(line, sizeof line, e) && strstr(line, "--quantize needs a model"));
+    fclose(e);
+    fclose(null);
+}
+
+int main(void)
+{
+    RUN(test_quantize_reuse_and_totals);
+    RUN(test_no_quant_meta_and_cancel);
+    RUN(test_batch_quantize_json);
+    return t_summary();
+}
