@@ -10,6 +10,7 @@
 #include "manual.h"
 #include "parallel.h"
 #include "qmodel.h"
+#include "qmodel_io.h"
 #include "result_json.h"
 #include "source.h"
 #include "version.h"
@@ -185,6 +186,9 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         }
         qm = ls_qmodel_new(p->n_layers, !o->no_quant_meta, &err);
         if (!qm || ls_qmodel_quantize(qm, model, a->cfg, threads, NULL, &err) < 0)
+            goto out;
+        if (o->save_quantized &&
+            ls_qmodel_save(o->save_quantized, qm, model, p, a, &err) < 0)
             goto out;
     }
     print_header(out, p, a);

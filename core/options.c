@@ -29,6 +29,7 @@ enum {
     OPT_LIST_MODELS,
     OPT_QUANTIZE,
     OPT_NO_QUANT_META,
+    OPT_SAVE_QUANTIZED,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +60,7 @@ static const struct option long_opts[] = {
     {"list-models", no_argument, NULL, OPT_LIST_MODELS},
     {"quantize", no_argument, NULL, OPT_QUANTIZE},
     {"no-quant-meta", no_argument, NULL, OPT_NO_QUANT_META},
+    {"save-quantized", required_argument, NULL, OPT_SAVE_QUANTIZED},
     {NULL, 0, NULL, 0},
 };
 
@@ -95,6 +97,7 @@ const char *ls_options_usage(void)
            "                           and report errors and real stored sizes\n"
            "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
            "                           sensitivity and error measurements)\n"
+           "      --save-quantized DIR write the quantized model (implies --quantize)\n"
            "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
            "      --threads N          worker threads (default: all cores)\n"
            "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
@@ -142,6 +145,10 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LIST_MODELS: o->list_models = true; return 0;
     case OPT_QUANTIZE: o->quantize = true; return 0;
     case OPT_NO_QUANT_META: o->no_quant_meta = true; return 0;
+    case OPT_SAVE_QUANTIZED:
+        o->save_quantized = arg;
+        o->quantize = true;
+        return 0;
     case OPT_METRICS_OUT: o->metrics_out = arg; return 0;
     case OPT_LLAMACPP_OUT: o->llamacpp_out = arg; return 0;
     case OPT_MANUAL: o->manual_path = arg; return 0;

@@ -11,6 +11,7 @@
 #include "model_writer.h"
 #include "options.h"
 #include "qmodel.h"
+#include "qmodel_io.h"
 
 /* A 24-layer tiny model (F16) with two injected outliers, so KurtBoost boosts a few. */
 static ls_model *tiny_model(const char *name, char *dir_out, size_t cap)
@@ -171,8 +172,72 @@ static void test_batch_quantize_json(void)
     fclose(null);
 }
 
+/* Save and reload: every module dequantizes to exactly the same weights. */
+static void test_save_and_reload(void)
+{
+    char dir[600];
+    ls_model *m = tiny_model("qmodel_d", dir, sizeof dir);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    ls_error err;
+    ls_profile *p = ls_profile_from_model(m, &err);
+    ls_kurtosis_model(m, 2, NULL, p, &err);
+    ls_settings s = ls_settings_default();
+    s.method = LS_METHOD_KURT;
+    ls_analysis *a = malloc(sizeof *a);
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    ls_qmodel *qm = ls_qmodel_new(24, true, &err);
+    CHECK(ls_qmodel_quantize(qm, m, a->cfg, 2, NULL, &err) == 0);
+    char out[700];
+    snprintf(out, sizeof out, "%s.q", dir);
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0);
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0); /* replaces its own output */
+    ls_qmodel *back;
+    CHECK(ls_qmodel_load(out, m, &back, &err) == 0);
+    if (back) {
+        size_t n = 172 * 64;
+        float *x = malloc(n * 4), *y = malloc(n * 4);
+        for (int i = 0; i < 24 * LS_N_MODULES; i++) {
+            CHECK(back->mods[i].stop == qm->mods[i].stop);
+            CHECK_REL(back->mods[i].qerr, qm->mods[i].qerr, 1e-14); /* via JSON text */
+            ls_hqq_dequantize(&qm->mods[i].q, x);
+            ls_hqq_dequantize(&back->mods[i].q, y);
+            CHECK(memcmp(x, y, (size_t)(qm->mods[i].q.rows * qm->mods[i].q.cols) * 4) == 0);
+        }
+        free(x);
+        free(y);
+        ls_qmodel_free(back);
+    }
+    char f[800];
+    static const char *const files[] = {"qmodel.safetensors", "quant.json", "allocation.json",
+                                        "config.json"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(f, sizeof f, "%s/%s", out, files[k]);
+        FILE *fp = fopen(f, "rb");
+        CHECK(fp != NULL);
+        if (fp)
+            fclose(fp);
+    }
+    /* a directory that is not ours is never replaced */
+    CHECK(ls_qmodel_save(dir, qm, m, p, a, &err) == -1);
+    CHECK(strstr(err.msg, "not a layerscope quantized model") != NULL);
+    /* a damaged quant.json is one clear line */
+    snprintf(f, sizeof f, "%s/quant.json", out);
+    FILE *fp = fopen(f, "w");
+    fputs("{\"format\": \"layerscope-quantized\", \"n_layers\": 3, \"modules\": {}}", fp);
+    fclose(fp);
+    CHECK(ls_qmodel_load(out, m, &back, &err) == -1);
+    CHECK(strstr(err.msg, "n_layers") != NULL);
+    free(a);
+    ls_qmodel_free(qm);
+    ls_profile_free(p);
+    ls_model_free(m);
+}
+
 int main(void)
 {
+    RUN(test_save_and_reload);
     RUN(test_quantize_reuse_and_totals);
     RUN(test_no_quant_meta_and_cancel);
     RUN(test_batch_quantize_json);
