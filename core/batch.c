@@ -12,6 +12,7 @@
 #include "qmodel.h"
 #include "qmodel_io.h"
 #include "result_json.h"
+#include "session.h"
 #include "source.h"
 #include "version.h"
 
@@ -136,13 +137,64 @@ static int fail(FILE *errf, const ls_error *err)
     return 2;
 }
 
+/* The settings, model path and manual set a run uses: the command line's, completed by a
+ * session (settings only when none was given on the command line). */
+static int resolve_session(const ls_options *o, ls_session *sess, const char **path,
+                           ls_settings *settings, ls_error *err)
+{
+    *path = o->model_path;
+    *settings = o->settings;
+    if (!o->session)
+        return 0;
+    if (ls_session_load(o->session, sess, err) < 0)
+        return -1;
+    if (!*path)
+        *path = sess->model_path;
+    if (!o->settings_given)
+        *settings = sess->settings;
+    return 0;
+}
+
+static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
+                         const ls_analysis *a, const ls_qmodel *qm,
+                         const unsigned char *manual, ls_error *err)
+{
+    cJSON *doc = ls_result_json(p, a);
+    if (!doc)
+        return ls_fail(err, "out of memory");
+    if (qm)
+        ls_result_json_add_quantization(doc, qm);
+    int rc = 0;
+    if (o->json_path)
+        rc = ls_json_write_file(o->json_path, doc, err);
+    if (rc == 0 && o->save_session) {
+        cJSON *results = cJSON_CreateObject();
+        cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, "quantization");
+        if (q)
+            cJSON_AddItemToObject(results, "quantization", cJSON_Duplicate(q, 1));
+        rc = ls_session_save(o->save_session, p, model, &a->settings, manual, results, err);
+        cJSON_Delete(results);
+    }
+    cJSON_Delete(doc);
+    if (rc == 0 && o->export_path) {
+        cJSON *ex = ls_export_json(p, a);
+        rc = ex ? ls_json_write_file(o->export_path, ex, err) : ls_fail(err, "out of memory");
+        cJSON_Delete(ex);
+    }
+    if (rc == 0 && o->kurtosis_out)
+        rc = ls_write_kurtosis_csv(o->kurtosis_out, p, err);
+    if (rc == 0 && o->metrics_out)
+        rc = ls_write_metrics_csv(o->metrics_out, p, err);
+    if (rc == 0 && o->llamacpp_out)
+        rc = ls_write_llamacpp_overrides(o->llamacpp_out, p, a, err);
+    return rc;
+}
+
 int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
 {
     ls_error err;
-    if (!o->model_path) {
-        fprintf(errf, "layerscope: --batch needs a MODEL or PROFILE (see --help)\n");
-        return 2;
-    }
+    ls_session sess;
+    memset(&sess, 0, sizeof sess);
     ls_source_options so = {o->tokenizer_path, o->sensitivity_csv, o->kurtosis_csv,
                             o->sensi_select};
     ls_model *model = NULL;
@@ -151,23 +203,43 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     ls_analysis *a = NULL;
     ls_qmodel *qm = NULL;
     int status = 2;
-    if (ls_source_open(o->model_path, &so, &model, &p, &err) < 0)
+    const char *path;
+    ls_settings settings;
+    int threads = o->threads > 0 ? o->threads : ls_cpu_count();
+    if (resolve_session(o, &sess, &path, &settings, &err) < 0)
         goto out;
-    if (model) {
-        if (ls_kurtosis_model(model, o->threads > 0 ? o->threads : ls_cpu_count(), NULL, p,
-                              &err) < 0)
-            goto out;
+    if (!path) {
+        ls_fail(&err, "--batch needs a MODEL or PROFILE (see --help)");
+        goto out;
     }
+    if (ls_source_open(path, &so, &model, &p, &err) < 0)
+        goto out;
+    uint64_t fingerprint = model ? ls_model_fingerprint(model) : ls_profile_fingerprint(p);
+    if (model && ls_kurtosis_model(model, threads, NULL, p, &err) < 0)
+        goto out;
     if (ls_source_add_metrics(p, &so, &err) < 0)
         goto out;
+    if (o->session) {
+        bool changed;
+        ls_session_apply_metrics(&sess, p, fingerprint, &changed);
+        if (changed)
+            ls_profile_warn(p, "%s: the model changed since the session was saved (other "
+                               "shapes or header): its stored metrics are not used", o->session);
+    }
     for (int i = 0; i < p->n_warnings; i++)
         fprintf(errf, "layerscope: warning: %s\n", p->warnings[i]);
-    if (o->manual_path) {
-        manual = malloc((size_t)p->n_layers * LS_N_MODULES);
-        if (!manual || ls_manual_read(o->manual_path, p->n_layers, manual, &err) < 0) {
-            if (!manual)
-                ls_fail(&err, "out of memory");
+    size_t n_flags = (size_t)p->n_layers * LS_N_MODULES;
+    if (o->manual_path || (sess.manual && sess.n_layers == p->n_layers)) {
+        manual = calloc(n_flags, 1);
+        if (!manual) {
+            ls_fail(&err, "out of memory");
             goto out;
+        }
+        if (o->manual_path) {
+            if (ls_manual_read(o->manual_path, p->n_layers, manual, &err) < 0)
+                goto out;
+        } else {
+            memcpy(manual, sess.manual, n_flags);
         }
     }
     a = malloc(sizeof *a);
@@ -175,13 +247,11 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         ls_fail(&err, "out of memory");
         goto out;
     }
-    if (ls_analyze(p, &o->settings, manual, a, &err) < 0)
+    if (ls_analyze(p, &settings, manual, a, &err) < 0)
         goto out;
-    int threads = o->threads > 0 ? o->threads : ls_cpu_count();
     if (o->quantize) {
         if (!model) {
-            ls_fail(&err, "%s: --quantize needs a model with weights, not a profile",
-                    o->model_path);
+            ls_fail(&err, "%s: --quantize needs a model with weights, not a profile", path);
             goto out;
         }
         qm = ls_qmodel_new(p->n_layers, !o->no_quant_meta, &err);
@@ -196,27 +266,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     print_memory(out, p, a);
     if (qm)
         print_quantization(out, qm);
-    if (o->json_path) {
-        cJSON *doc = ls_result_json(p, a);
-        if (doc && qm)
-            ls_result_json_add_quantization(doc, qm);
-        int rc = doc ? ls_json_write_file(o->json_path, doc, &err) : ls_fail(&err, "out of memory");
-        cJSON_Delete(doc);
-        if (rc < 0)
-            goto out;
-    }
-    if (o->export_path) {
-        cJSON *doc = ls_export_json(p, a);
-        int rc = doc ? ls_json_write_file(o->export_path, doc, &err) : ls_fail(&err, "out of memory");
-        cJSON_Delete(doc);
-        if (rc < 0)
-            goto out;
-    }
-    if (o->kurtosis_out && ls_write_kurtosis_csv(o->kurtosis_out, p, &err) < 0)
-        goto out;
-    if (o->metrics_out && ls_write_metrics_csv(o->metrics_out, p, &err) < 0)
-        goto out;
-    if (o->llamacpp_out && ls_write_llamacpp_overrides(o->llamacpp_out, p, a, &err) < 0)
+    if (write_outputs(o, p, model, a, qm, manual, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -227,6 +277,7 @@ out:
     free(manual);
     ls_profile_free(p);
     ls_model_free(model);
+    ls_session_free(&sess);
     return status;
 }
 

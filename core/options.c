@@ -30,6 +30,8 @@ enum {
     OPT_QUANTIZE,
     OPT_NO_QUANT_META,
     OPT_SAVE_QUANTIZED,
+    OPT_SESSION,
+    OPT_SAVE_SESSION,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +63,8 @@ static const struct option long_opts[] = {
     {"quantize", no_argument, NULL, OPT_QUANTIZE},
     {"no-quant-meta", no_argument, NULL, OPT_NO_QUANT_META},
     {"save-quantized", required_argument, NULL, OPT_SAVE_QUANTIZED},
+    {"session", required_argument, NULL, OPT_SESSION},
+    {"save-session", required_argument, NULL, OPT_SAVE_SESSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -98,6 +102,10 @@ const char *ls_options_usage(void)
            "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
            "                           sensitivity and error measurements)\n"
            "      --save-quantized DIR write the quantized model (implies --quantize)\n"
+           "      --session FILE       resume a saved session: its model (unless MODEL is\n"
+           "                           given), settings (unless any is given), manual set\n"
+           "                           and measured metrics\n"
+           "      --save-session FILE  save the session after the run\n"
            "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
            "      --threads N          worker threads (default: all cores)\n"
            "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
@@ -145,6 +153,8 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LIST_MODELS: o->list_models = true; return 0;
     case OPT_QUANTIZE: o->quantize = true; return 0;
     case OPT_NO_QUANT_META: o->no_quant_meta = true; return 0;
+    case OPT_SESSION: o->session = arg; return 0;
+    case OPT_SAVE_SESSION: o->save_session = arg; return 0;
     case OPT_SAVE_QUANTIZED:
         o->save_quantized = arg;
         o->quantize = true;
@@ -259,7 +269,8 @@ int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err)
     if (o->settings.ablation && o->settings.method != LS_METHOD_SENSI &&
         o->settings.method != LS_METHOD_KURT)
         return ls_fail(err, "option --ablation: applies to --method sensi or kurt");
-    if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && o->batch)
-        return ls_fail(err, "option --method manual: needs --manual FILE in batch mode");
+    if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && !o->session && o->batch)
+        return ls_fail(err, "option --method manual: needs --manual FILE (or --session) in "
+                            "batch mode");
     return 0;
 }

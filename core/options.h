@@ -15,6 +15,8 @@ typedef struct ls_options {
     bool quantize;               /* --quantize: HQQ over the whole model (batch mode) */
     bool no_quant_meta;          /* --no-quant-meta: keep scale and zero unquantized */
     const char *save_quantized;  /* --save-quantized DIR (implies --quantize) */
+    const char *session;         /* --session FILE: resume a saved exploration */
+    const char *save_session;    /* --save-session FILE */
     const char *model_path;      /* MODEL directory/file or PROFILE csv; NULL = none */
     const char *json_path;       /* --json FILE */
     const char *export_path;     /* --export FILE */

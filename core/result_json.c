@@ -30,10 +30,13 @@ void ls_memory_view_of(const ls_profile *p, const ls_analysis *a, ls_memory_view
     }
 }
 
-/* A number, or null when not finite (JSON has no NaN). */
-static cJSON *num_or_null(double v)
+cJSON *ls_json_exact_number(double v)
 {
-    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+    if (!isfinite(v))
+        return cJSON_CreateNull();
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return cJSON_CreateRaw(buf);
 }
 
 static cJSON *settings_json(const ls_analysis *a)
@@ -86,12 +89,12 @@ static cJSON *module_json(const ls_profile *p, const ls_analysis *a, int l, int 
         cJSON_AddNumberToObject(o, "params", (double)p->params[i]);
     else
         cJSON_AddNullToObject(o, "params");
-    cJSON_AddItemToObject(o, "kurtosis", num_or_null(p->kurtosis[i]));
-    cJSON_AddItemToObject(o, "sensitivity", num_or_null(p->sensitivity[i]));
+    cJSON_AddItemToObject(o, "kurtosis", ls_json_exact_number(p->kurtosis[i]));
+    cJSON_AddItemToObject(o, "sensitivity", ls_json_exact_number(p->sensitivity[i]));
     const ls_detection *d = ls_analysis_detection(a, m, l);
     bool has = d && l > 0 && d->valid[l];
-    cJSON_AddItemToObject(o, "diff", has ? num_or_null(d->diff[l]) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "z", has ? num_or_null(d->z[l]) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "diff", has ? ls_json_exact_number(d->diff[l]) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "z", has ? ls_json_exact_number(d->z[l]) : cJSON_CreateNull());
     cJSON_AddBoolToObject(o, "outlier", has && d->outlier[l]);
     if (has && d->rank[l] > 0)
         cJSON_AddNumberToObject(o, "rank", d->rank[l]);

@@ -23,6 +23,10 @@ cJSON *ls_export_json(const ls_profile *p, const ls_analysis *a);
  * object with the totals. */
 void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm);
 
+/* A JSON number that reads back as exactly v (%.17g; cJSON's own printing rounds to 15
+ * digits), or null when v is not finite (JSON has no NaN or Inf). */
+cJSON *ls_json_exact_number(double v);
+
 /* Serialises doc and writes it atomically. */
 int ls_json_write_file(const char *path, const cJSON *doc, ls_error *err);
 
