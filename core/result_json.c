@@ -139,15 +139,24 @@ static cJSON *warnings_json(const ls_profile *p, const ls_analysis *a)
     return w;
 }
 
-cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a)
+/* {"format": FORMAT, "version": 1, "generator": ..., "model": {...}}: every document's head. */
+static cJSON *new_doc(const char *format, const ls_profile *p)
 {
     cJSON *doc = cJSON_CreateObject();
     if (!doc)
         return NULL;
-    cJSON_AddStringToObject(doc, "format", "layerscope-result");
+    cJSON_AddStringToObject(doc, "format", format);
     cJSON_AddNumberToObject(doc, "version", 1);
     cJSON_AddStringToObject(doc, "generator", "layerscope " LS_VERSION);
     cJSON_AddItemToObject(doc, "model", model_json(p));
+    return doc;
+}
+
+cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a)
+{
+    cJSON *doc = new_doc("layerscope-result", p);
+    if (!doc)
+        return NULL;
     cJSON_AddItemToObject(doc, "settings", settings_json(a));
     if (p->sensitivity_source[0])
         cJSON_AddStringToObject(doc, "sensitivity_source", p->sensitivity_source);
@@ -214,13 +223,9 @@ static cJSON *config_tuple(int stop)
 
 cJSON *ls_export_json(const ls_profile *p, const ls_analysis *a)
 {
-    cJSON *doc = cJSON_CreateObject();
+    cJSON *doc = new_doc("layerscope-allocation", p);
     if (!doc)
         return NULL;
-    cJSON_AddStringToObject(doc, "format", "layerscope-allocation");
-    cJSON_AddNumberToObject(doc, "version", 1);
-    cJSON_AddStringToObject(doc, "generator", "layerscope " LS_VERSION);
-    cJSON_AddItemToObject(doc, "model", model_json(p));
     cJSON *base = cJSON_AddObjectToObject(doc, "base");
     const ls_stop *bs = ls_stop_get(a->settings.base);
     cJSON_AddStringToObject(base, "config", bs->name);
