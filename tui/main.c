@@ -3,7 +3,9 @@
 #include <stdio.h>
 
 #include "batch.h"
+#include "explorer.h"
 #include "options.h"
+#include "uiargs.h"
 #include "version.h"
 
 static void print_version(void)
@@ -15,6 +17,12 @@ int main(int argc, char **argv)
 {
     setlocale(LC_ALL, "");
     setlocale(LC_NUMERIC, "C"); /* numbers in output and JSON always use '.' */
+    ui_args ua;
+    char msg[256];
+    if (ui_args_extract(&argc, argv, &ua, msg, sizeof msg) < 0) {
+        fprintf(stderr, "layerscope: %s\n", msg);
+        return 2;
+    }
     ls_options o;
     ls_error err;
     if (ls_options_parse(argc, argv, &o, &err) < 0) {
@@ -23,17 +31,20 @@ int main(int argc, char **argv)
     }
     if (o.help) {
         fputs(ls_options_usage(), stdout);
+        fputs(ui_args_usage(), stdout);
         return 0;
     }
     if (o.version) {
         print_version();
         return 0;
     }
+    if (ua.list_keys) {
+        explorer_list_keys();
+        return 0;
+    }
     if (o.list_models)
         return ls_batch_list_models(o.model_path, stdout);
     if (o.batch)
         return ls_batch_run(&o, stdout, stderr);
-    fprintf(stderr, "layerscope: the interactive explorer is not available in this build; "
-                    "use --batch (see --help)\n");
-    return 2;
+    return explorer_run(&o, &ua);
 }

@@ -1,0 +1,343 @@
+/* The pure helpers behind the explorer: the detail pane's explanation, the weight
+ * histogram, the background job queue, and the settings file. */
+#include "test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "analysis.h"
+#include "explain.h"
+#include "histogram.h"
+#include "jobs.h"
+#include "profile.h"
+#include "uiconfig.h"
+
+/* A profile of L layers whose kurtosis is flat except a spike at layer `spike`. */
+static ls_profile *spiky_profile(int L, int spike)
+{
+    ls_error err;
+    ls_profile *p = ls_profile_new(L, "spiky", "mem", "kurtosis-csv", &err);
+    for (int l = 0; l < L; l++)
+        for (int m = 0; m < LS_N_MODULES; m++) {
+            int i = LS_IDX(l, m);
+            p->params[i] = 4096;
+            p->kurtosis[i] = 3.0 + 0.01 * ((l * 7 + m * 3) % 5) + (l == spike ? 50.0 : 0);
+        }
+    return p;
+}
+
+static bool any_line(const ls_explain *e, const char *needle)
+{
+    for (int i = 0; i < e->n_lines; i++)
+        if (strstr(e->line[i], needle))
+            return true;
+    return false;
+}
+
+static void test_explain_outlier_and_layer0(void)
+{
+    ls_profile *p = spiky_profile(24, 7);
+    ls_settings s = ls_settings_default();
+    s.method = LS_METHOD_KURT;
+    ls_analysis *a = malloc(sizeof *a);
+    ls_error err;
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    CHECK(a->boosted[LS_IDX(7, LS_MOD_DOWN)]);
+    ls_explain e;
+    ls_explain_matrix(p, a, 7, LS_MOD_DOWN, &e);
+    CHECK(e.boosted);
+    CHECK(any_line(&e, "boosted b3g128 -> b4g128"));
+    CHECK(any_line(&e, "d = 53"));          /* the difference to layer 6 */
+    CHECK(any_line(&e, "trimmed mean"));
+    CHECK(any_line(&e, "> 3: outlier, rank"));
+    CHECK(any_line(&e, "Outlier:"));
+    ls_explain_matrix(p, a, 0, LS_MOD_DOWN, &e);
+    CHECK(!e.boosted);
+    CHECK(any_line(&e, "can never be flagged"));
+    ls_explain_matrix(p, a, 3, LS_MOD_Q, &e);
+    CHECK(any_line(&e, "<= 3"));
+    CHECK(any_line(&e, "Not an outlier"));
+    /* top-m 1 keeps layer 7 or 8 only; the other is explained as dropped */
+    s.top_m = 1;
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    int dropped = a->boosted[LS_IDX(7, LS_MOD_DOWN)] ? 8 : 7;
+    ls_explain_matrix(p, a, dropped, LS_MOD_DOWN, &e);
+    CHECK(any_line(&e, "beyond top-m = 1"));
+    /* SensiBoost without sensitivity says why nothing is flagged */
+    s = ls_settings_default();
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    ls_explain_matrix(p, a, 7, LS_MOD_DOWN, &e);
+    CHECK(any_line(&e, "no sensitivity known"));
+    free(a);
+    ls_profile_free(p);
+}
+
+static void test_explain_samuelson_note(void)
+{
+    ls_profile *p = spiky_profile(5, 2);
+    ls_settings s = ls_settings_default();
+    s.method = LS_METHOD_KURT;
+    ls_analysis *a = malloc(sizeof *a);
+    ls_error err;
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    CHECK(a->n_boosted == 0);
+    ls_explain e;
+    ls_explain_matrix(p, a, 2, LS_MOD_Q, &e);
+    CHECK(any_line(&e, "threshold 3 unreachable: max z = 1.50 with 5 layers"));
+    free(a);
+    ls_profile_free(p);
+}
+
+static void test_fmt_value(void)
+{
+    char b[32];
+    ls_fmt_value(b, sizeof b, NAN);
+    CHECK_STR(b, "n/a");
+    ls_fmt_value(b, sizeof b, INFINITY);
+    CHECK_STR(b, "inf");
+    ls_fmt_value(b, sizeof b, 3.14159);
+    CHECK_STR(b, "3.142");
+    ls_fmt_value(b, sizeof b, 1234567.0);
+    CHECK_STR(b, "1.235e+06");
+}
+
+static void test_histogram(void)
+{
+    float x[1000];
+    for (int i = 0; i < 1000; i++)
+        x[i] = (float)(i % 10) / 10.0f; /* 0.0 .. 0.9, 100 each */
+    x[999] = 10.0f;                      /* one far outlier */
+    x[998] = NAN;
+    ls_histogram h;
+    ls_histogram_floats(x, 1000, 100, &h);
+    CHECK(h.n == 999 && h.n_nonfinite == 1);
+    CHECK(h.lo == 0.0 && h.hi == 10.0);
+    int64_t total = 0;
+    for (int b = 0; b < h.n_bins; b++)
+        total += h.count[b];
+    CHECK(total == 999);
+    CHECK(h.count[99] == 1); /* the tail is its own bin */
+    CHECK(h.count[0] == 100);
+    CHECK(ls_histogram_bin(&h, 10.0) == 99);
+    /* a tensor view of the same data gives the same histogram */
+    ls_tensor t = {.dtype = LS_DT_F32, .n_dims = 1, .shape = {1000}, .n_elems = 1000, .data = x};
+    snprintf(t.name, sizeof t.name, "w");
+    ls_histogram h2;
+    ls_error err;
+    CHECK(ls_histogram_tensor(&t, 100, NULL, &h2, &err) == 0);
+    CHECK(memcmp(h.count, h2.count, sizeof h.count) == 0);
+    CHECK_NEAR(h.mean, h2.mean, 1e-12);
+}
+
+/* ---- jobs ---- */
+
+typedef struct slow_arg {
+    int steps;
+    int *freed;
+} slow_arg;
+
+static int slow_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    slow_arg *a = varg;
+    for (int i = 0; i < a->steps; i++) {
+        if (ls_progress_tick(pr, i, a->steps, "step"))
+            return ls_fail(err, "cancelled");
+        usleep(2000);
+    }
+    int *r = malloc(sizeof *r);
+    *r = a->steps;
+    *result = r;
+    return 0;
+}
+
+static int failing_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    (void)varg;
+    (void)pr;
+    (void)result;
+    return ls_fail(err, "broken on purpose");
+}
+
+static void free_arg(void *p)
+{
+    slow_arg *a = p;
+    if (a->freed)
+        (*a->freed)++;
+    free(a);
+}
+
+static slow_arg *mk(int steps, int *freed)
+{
+    slow_arg *a = malloc(sizeof *a);
+    a->steps = steps;
+    a->freed = freed;
+    return a;
+}
+
+static void test_jobs_run_and_take(void)
+{
+    ls_error err;
+    ls_jobs *q = ls_jobs_new(&err);
+    CHECK(q != NULL);
+    int freed = 0;
+    int id1 = ls_jobs_submit(q, 1, "one", slow_job, mk(3, &freed), free_arg, free);
+    int id2 = ls_jobs_submit(q, 2, "two", failing_job, mk(0, &freed), free_arg, free);
+    CHECK(id1 > 0 && id2 > id1);
+    ls_jobs_wait_idle(q);
+    CHECK(ls_jobs_active(q) == 0);
+    ls_job_info info;
+    void *res;
+    CHECK(ls_jobs_take(q, &info, &res));
+    CHECK(info.id == id1 && info.state == LS_JOB_DONE && res && *(int *)res == 3);
+    free(res);
+    CHECK(ls_jobs_take(q, &info, &res));
+    CHECK(info.id == id2 && info.state == LS_JOB_FAILED && res == NULL);
+    CHECK(strstr(info.error, "broken on purpose") != NULL);
+    CHECK(!ls_jobs_take(q, &info, &res));
+    ls_job_info list[8];
+    CHECK(ls_jobs_list(q, list, 8) == 2);
+    CHECK(list[0].id == id2); /* newest first */
+    ls_jobs_free(q);
+    CHECK(freed == 2);
+}
+
+static void test_jobs_cancel_and_latest_wins(void)
+{
+    ls_error err;
+    ls_jobs *q = ls_jobs_new(&err);
+    int freed = 0;
+    int a = ls_jobs_submit(q, 1, "long", slow_job, mk(100000, &freed), free_arg, free);
+    /* wait until it runs, then check progress is published */
+    ls_job_info list[8];
+    for (int i = 0; i < 500; i++) {
+        int n = ls_jobs_list(q, list, 8);
+        if (n == 1 && list[0].state == LS_JOB_RUNNING && list[0].progress.done > 2)
+            break;
+        usleep(2000);
+    }
+    CHECK(list[0].state == LS_JOB_RUNNING && list[0].progress.total == 100000);
+    CHECK(list[0].eta > 0);
+    uint64_t g0 = ls_jobs_gen(q);
+    usleep(10000);
+    CHECK(ls_jobs_gen(q) != g0); /* progress moves the generation */
+    /* a new job of the same kind cancels the running one */
+    int b = ls_jobs_submit(q, 1, "short", slow_job, mk(2, &freed), free_arg, free);
+    int c = ls_jobs_submit(q, 3, "queued", slow_job, mk(100000, &freed), free_arg, free);
+    ls_jobs_cancel(q, c); /* queued: dropped without running */
+    ls_jobs_wait_idle(q);
+    ls_job_info info;
+    void *res;
+    int states[4] = {0};
+    while (ls_jobs_take(q, &info, &res)) {
+        if (info.id == a)
+            states[0] = info.state;
+        if (info.id == b)
+            states[1] = info.state;
+        if (info.id == c)
+            states[2] = info.state;
+        free(res);
+    }
+    CHECK(states[0] == LS_JOB_CANCELLED);
+    CHECK(states[1] == LS_JOB_DONE);
+    CHECK(states[2] == LS_JOB_CANCELLED);
+    ls_jobs_free(q);
+    CHECK(freed == 3);
+}
+
+static void test_jobs_free_while_running(void)
+{
+    ls_error err;
+    ls_jobs *q = ls_jobs_new(&err);
+    int freed = 0;
+    ls_jobs_submit(q, 1, "long", slow_job, mk(1000000, &freed), free_arg, free);
+    usleep(5000);
+    ls_jobs_free(q); /* cancels, joins, frees */
+    CHECK(freed == 1);
+}
+
+/* ---- config ---- */
+
+static void test_config_roundtrip_and_errors(void)
+{
+    const char *dir = t_tmpdir("uiconfig");
+    char path[600], bad[600];
+    snprintf(path, sizeof path, "%s/nested/dir/config.json", dir);
+    ls_uiconfig c, back;
+    ls_uiconfig_default(&c);
+    c.settings.method = LS_METHOD_KURT;
+    c.settings.mode = LS_DIFF_DIVIDE;
+    c.settings.top_m = 2;
+    c.settings.boost_stop = 2;
+    c.settings.base = 5;
+    c.settings.seed = 7;
+    c.log_scale = true;
+    snprintf(c.theme, sizeof c.theme, "mono");
+    snprintf(c.last_model, sizeof c.last_model, "/models/x");
+    ls_error err;
+    CHECK(ls_uiconfig_save(path, &c, &err) == 0);
+    char note[256];
+    CHECK(ls_uiconfig_load(path, &back, note, sizeof note, &err) == 0);
+    CHECK(back.has_settings);
+    CHECK(back.settings.method == LS_METHOD_KURT && back.settings.mode == LS_DIFF_DIVIDE);
+    CHECK(back.settings.top_m == 2 && back.settings.boost_stop == 2);
+    CHECK(back.settings.base == 5 && back.settings.seed == 7);
+    CHECK(back.log_scale);
+    CHECK_STR(back.theme, "mono");
+    CHECK_STR(back.last_model, "/models/x");
+    CHECK_STR(note, "");
+    /* missing file: defaults */
+    snprintf(bad, sizeof bad, "%s/none.json", dir);
+    CHECK(ls_uiconfig_load(bad, &back, note, sizeof note, &err) == 1);
+    CHECK(!back.has_settings);
+    /* broken JSON and bad values: reported, defaults kept */
+    snprintf(bad, sizeof bad, "%s/broken.json", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("{\"version\": 1, \"method\": ", f);
+    fclose(f);
+    CHECK(ls_uiconfig_load(bad, &back, note, sizeof note, &err) == -1);
+    CHECK(strstr(err.msg, "broken.json") != NULL);
+    CHECK(back.settings.method == LS_METHOD_SENSI);
+    f = fopen(bad, "w");
+    fputs("{\"version\": 1, \"top_m\": -4}", f);
+    fclose(f);
+    CHECK(ls_uiconfig_load(bad, &back, note, sizeof note, &err) == -1);
+    CHECK(strstr(err.msg, "top_m") != NULL);
+    /* unknown keys are ignored with a note */
+    f = fopen(bad, "w");
+    fputs("{\"version\": 1, \"colour\": 3, \"top_m\": 1}", f);
+    fclose(f);
+    CHECK(ls_uiconfig_load(bad, &back, note, sizeof note, &err) == 0);
+    CHECK(back.settings.top_m == 1);
+    CHECK(strstr(note, "colour") != NULL);
+}
+
+static void test_config_path_precedence(void)
+{
+    char buf[512];
+    setenv("LAYERSCOPE_CONFIG", "/x/explicit.json", 1);
+    setenv("XDG_CONFIG_HOME", "/xdg", 1);
+    CHECK(ls_uiconfig_path(buf, sizeof buf) == 0);
+    CHECK_STR(buf, "/x/explicit.json");
+    unsetenv("LAYERSCOPE_CONFIG");
+    CHECK(ls_uiconfig_path(buf, sizeof buf) == 0);
+    CHECK_STR(buf, "/xdg/layerscope/config.json");
+    unsetenv("XDG_CONFIG_HOME");
+    setenv("HOME", "/home/u", 1);
+    CHECK(ls_uiconfig_path(buf, sizeof buf) == 0);
+    CHECK_STR(buf, "/home/u/.config/layerscope/config.json");
+}
+
+int main(void)
+{
+    RUN(test_explain_outlier_and_layer0);
+    RUN(test_explain_samuelson_note);
+    RUN(test_fmt_value);
+    RUN(test_histogram);
+    RUN(test_jobs_run_and_take);
+    RUN(test_jobs_cancel_and_latest_wins);
+    RUN(test_jobs_free_while_running);
+    RUN(test_config_roundtrip_and_errors);
+    RUN(test_config_path_precedence);
+    return t_summary();
+}

@@ -1,0 +1,255 @@
+/* Off-screen widget tests: curses on /dev/null (newterm), read back text and colour pairs;
+ * and the pure parts of widgets (layout over many sizes, prompt editing, wrapping). */
+#include "test.h"
+
+#include <curses.h>
+#include <locale.h>
+#include <stdlib.h>
+
+#include "bar.h"
+#include "draw.h"
+#include "dump.h"
+#include "layout.h"
+#include "prompt.h"
+#include "style.h"
+
+static SCREEN *scr;
+static FILE *out, *in;
+
+static int screen_start(void)
+{
+    setenv("LINES", "30", 1);
+    setenv("COLUMNS", "100", 1);
+    out = fopen("/dev/null", "w");
+    in = fopen("/dev/null", "r");
+    scr = newterm("xterm-256color", out, in);
+    if (!scr)
+        return -1;
+    set_term(scr);
+    return 0;
+}
+
+static void screen_stop(void)
+{
+    endwin();
+    delscreen(scr);
+    fclose(out);
+    fclose(in);
+}
+
+static short pair_at(int y, int x)
+{
+    cchar_t cc;
+    mvwin_wch(stdscr, y, x, &cc);
+    wchar_t wch[CCHARW_MAX + 1];
+    attr_t a;
+    short pair;
+    getcchar(&cc, wch, &a, &pair, NULL);
+    return pair;
+}
+
+static attr_t attr_at(int y, int x)
+{
+    cchar_t cc;
+    mvwin_wch(stdscr, y, x, &cc);
+    wchar_t wch[CCHARW_MAX + 1];
+    attr_t a;
+    short pair;
+    getcchar(&cc, wch, &a, &pair, NULL);
+    return a;
+}
+
+static void row(int y, char *buf, size_t cap)
+{
+    wg_row_text(stdscr, y, buf, cap);
+}
+
+static void test_outlier_bar_colour_and_text(void)
+{
+    if (screen_start() < 0)
+        SKIP("newterm failed (no terminfo for xterm-256color)");
+    if (!has_colors()) {
+        screen_stop();
+        SKIP("terminfo without colours");
+    }
+    wg_style st;
+    wg_style_init(&st, WG_THEME_DEFAULT, true, false);
+    erase();
+    wg_bar_draw(stdscr, &st, 0, 0, 20, 0.5, WG_BAR_NORMAL, WG_BAR);
+    wg_bar_draw(stdscr, &st, 1, 0, 20, 0.5, WG_BAR_OUTLIER, WG_OUTLIER);
+    char buf[256];
+    row(0, buf, sizeof buf);
+    CHECK_STR(buf, "||||||||||");
+    row(1, buf, sizeof buf);
+    CHECK_STR(buf, "##########");
+    CHECK(pair_at(0, 0) == st.pair[WG_BAR]);
+    CHECK(pair_at(1, 0) == st.pair[WG_OUTLIER]);
+    CHECK(pair_at(1, 9) == st.pair[WG_OUTLIER]);
+    CHECK(st.pair[WG_OUTLIER] != st.pair[WG_BAR]);
+    CHECK(pair_at(1, 10) == 0); /* the unfilled part is plain */
+    short fg, bg;
+    pair_content(st.pair[WG_OUTLIER], &fg, &bg);
+    CHECK(fg == COLOR_RED);
+    screen_stop();
+}
+
+static void test_monochrome_outliers_stay_visible(void)
+{
+    if (screen_start() < 0)
+        SKIP("newterm failed");
+    wg_style st;
+    wg_style_init(&st, WG_THEME_DEFAULT, false, false); /* NO_COLOR */
+    CHECK(st.theme == WG_THEME_MONO);
+    erase();
+    wg_bar_draw(stdscr, &st, 0, 0, 10, 1.0, WG_BAR_OUTLIER, WG_OUTLIER);
+    CHECK(pair_at(0, 0) == 0);
+    CHECK((attr_at(0, 0) & A_REVERSE) != 0);
+    CHECK((attr_at(0, 0) & A_BOLD) != 0);
+    char buf[64];
+    row(0, buf, sizeof buf);
+    CHECK_STR(buf, "##########");
+    screen_stop();
+}
+
+static void test_unicode_bar_eighths(void)
+{
+    if (!setlocale(LC_ALL, "C.UTF-8"))
+        SKIP("no C.UTF-8 locale");
+    if (screen_start() < 0)
+        SKIP("newterm failed");
+    wg_style st;
+    wg_style_init(&st, WG_THEME_DEFAULT, false, true);
+    erase();
+    wg_bar_draw(stdscr, &st, 0, 0, 8, 0.5 + 1.0 / 16, WG_BAR_NORMAL, WG_BAR); /* 4.5 cells */
+    wg_bar_draw(stdscr, &st, 1, 0, 8, 0.001, WG_BAR_NORMAL, WG_BAR);          /* a sliver */
+    wg_bar_draw(stdscr, &st, 2, 0, 8, 0.25, WG_BAR_OUTLIER, WG_OUTLIER);
+    char buf[256];
+    row(0, buf, sizeof buf);
+    CHECK_STR(buf, "████▌");
+    row(1, buf, sizeof buf);
+    CHECK_STR(buf, "▏");
+    row(2, buf, sizeof buf);
+    CHECK_STR(buf, "▓▓");
+    CHECK_STR(wg_shade(&st, 1.0), "█");
+    screen_stop();
+    setlocale(LC_ALL, "C");
+}
+
+static void test_text_clipping_and_wrap(void)
+{
+    if (screen_start() < 0)
+        SKIP("newterm failed");
+    erase();
+    CHECK(wg_put(stdscr, 0, 95, 50, A_NORMAL, "abcdefghij") == 5); /* clipped at the edge */
+    CHECK(wg_put(stdscr, 1, 0, 3, A_NORMAL, "abcdef") == 3);
+    CHECK(wg_put(stdscr, 40, 0, 3, A_NORMAL, "off") == 0); /* below the screen */
+    char buf[256];
+    row(1, buf, sizeof buf);
+    CHECK_STR(buf, "abc");
+    int rows = wg_wrap(stdscr, 2, 0, 10, 5, A_NORMAL, "one two three four five");
+    CHECK(rows == 3);
+    row(2, buf, sizeof buf);
+    CHECK_STR(buf, "one two");
+    row(3, buf, sizeof buf);
+    CHECK_STR(buf, "three four");
+    CHECK(wg_wrap_rows("one two three four five", 10) == 3);
+    CHECK(wg_wrap(stdscr, 10, 0, 4, 1, A_NORMAL, "abcdefgh ij") == 1); /* long word cut */
+    row(10, buf, sizeof buf);
+    CHECK_STR(buf, "abcd");
+    screen_stop();
+}
+
+static void test_gauge(void)
+{
+    if (screen_start() < 0)
+        SKIP("newterm failed");
+    wg_style st;
+    wg_style_init(&st, WG_THEME_MONO, false, false);
+    erase();
+    wg_gauge_draw(stdscr, &st, 0, 0, 17, 0.5, WG_GAUGE_OK);
+    char buf[64];
+    row(0, buf, sizeof buf);
+    CHECK_STR(buf, "[|||||     ]  50%");
+    screen_stop();
+}
+
+static void test_layout_properties(void)
+{
+    int checked = 0;
+    for (int rows = 1; rows <= 120; rows++)
+        for (int cols = 1; cols <= 300; cols += (cols < 140 ? 1 : 7)) {
+            wg_layout l;
+            wg_layout_compute(rows, cols, &l);
+            if (rows < WG_MIN_ROWS || cols < WG_MIN_COLS) {
+                CHECK(l.too_small);
+                continue;
+            }
+            CHECK(!l.too_small);
+            wg_rect r[WG_LAYOUT_N_RECTS];
+            wg_layout_rects(&l, r);
+            long area = 0;
+            for (int i = 0; i < WG_LAYOUT_N_RECTS; i++) {
+                CHECK(r[i].h > 0 && r[i].w > 0);       /* nothing empty */
+                CHECK(wg_rect_inside(r[i], rows, cols)); /* nothing off-screen */
+                for (int j = i + 1; j < WG_LAYOUT_N_RECTS; j++)
+                    CHECK(!wg_rect_overlap(r[i], r[j]));
+                area += (long)r[i].h * r[i].w;
+            }
+            CHECK(area <= (long)rows * cols);
+            CHECK(l.main.h >= 10);                /* tab strip, header, 8 layers */
+            CHECK(l.main.w >= 79);                /* the bars' columns fit */
+            CHECK(l.detail.h >= 6);
+            CHECK(l.status.y == rows - 1);
+            CHECK(l.wide == (cols >= WG_WIDE_COLS));
+            checked++;
+        }
+    CHECK(checked > 5000);
+}
+
+static void test_prompt_editing(void)
+{
+    wg_prompt p;
+    wg_prompt_open(&p, 1, "Open", "ab");
+    CHECK(p.active && p.len == 2 && p.cur == 2);
+    wg_prompt_key(&p, 'c');
+    wg_prompt_key(&p, KEY_LEFT);
+    wg_prompt_key(&p, KEY_LEFT);
+    wg_prompt_key(&p, 'X');
+    CHECK_STR(p.buf, "aXbc");
+    wg_prompt_key(&p, KEY_BACKSPACE);
+    CHECK_STR(p.buf, "abc");
+    wg_prompt_key(&p, KEY_DC);
+    CHECK_STR(p.buf, "ac");
+    wg_prompt_key(&p, KEY_END);
+    wg_prompt_key(&p, 127);
+    CHECK_STR(p.buf, "a");
+    CHECK(wg_prompt_key(&p, '\n') == WG_PROMPT_ACCEPT);
+    CHECK(!p.active);
+    wg_prompt_open(&p, 1, "Open", NULL);
+    CHECK(wg_prompt_key(&p, 27) == WG_PROMPT_CANCEL);
+    wg_prompt_open(&p, 1, "Open", "xyz");
+    wg_prompt_key(&p, 21);
+    CHECK(p.len == 0 && p.buf[0] == '\0');
+}
+
+static void test_theme_names(void)
+{
+    for (int t = 0; t < WG_N_THEMES; t++)
+        CHECK(wg_theme_parse(wg_theme_name((wg_theme)t)) == t);
+    CHECK(wg_theme_parse("neon") == -1);
+    CHECK_STR(wg_role_name(WG_OUTLIER), "OUTLIER");
+}
+
+int main(void)
+{
+    setlocale(LC_ALL, "C");
+    RUN(test_outlier_bar_colour_and_text);
+    RUN(test_monochrome_outliers_stay_visible);
+    RUN(test_unicode_bar_eighths);
+    RUN(test_text_clipping_and_wrap);
+    RUN(test_gauge);
+    RUN(test_layout_properties);
+    RUN(test_prompt_editing);
+    RUN(test_theme_names);
+    return t_summary();
+}

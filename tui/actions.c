@@ -1,0 +1,424 @@
+#include "actions.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "keys.h"
+#include "result_json.h"
+#include "view.h"
+
+typedef unsigned (*action_fn)(app *a, int ch);
+
+static int rows_per_page(const app *a)
+{
+    int h = view_main_rows(a);
+    return h > 1 ? h - 1 : 1;
+}
+
+static unsigned select_layer(app *a, int l)
+{
+    int n = app_n_layers(a);
+    if (n == 0)
+        return R_NONE;
+    a->sel_layer = l < 0 ? 0 : l >= n ? n - 1 : l;
+    if (a->screen == SCREEN_HIST)
+        app_start_histogram(a);
+    return R_REDRAW;
+}
+
+static unsigned act_UP(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer - 1); }
+static unsigned act_DOWN(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer + 1); }
+static unsigned act_PGUP(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer - rows_per_page(a)); }
+static unsigned act_PGDN(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer + rows_per_page(a)); }
+static unsigned act_TOP(app *a, int ch) { (void)ch; return select_layer(a, 0); }
+static unsigned act_BOTTOM(app *a, int ch) { (void)ch; return select_layer(a, app_n_layers(a) - 1); }
+
+static unsigned set_module(app *a, int m)
+{
+    a->module = (m + LS_N_MODULES) % LS_N_MODULES;
+    if (a->screen == SCREEN_HIST)
+        app_start_histogram(a);
+    return R_REDRAW;
+}
+
+static unsigned act_NEXT_MOD(app *a, int ch) { (void)ch; return set_module(a, a->module + 1); }
+static unsigned act_PREV_MOD(app *a, int ch) { (void)ch; return set_module(a, a->module - 1); }
+static unsigned act_MODULE(app *a, int ch) { return set_module(a, ch - '1'); }
+
+static unsigned act_HEATMAP(app *a, int ch)
+{
+    (void)ch;
+    a->heatmap = !a->heatmap;
+    return R_REDRAW;
+}
+
+static unsigned act_LOG(app *a, int ch)
+{
+    (void)ch;
+    a->log_scale = !a->log_scale;
+    app_msg(a, false, "bar scale: %s", a->log_scale ? "log" : "linear");
+    return R_REDRAW;
+}
+
+/* Every settings change: record undo, change, re-analyse on this frame. */
+#define CHANGE(a) app_push_undo(a)
+
+static unsigned need_profile(app *a)
+{
+    if (a->profile)
+        return 0;
+    app_msg(a, true, "nothing open: press o to open a model or profile");
+    return 1;
+}
+
+static unsigned act_TOPM_UP(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    if (a->settings.top_m >= app_n_layers(a)) {
+        app_msg(a, false, "top-m %d is already the layer count", a->settings.top_m);
+        return R_REDRAW;
+    }
+    CHANGE(a);
+    a->settings.top_m++;
+    return R_ANALYZE;
+}
+
+static unsigned act_TOPM_DOWN(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    if (a->settings.top_m == 0) {
+        app_msg(a, false, "top-m is 0: all outliers are kept");
+        return R_REDRAW;
+    }
+    CHANGE(a);
+    a->settings.top_m--;
+    return R_ANALYZE;
+}
+
+static unsigned step_stop(app *a, int delta)
+{
+    int v = a->settings.boost_stop + delta;
+    if (need_profile(a) || v < 1 || v > LS_N_STOPS - 1) {
+        if (a->profile)
+            app_msg(a, false, "boost stop stays within 1 .. 11");
+        return R_REDRAW;
+    }
+    CHANGE(a);
+    a->settings.boost_stop = v;
+    return R_ANALYZE;
+}
+
+static unsigned act_STOP_DOWN(app *a, int ch) { (void)ch; return step_stop(a, -1); }
+static unsigned act_STOP_UP(app *a, int ch) { (void)ch; return step_stop(a, +1); }
+
+static unsigned step_base(app *a, int delta)
+{
+    int v = a->settings.base + delta;
+    if (need_profile(a) || v < 0 || v >= LS_N_STOPS) {
+        if (a->profile)
+            app_msg(a, false, "base stays within the 12 stops b2g128 .. b8g32");
+        return R_REDRAW;
+    }
+    CHANGE(a);
+    a->settings.base = v;
+    return R_ANALYZE;
+}
+
+static unsigned act_BASE_DOWN(app *a, int ch) { (void)ch; return step_base(a, -1); }
+static unsigned act_BASE_UP(app *a, int ch) { (void)ch; return step_base(a, +1); }
+
+static unsigned act_DIFF(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    CHANGE(a);
+    /* paired (-1) -> subtract -> divide -> paired */
+    int m = a->settings.mode;
+    a->settings.mode = m < 0 ? LS_DIFF_SUBTRACT : m == LS_DIFF_SUBTRACT ? LS_DIFF_DIVIDE : -1;
+    app_msg(a, false, "difference mode: %s", a->settings.mode < 0
+                                                  ? "each method's own (the paper's)"
+                                                  : ls_diff_mode_name((ls_diff_mode)a->settings.mode));
+    return R_ANALYZE;
+}
+
+static unsigned act_METHOD(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    CHANGE(a);
+    a->settings.method = (ls_method)((a->settings.method + 1) % LS_N_METHODS);
+    a->settings.ablation = false; /* ablation is the r key's; a method change ends it */
+    if (a->settings.method == LS_METHOD_MANUAL && !a->has_manual) {
+        memcpy(a->manual, a->an->boosted, sizeof a->manual); /* start from the current set */
+        a->has_manual = true;
+    }
+    return R_ANALYZE;
+}
+
+static unsigned act_TOGGLE(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    CHANGE(a);
+    if (a->settings.method != LS_METHOD_MANUAL || !a->has_manual) {
+        memcpy(a->manual, a->an->boosted, sizeof a->manual); /* hand-tuning starts here */
+        a->has_manual = true;
+        a->settings.method = LS_METHOD_MANUAL;
+        a->settings.ablation = false;
+    }
+    int i = LS_IDX(a->sel_layer, a->module);
+    a->manual[i] = !a->manual[i];
+    app_msg(a, false, "manual: layer %d %s %s", a->sel_layer, ls_module_short_name(a->module),
+            a->manual[i] ? "boosted" : "not boosted");
+    return R_ANALYZE;
+}
+
+static unsigned act_DRAW(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    if (a->settings.method != LS_METHOD_SENSI && a->settings.method != LS_METHOD_KURT) {
+        app_msg(a, true, "ablation applies to the sensi or kurt method (press m)");
+        return R_REDRAW;
+    }
+    CHANGE(a);
+    if (a->settings.ablation)
+        a->settings.seed++;
+    a->settings.ablation = true;
+    app_msg(a, false, "ablation draw, seed %llu (u undoes; m returns to the method)",
+            (unsigned long long)a->settings.seed);
+    return R_ANALYZE;
+}
+
+static unsigned act_UNDO(app *a, int ch)
+{
+    (void)ch;
+    if (!app_pop_undo(a)) {
+        app_msg(a, false, "nothing to undo");
+        return R_REDRAW;
+    }
+    app_msg(a, false, "undone");
+    return R_ANALYZE;
+}
+
+static unsigned act_EXPORT(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    char def[1100];
+    snprintf(def, sizeof def, "%s-allocation.json", a->profile->name);
+    wg_prompt_open(&a->prompt, PROMPT_EXPORT, "Export allocation to", def);
+    return R_REDRAW;
+}
+
+static unsigned act_HIST(app *a, int ch)
+{
+    (void)ch;
+    if (a->screen == SCREEN_HIST) {
+        a->screen = SCREEN_MAIN;
+        return R_REDRAW;
+    }
+    if (need_profile(a))
+        return R_REDRAW;
+    if (!a->model) {
+        app_msg(a, true, "histogram needs weights: a profile CSV has none (press o to open a model)");
+        return R_REDRAW;
+    }
+    a->screen = SCREEN_HIST;
+    app_start_histogram(a);
+    return R_REDRAW;
+}
+
+static unsigned not_yet(app *a, const char *what, const char *issue)
+{
+    app_msg(a, true, "%s: not in this build yet (arrives with the %s issue)", what, issue);
+    return R_REDRAW;
+}
+
+static unsigned act_QUANT(app *a, int ch) { (void)ch; return not_yet(a, "Q quantize", "HQQ"); }
+static unsigned act_PPL(app *a, int ch) { (void)ch; return not_yet(a, "P perplexity", "inference"); }
+
+static unsigned act_SENSI(app *a, int ch)
+{
+    (void)ch;
+    return not_yet(a, "S sensitivity (meanwhile: --sensitivity-csv FILE)", "inference");
+}
+
+static unsigned act_CANCEL(app *a, int ch)
+{
+    if (a->screen != SCREEN_MAIN && ch == 27) {
+        a->screen = SCREEN_MAIN;
+        return R_REDRAW;
+    }
+    for (int i = 0; i < a->n_jobs; i++) {
+        int k = (a->job_sel + i) % a->n_jobs; /* the selected job, else the next active one */
+        if (a->job[k].state <= LS_JOB_RUNNING) {
+            ls_jobs_cancel(a->jobs, a->job[k].id);
+            app_msg(a, false, "cancelling %s", a->job[k].name);
+            return R_REDRAW;
+        }
+    }
+    app_msg(a, false, "no job to cancel");
+    return R_REDRAW;
+}
+
+static unsigned act_JOB_NEXT(app *a, int ch)
+{
+    (void)ch;
+    if (a->n_jobs > 0)
+        a->job_sel = (a->job_sel + 1) % a->n_jobs;
+    return R_REDRAW;
+}
+
+static unsigned act_OPEN(app *a, int ch)
+{
+    (void)ch;
+    wg_prompt_open(&a->prompt, PROMPT_OPEN, "Open model or profile", a->path);
+    return R_REDRAW;
+}
+
+static unsigned act_THEME(app *a, int ch)
+{
+    (void)ch;
+    a->theme = (wg_theme)((a->theme + 1) % WG_N_THEMES);
+    view_apply_theme(a);
+    app_msg(a, false, "theme: %s", wg_theme_name(a->style.theme));
+    return R_REDRAW;
+}
+
+static unsigned act_HELP(app *a, int ch)
+{
+    (void)ch;
+    a->screen = a->screen == SCREEN_HELP ? SCREEN_MAIN : SCREEN_HELP;
+    a->help_scroll = 0;
+    return R_REDRAW;
+}
+
+static unsigned act_REDRAW(app *a, int ch)
+{
+    (void)a;
+    (void)ch;
+    clearok(curscr, TRUE);
+    return R_REDRAW;
+}
+
+static unsigned act_QUIT(app *a, int ch)
+{
+    (void)ch;
+    if (ls_jobs_active(a->jobs) > 0) {
+        a->confirm_quit = true;
+        return R_REDRAW;
+    }
+    return R_QUIT;
+}
+
+static unsigned act_MOUSE(app *a, int ch)
+{
+    (void)ch;
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return R_NONE;
+    int button = (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED)) ? 1
+#ifdef BUTTON5_PRESSED
+                 : (ev.bstate & BUTTON5_PRESSED) ? 5
+#endif
+                 : (ev.bstate & BUTTON4_PRESSED) ? 4
+                                                 : 0;
+    return actions_click(a, ev.y, ev.x, button);
+}
+
+static const action_fn handlers[ACT_COUNT] = {
+#define ACT_FN(n) [ACT_##n] = act_##n,
+    LS_ACTIONS(ACT_FN)
+#undef ACT_FN
+};
+
+unsigned actions_click(app *a, int y, int x, int button)
+{
+    if (a->screen != SCREEN_MAIN || !a->profile)
+        return R_NONE;
+    if (button == 4)
+        return select_layer(a, a->sel_layer - 3);
+    if (button == 5)
+        return select_layer(a, a->sel_layer + 3);
+    int l = view_layer_at(a, y, x);
+    if (button == 1 && l >= 0)
+        return select_layer(a, l);
+    return R_NONE;
+}
+
+static unsigned prompt_accept(app *a)
+{
+    ls_error err;
+    const char *path = a->prompt.buf;
+    if (!*path)
+        return R_REDRAW;
+    if (a->prompt.purpose == PROMPT_OPEN) {
+        if (app_open(a, path, &err) < 0) {
+            if (!a->profile)
+                snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
+            app_msg(a, true, "cannot open: %s", err.msg);
+        } else {
+            app_msg(a, false, "opened %s", path);
+        }
+        return R_REDRAW;
+    }
+    cJSON *doc = ls_export_json(a->profile, a->an);
+    int rc = doc ? ls_json_write_file(path, doc, &err) : ls_fail(&err, "out of memory");
+    cJSON_Delete(doc);
+    if (rc < 0)
+        app_msg(a, true, "export failed: %s", err.msg);
+    else
+        app_msg(a, false, "exported %d boosted of %d matrices to %s", a->an->n_boosted,
+                a->an->n_layers * LS_N_MODULES, path);
+    return R_REDRAW;
+}
+
+unsigned actions_key(app *a, int ch)
+{
+    if (ch == KEY_RESIZE)
+        return R_REDRAW;
+    if (a->prompt.active) {
+        wg_prompt_result r = wg_prompt_key(&a->prompt, ch);
+        if (r == WG_PROMPT_ACCEPT)
+            return prompt_accept(a);
+        return R_REDRAW;
+    }
+    a->msg[0] = '\0';
+    if (a->confirm_quit) {
+        a->confirm_quit = false;
+        if (ch == 'y' || ch == 'Y' || ch == 'q')
+            return R_QUIT;
+        app_msg(a, false, "quit cancelled");
+        return R_REDRAW;
+    }
+    if (a->screen == SCREEN_HELP) { /* help scrolls; any other key closes it */
+        int page = a->layout.rows > 4 ? a->layout.rows - 4 : 1;
+        switch (ch) {
+        case KEY_UP: case 'k': a->help_scroll--; break;
+        case KEY_DOWN: case 'j': a->help_scroll++; break;
+        case KEY_PPAGE: a->help_scroll -= page; break;
+        case KEY_NPAGE: case ' ': a->help_scroll += page; break;
+        default: a->screen = SCREEN_MAIN; break;
+        }
+        if (a->help_scroll < 0)
+            a->help_scroll = 0;
+        return R_REDRAW;
+    }
+    const ls_key *k = ls_key_find(ch);
+    if (!k) {
+        if (ch >= 32 && ch < 127)
+            app_msg(a, false, "key '%c' does nothing: ? lists the keys", ch);
+        return R_REDRAW;
+    }
+    return handlers[k->action](a, ch);
+}

@@ -1,0 +1,357 @@
+#include "app.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kurtosis.h"
+#include "manual.h"
+#include "parallel.h"
+#include "source.h"
+
+void app_msg(app *a, bool error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+    va_end(ap);
+    a->msg_error = error;
+}
+
+int app_n_layers(const app *a)
+{
+    return a->profile ? a->profile->n_layers : 0;
+}
+
+static void load_config(app *a)
+{
+    ls_uiconfig_default(&a->config);
+    const char *path = a->args->config;
+    if (path)
+        snprintf(a->config_path, sizeof a->config_path, "%s", path);
+    else if (ls_uiconfig_path(a->config_path, sizeof a->config_path) < 0)
+        return;
+    ls_error err;
+    char note[256];
+    int rc = ls_uiconfig_load(a->config_path, &a->config, note, sizeof note, &err);
+    if (rc < 0)
+        app_msg(a, true, "config ignored: %s", err.msg);
+    else if (rc == 0 && note[0])
+        app_msg(a, false, "config: %s", note);
+}
+
+int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->opts = o;
+    a->args = args;
+    a->threads = o->threads > 0 ? o->threads : ls_cpu_count();
+    a->an = calloc(1, sizeof *a->an);
+    a->hist = calloc(1, sizeof *a->hist);
+    if (!a->an || !a->hist)
+        return ls_fail(err, "out of memory");
+    a->jobs = ls_jobs_new(err);
+    if (!a->jobs)
+        return -1;
+    load_config(a);
+    int t = wg_theme_parse(a->config.theme[0] ? a->config.theme : "default");
+    a->theme = t < 0 ? WG_THEME_DEFAULT : (wg_theme)t;
+    a->log_scale = a->config.log_scale;
+    a->settings = o->settings_given ? o->settings
+                  : a->config.has_settings ? a->config.settings
+                                           : ls_settings_default();
+    if (!o->settings_given && a->config.has_settings && a->settings.method == LS_METHOD_MANUAL)
+        a->settings.method = LS_METHOD_SENSI; /* the manual set itself is not saved */
+    return 0;
+}
+
+void app_free(app *a)
+{
+    ls_jobs_free(a->jobs); /* joins the worker before the model it reads goes away */
+    ls_profile_free(a->profile);
+    ls_model_free(a->model);
+    free(a->an);
+    free(a->hist);
+}
+
+void app_analyze(app *a)
+{
+    a->an_ok = false;
+    if (!a->profile)
+        return;
+    ls_error err;
+    if (ls_analyze(a->profile, &a->settings, a->has_manual ? a->manual : NULL, a->an, &err) <
+        0) {
+        app_msg(a, true, "%s", err.msg);
+        return;
+    }
+    a->an_ok = true;
+}
+
+int app_open(app *a, const char *path, ls_error *err)
+{
+    const ls_options *o = a->opts;
+    ls_source_options so = {o->tokenizer_path, o->sensitivity_csv, o->kurtosis_csv,
+                            o->sensi_select};
+    ls_model *model = NULL;
+    ls_profile *p = NULL;
+    if (ls_source_open(path, &so, &model, &p, err) < 0)
+        return -1;
+    if (ls_source_add_metrics(p, &so, err) < 0) {
+        ls_profile_free(p);
+        ls_model_free(model);
+        return -1;
+    }
+    if (p->n_layers > LS_MAX_LAYERS) { /* importers refuse this already; keep arrays safe */
+        ls_profile_free(p);
+        ls_model_free(model);
+        return ls_fail(err, "%s: more than %d layers", path, LS_MAX_LAYERS);
+    }
+    unsigned char manual[APP_N_FLAGS];
+    bool has_manual = false;
+    if (o->manual_path && !a->profile) { /* --manual applies to the model named with it */
+        if (ls_manual_read(o->manual_path, p->n_layers, manual, err) < 0) {
+            ls_profile_free(p);
+            ls_model_free(model);
+            return -1;
+        }
+        has_manual = true;
+    }
+    /* Jobs read the old model: stop them before it goes away. Cancelling is quick
+     * (the kernels check at every block). */
+    ls_jobs_cancel_all(a->jobs);
+    ls_jobs_wait_idle(a->jobs);
+    void *res;
+    ls_job_info info;
+    while (ls_jobs_take(a->jobs, &info, &res))
+        if (res) { /* a stale result: free by kind */
+            if (info.kind == JOB_KURTOSIS)
+                ls_profile_free(*(ls_profile **)res);
+            free(res);
+        }
+    ls_profile_free(a->profile);
+    ls_model_free(a->model);
+    a->model = model;
+    a->profile = p;
+    a->model_gen++;
+    a->kurt_pending = false;
+    a->load_error[0] = '\0';
+    snprintf(a->path, sizeof a->path, "%s", path);
+    a->has_manual = has_manual;
+    if (has_manual)
+        memcpy(a->manual, manual, sizeof manual);
+    else
+        memset(a->manual, 0, sizeof a->manual);
+    a->n_undo = 0;
+    a->sel_layer = a->scroll = 0;
+    a->screen = SCREEN_MAIN;
+    a->hist_pending = false;
+    a->hist_layer = -1;
+    /* SensiBoost with no sensitivity flags nothing; unless asked for, start with KurtBoost */
+    if (!o->settings_given && !a->config.has_settings && !ls_profile_has_sensitivity(p) &&
+        a->settings.method == LS_METHOD_SENSI) {
+        a->settings.method = LS_METHOD_KURT;
+        if (!a->msg[0]) /* a config error said first stays visible */
+            app_msg(a, false, "no sensitivity measured: showing KurtBoost (m switches method)");
+    }
+    if (model && !o->kurtosis_csv)
+        app_start_kurtosis(a);
+    app_analyze(a);
+    return 0;
+}
+
+void app_push_undo(app *a)
+{
+    if (a->n_undo == APP_UNDO_MAX) {
+        memmove(&a->undo[0], &a->undo[1], sizeof a->undo[0] * (APP_UNDO_MAX - 1));
+        a->n_undo--;
+    }
+    app_undo *u = &a->undo[a->n_undo++];
+    u->settings = a->settings;
+    u->has_manual = a->has_manual;
+    memcpy(u->manual, a->manual, sizeof u->manual);
+}
+
+bool app_pop_undo(app *a)
+{
+    if (a->n_undo == 0)
+        return false;
+    app_undo *u = &a->undo[--a->n_undo];
+    a->settings = u->settings;
+    a->has_manual = u->has_manual;
+    memcpy(a->manual, u->manual, sizeof a->manual);
+    return true;
+}
+
+/* ---- jobs ---- */
+
+typedef struct job_arg {
+    const ls_model *model;
+    int threads, layer, module;
+    uint64_t gen;
+} job_arg;
+
+typedef struct kurt_result {
+    ls_profile *p; /* first member: app_open frees stale ones through it */
+    uint64_t gen;
+} kurt_result;
+
+typedef struct hist_result {
+    uint64_t gen;
+    int layer, module;
+    ls_histogram h;
+} hist_result;
+
+static void free_kurt_result(void *r)
+{
+    if (r)
+        ls_profile_free(((kurt_result *)r)->p);
+    free(r);
+}
+
+static int kurtosis_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    job_arg *ja = varg;
+    ls_profile *p = ls_profile_from_model(ja->model, err);
+    if (!p)
+        return -1;
+    if (ls_kurtosis_model(ja->model, ja->threads, pr, p, err) < 0) {
+        ls_profile_free(p);
+        return -1;
+    }
+    kurt_result *r = malloc(sizeof *r);
+    if (!r) {
+        ls_profile_free(p);
+        return ls_fail(err, "out of memory");
+    }
+    r->p = p;
+    r->gen = ja->gen;
+    *result = r;
+    return 0;
+}
+
+static int histogram_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    job_arg *ja = varg;
+    const ls_tensor *t = ls_model_linear(ja->model, ja->layer, ja->module);
+    if (!t)
+        return ls_fail(err, "no weights for layer %d %s", ja->layer,
+                       ls_module_name(ja->module));
+    hist_result *r = malloc(sizeof *r);
+    if (!r)
+        return ls_fail(err, "out of memory");
+    if (ls_histogram_tensor(t, LS_HIST_MAX_BINS, pr, &r->h, err) < 0) {
+        free(r);
+        return -1;
+    }
+    r->gen = ja->gen;
+    r->layer = ja->layer;
+    r->module = ja->module;
+    *result = r;
+    return 0;
+}
+
+static job_arg *new_arg(app *a)
+{
+    job_arg *ja = calloc(1, sizeof *ja);
+    if (ja) {
+        ja->model = a->model;
+        ja->threads = a->threads;
+        ja->gen = a->model_gen;
+        ja->layer = a->sel_layer;
+        ja->module = a->module;
+    }
+    return ja;
+}
+
+void app_start_kurtosis(app *a)
+{
+    job_arg *ja = a->model ? new_arg(a) : NULL;
+    if (!ja)
+        return;
+    if (ls_jobs_submit(a->jobs, JOB_KURTOSIS, "kurtosis", kurtosis_job, ja, free,
+                       free_kurt_result) > 0)
+        a->kurt_pending = true;
+}
+
+void app_start_histogram(app *a)
+{
+    job_arg *ja = new_arg(a);
+    if (!ja)
+        return;
+    if (ls_jobs_submit(a->jobs, JOB_HISTOGRAM, "histogram", histogram_job, ja, free, free) > 0) {
+        a->hist_pending = true;
+        a->hist_layer = a->sel_layer;
+        a->hist_module = a->module;
+    }
+}
+
+static void take_result(app *a, const ls_job_info *info, void *res)
+{
+    if (info->kind == JOB_KURTOSIS) {
+        kurt_result *r = res;
+        if (r && r->gen == a->model_gen && a->profile) {
+            int n = a->profile->n_layers * LS_N_MODULES;
+            memcpy(a->profile->kurtosis, r->p->kurtosis, sizeof(double) * (size_t)n);
+            memcpy(a->profile->nonfinite, r->p->nonfinite, sizeof(int64_t) * (size_t)n);
+            a->kurt_pending = false;
+            app_analyze(a);
+            if (!a->msg[0]) /* do not hide a message the user has not seen yet */
+                app_msg(a, false, "kurtosis computed in %.2f s", info->elapsed);
+        } else if (!r && info->state != LS_JOB_DONE) {
+            a->kurt_pending = false;
+            if (info->state == LS_JOB_FAILED)
+                app_msg(a, true, "kurtosis: %s", info->error);
+        }
+        free_kurt_result(r);
+    } else if (info->kind == JOB_HISTOGRAM) {
+        hist_result *r = res;
+        if (r && r->gen == a->model_gen && r->layer == a->hist_layer &&
+            r->module == a->hist_module) {
+            *a->hist = r->h;
+            a->hist_pending = false;
+        } else if (!r && info->state == LS_JOB_FAILED) {
+            a->hist_pending = false;
+            app_msg(a, true, "histogram: %s", info->error);
+        }
+        free(r);
+    }
+}
+
+bool app_poll_jobs(app *a)
+{
+    bool changed = false;
+    ls_job_info info;
+    void *res;
+    while (ls_jobs_take(a->jobs, &info, &res)) {
+        take_result(a, &info, res);
+        changed = true;
+    }
+    uint64_t gen = ls_jobs_gen(a->jobs);
+    if (gen != a->jobs_gen || changed) {
+        a->jobs_gen = gen;
+        a->n_jobs = ls_jobs_list(a->jobs, a->job, APP_MAX_JOBS);
+        if (a->job_sel >= a->n_jobs)
+            a->job_sel = 0;
+        changed = true;
+    }
+    return changed;
+}
+
+void app_save_config(app *a)
+{
+    if (!a->config_path[0])
+        return;
+    ls_uiconfig c = a->config;
+    c.settings = a->settings;
+    c.has_settings = true;
+    snprintf(c.theme, sizeof c.theme, "%s", wg_theme_name(a->theme));
+    c.log_scale = a->log_scale;
+    if (a->profile)
+        snprintf(c.last_model, sizeof c.last_model, "%s", a->path);
+    ls_error err;
+    if (ls_uiconfig_save(a->config_path, &c, &err) < 0)
+        fprintf(stderr, "layerscope: warning: settings not saved: %s\n", err.msg);
+}

@@ -1,0 +1,14 @@
+/* The interactive explorer: terminal setup, the UI loop, and teardown. */
+#ifndef TUI_EXPLORER_H
+#define TUI_EXPLORER_H
+
+#include "options.h"
+#include "uiargs.h"
+
+/* Returns the process exit status (0, or 2 when the terminal cannot be used). */
+int explorer_run(const ls_options *o, const ui_args *ua);
+
+/* Prints the key table (label, tab, help) for --list-keys and the man page test. */
+void explorer_list_keys(void);
+
+#endif

@@ -1,0 +1,31 @@
+/* Drawing the explorer: one draw per frame from the application state, inside the
+ * rectangles of the pure layout (widgets/layout.h). Nothing here changes settings. */
+#ifndef TUI_VIEW_H
+#define TUI_VIEW_H
+
+#include "app.h"
+
+/* (Re)initialises colours for a->theme (NO_COLOR / no colours: monochrome). */
+void view_apply_theme(app *a);
+
+/* Draws the whole screen into stdscr (the caller does doupdate). */
+void view_draw(app *a);
+
+/* Layer rows visible in the main panel; the layer under screen (y, x) or -1. */
+int view_main_rows(const app *a);
+int view_layer_at(const app *a, int y, int x);
+
+/* Parts, drawn by view_draw (view_main.c, view_panels.c, view_screens.c). */
+void view_header(app *a, wg_rect r);
+void view_layers(app *a, wg_rect r);
+void view_detail(app *a, wg_rect r);
+void view_memory(app *a, wg_rect r);
+void view_jobs(app *a, wg_rect r);
+void view_status(app *a, wg_rect r);
+void view_help(app *a, wg_rect r);
+void view_histogram(app *a, wg_rect r);
+
+/* Row marker of a boosted matrix: visible without colour and in text captures. */
+#define VIEW_MARK_BOOSTED "*"
+
+#endif

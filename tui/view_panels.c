@@ -1,0 +1,210 @@
+/* The panels around the layer list: detail, memory, jobs, status line; and the frame. */
+#include <langinfo.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bar.h"
+#include "explain.h"
+#include "keys.h"
+#include "result_json.h"
+#include "view.h"
+
+void view_apply_theme(app *a)
+{
+    const char *nc = getenv("NO_COLOR");
+    bool can_color = has_colors() && !(nc && *nc);
+    bool unicode = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    wg_style_init(&a->style, a->theme, can_color, unicode);
+}
+
+static void panel_title(app *a, wg_rect r, const char *title)
+{
+    wg_put(stdscr, r.y, r.x, r.w, wg_attr(&a->style, WG_TITLE), title);
+}
+
+void view_detail(app *a, wg_rect r)
+{
+    wg_clear_rect(stdscr, r, A_NORMAL);
+    if (!a->profile || !a->an_ok)
+        return;
+    ls_explain e;
+    ls_explain_matrix(a->profile, a->an, a->sel_layer, a->module, &e);
+    int y = r.y, end = r.y + r.h;
+    for (int i = 0; i < e.n_lines && y < end; i++) {
+        attr_t at = i == 0 ? wg_attr(&a->style, e.boosted ? WG_OUTLIER : WG_TITLE)
+                           : wg_attr(&a->style, WG_DEFAULT);
+        y += wg_wrap(stdscr, y, r.x + 1, r.w - 2, end - y, at, e.line[i]);
+    }
+}
+
+void view_memory(app *a, wg_rect r)
+{
+    wg_clear_rect(stdscr, r, A_NORMAL);
+    if (!a->profile || !a->an_ok)
+        return;
+    ls_memory_view v;
+    ls_memory_view_of(a->profile, a->an, &v);
+    attr_t t = wg_attr(&a->style, WG_TITLE), d = wg_attr(&a->style, WG_DEFAULT);
+    if (!v.known) {
+        panel_title(a, r, "Memory");
+        wg_put(stdscr, r.y + (r.h > 1), r.x + 8, r.w - 8, d,
+               "unknown: the profile has no parameter counts");
+        return;
+    }
+    attr_t delta_at = v.extra_pct > 0 ? wg_attr(&a->style, WG_OUTLIER) : d;
+    const char *base = ls_stop_get(a->settings.base)->name;
+    char model[96] = "model n/a";
+    if (v.model_mib >= 0)
+        snprintf(model, sizeof model, "model %.3f MiB (stored %.3f MiB)", v.model_mib,
+                 v.model_fp_mib);
+    if (r.h < 6) { /* two lines under the layer list */
+        wg_put(stdscr, r.y, r.x, 7, t, "Memory");
+        wg_putf(stdscr, r.y, r.x + 8, r.w - 8, d,
+                "base %s %.4f bpp %.3f MiB | current %.4f bpp %.3f MiB", base, v.base_bpp,
+                v.base_mib, v.bpp, v.mib);
+        int x = r.x + 8;
+        x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, delta_at,
+                     "delta %+.3f MiB  extra %+.4f %%", v.delta_mib, v.extra_pct);
+        wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | %s", model);
+        return;
+    }
+    panel_title(a, r, "Memory (nominal bpp, 7 linear types)");
+    wg_putf(stdscr, r.y + 1, r.x + 1, r.w - 2, d, "base     %-7s %.4f bpp  %12.3f MiB", base,
+            v.base_bpp, v.base_mib);
+    wg_putf(stdscr, r.y + 2, r.x + 1, r.w - 2, d, "current          %.4f bpp  %12.3f MiB",
+            v.bpp, v.mib);
+    wg_putf(stdscr, r.y + 3, r.x + 1, r.w - 2, delta_at, "delta %+.3f MiB  extra %+.4f %%",
+            v.delta_mib, v.extra_pct);
+    wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
+            a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
+    wg_put(stdscr, r.y + 5, r.x + 1, r.w - 2, d, model);
+}
+
+static void fmt_secs(char *buf, size_t cap, double s)
+{
+    if (s < 0)
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.1fs", s);
+    else
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+}
+
+void view_jobs(app *a, wg_rect r)
+{
+    wg_clear_rect(stdscr, r, A_NORMAL);
+    attr_t t = wg_attr(&a->style, WG_TITLE), d = wg_attr(&a->style, WG_DEFAULT);
+    int x0 = r.x + 6, w = r.w - 6;
+    wg_put(stdscr, r.y, r.x, 5, t, "Jobs");
+    if (a->n_jobs == 0) {
+        wg_put(stdscr, r.y, x0, w, wg_attr(&a->style, WG_DIM),
+               "none running (kurtosis runs on open; S Q P arrive with later issues)");
+        return;
+    }
+    for (int i = 0; i < a->n_jobs && i < r.h; i++) {
+        const ls_job_info *j = &a->job[i];
+        int y = r.y + i;
+        attr_t at = i == a->job_sel ? wg_attr(&a->style, WG_SELECTION) : d;
+        int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-10s", j->name);
+        char el[16], eta[16];
+        fmt_secs(el, sizeof el, j->elapsed);
+        fmt_secs(eta, sizeof eta, j->eta);
+        if (j->state == LS_JOB_RUNNING) {
+            double f = j->progress.total > 0 ? (double)j->progress.done / j->progress.total : 0;
+            int gw = w / 3 < 12 ? 12 : w / 3;
+            wg_gauge_draw(stdscr, &a->style, y, x, gw, f, WG_GAUGE_OK);
+            x += gw + 1;
+            wg_putf(stdscr, y, x, r.x + r.w - x, d, "ETA %s  %s", eta, j->progress.what);
+        } else if (j->state == LS_JOB_QUEUED) {
+            wg_put(stdscr, y, x, r.x + r.w - x, d, "queued");
+        } else if (j->state == LS_JOB_DONE) {
+            wg_putf(stdscr, y, x, r.x + r.w - x, d, "done in %s", el);
+        } else {
+            wg_putf(stdscr, y, x, r.x + r.w - x,
+                    wg_attr(&a->style, j->state == LS_JOB_FAILED ? WG_ERROR : WG_DIM), "%s",
+                    j->error);
+        }
+    }
+}
+
+void view_status(app *a, wg_rect r)
+{
+    attr_t st = wg_attr(&a->style, WG_STATUS);
+    wg_blank(stdscr, r.y, r.x, r.w, st);
+    if (a->prompt.active) {
+        wg_prompt_draw(stdscr, &a->style, r.y, r.x, r.w, &a->prompt);
+        return;
+    }
+    int x = r.x;
+    if (a->confirm_quit) {
+        wg_put(stdscr, r.y, x, r.w, wg_attr(&a->style, WG_ERROR),
+               " Jobs are running. Quit anyway? (y/n) ");
+        return;
+    }
+    if (a->msg[0]) {
+        x += wg_putf(stdscr, r.y, x, r.w, wg_attr(&a->style, a->msg_error ? WG_ERROR : WG_STATUS),
+                     " %s ", a->msg);
+        x += 1;
+    }
+    /* help and quit first, so they show on the narrowest screen; then table order */
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < ls_n_keys; i++) {
+            const char *hint = ls_keys[i].hint;
+            bool first = ls_keys[i].action == ACT_HELP || ls_keys[i].action == ACT_QUIT;
+            if (!hint || first != (pass == 0))
+                continue;
+            int hw = wg_text_width(hint) + 1;
+            if (x + hw > r.x + r.w)
+                return;
+            const char *colon = strchr(hint, ':');
+            int kl = colon ? (int)(colon - hint) : 0;
+            char keys[16];
+            snprintf(keys, sizeof keys, "%.*s", kl, hint);
+            x += 1;
+            x += wg_put(stdscr, r.y, x, kl, st | A_BOLD, keys);
+            x += wg_put(stdscr, r.y, x, r.x + r.w - x, st, colon ? colon : hint);
+        }
+}
+
+static void too_small(app *a)
+{
+    erase();
+    const char *msg1 = "Terminal too small";
+    char msg2[96];
+    snprintf(msg2, sizeof msg2, "need %dx%d, have %dx%d", WG_MIN_COLS, WG_MIN_ROWS, COLS, LINES);
+    int y = LINES / 2 - 1;
+    wg_put(stdscr, y < 0 ? 0 : y, 0, COLS, wg_attr(&a->style, WG_ERROR), msg1);
+    wg_put(stdscr, y + 1 < LINES ? y + 1 : 0, 0, COLS, A_NORMAL, msg2);
+    if (LINES > 2)
+        wg_put(stdscr, y + 2, 0, COLS, A_NORMAL, "enlarge it, or q to quit");
+}
+
+void view_draw(app *a)
+{
+    wg_layout_compute(LINES, COLS, &a->layout);
+    if (a->layout.too_small) {
+        too_small(a);
+        return;
+    }
+    erase();
+    const wg_layout *l = &a->layout;
+    view_header(a, l->header);
+    if (a->screen == SCREEN_HELP) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_help(a, body);
+    } else if (a->screen == SCREEN_HIST) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_histogram(a, body);
+    } else {
+        view_layers(a, l->main);
+        view_detail(a, l->detail);
+        view_memory(a, l->memory);
+        view_jobs(a, l->jobs);
+    }
+    view_status(a, l->status);
+    curs_set(a->prompt.active ? 1 : 0);
+    if (!a->prompt.active)
+        wmove(stdscr, l->status.y, 0);
+}
