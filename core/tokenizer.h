@@ -39,4 +39,32 @@ bool ls_tokenizer_adds_bos(const ls_tokenizer *t); /* formats.md §7.5 */
 const char *ls_tokenizer_piece(const ls_tokenizer *t, int id);
 const char *ls_tokenizer_kind(const ls_tokenizer *t); /* "spm" or "bpe" */
 
+/* ---- additions (tokenizer work) ---- */
+
+/* A tokenizer from already parsed GGUF metadata (m->gguf); path names it in messages. */
+struct ls_gguf;
+int ls_tokenizer_from_gguf(const struct ls_gguf *g, const char *path, ls_tokenizer **out,
+                           ls_error *err);
+
+/* The text of id, following prev (-1 at the start of the text): <0xXX> byte pieces give their
+ * byte, '▁' a space, byte-level pieces their bytes; control pieces (BOS, EOS) give nothing;
+ * SentencePiece-style pieces drop one leading space after BOS or at the start. Writes at
+ * most cap-1 bytes and a NUL; returns the full length (like snprintf). A single UTF-8
+ * character may be split over several byte pieces. */
+size_t ls_tokenizer_decode(const ls_tokenizer *t, int prev, int id, char *out, size_t cap);
+
+int ls_tokenizer_unk(const ls_tokenizer *t); /* -1 when there is none */
+/* Id of a piece given exactly as stored, or -1. */
+int ls_tokenizer_find(const ls_tokenizer *t, const char *piece);
+/* Where the BOS decision came from, e.g. "GGUF tokenizer.ggml.add_bos_token" (model panel). */
+const char *ls_tokenizer_bos_origin(const ls_tokenizer *t);
+
+/* Options, set before encoding. parse_special (default on): special / added tokens written
+ * in the text are matched as single tokens (as HF does); off treats them as plain text.
+ * sp_normalize (default off): SentencePiece's remove_extra_whitespaces (drop leading and
+ * trailing spaces, collapse runs of spaces), only to reproduce values computed with the
+ * SentencePiece library (formats.md §7.2, §9); not for byte-level tokenizers. */
+void ls_tokenizer_set_parse_special(ls_tokenizer *t, bool on);
+int ls_tokenizer_set_sp_normalize(ls_tokenizer *t, bool on, ls_error *err);
+
 #endif
