@@ -34,10 +34,10 @@ TOOL_BIN    := $(TOOL_SRC:tools/%.c=%)
 LIBCORE    := $(BUILD)/libcore.a
 LIBWIDGETS := $(BUILD)/libwidgets.a
 
-.PHONY: all deps test run bench fuzz asan install clean
+.PHONY: all deps test run bench fuzz asan install clean check-man
 # Keep intermediate objects so test binaries are not relinked from scratch every run.
 .SECONDARY:
-all: layerscope $(TOOL_BIN)
+all: $(BIN) $(TOOL_BIN)
 
 deps:
 	@sh tools/install-deps.sh
@@ -55,7 +55,9 @@ $(LIBWIDGETS): $(WIDGETS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-layerscope: $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE)
+# The program; make asan builds its own copy as build-asan/layerscope.
+BIN ?= layerscope
+$(BIN): $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE) $(LDLIBS)
 
 # Project tools (tools/NAME.c -> ./NAME), e.g. the synthetic model generator.
@@ -70,11 +72,12 @@ test: deps
 	@sh tests/run_all.sh $(TEST_BIN)
 
 # Everything under AddressSanitizer and UBSan, in its own build directory.
-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+asan: deps all
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/layerscope OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    all $(TEST_SRC:tests/%.c=build-asan/tests/%)
-	@ASAN_OPTIONS=detect_leaks=1 sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	    build-asan/layerscope $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	@ASAN_OPTIONS=detect_leaks=1 LAYERSCOPE_BIN=build-asan/layerscope \
+	    sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
 
 # The demo: a generated 24-layer model with injected outlier structure (until the trained
 # sample of samples/ exists).
@@ -84,13 +87,17 @@ $(DEMO)/config.json: | layerscope-mkmodel
 	    --outlier 18.gate:cols:10 $(DEMO)
 
 run: deps all $(DEMO)/config.json
-	./layerscope --batch --method kurt $(DEMO)
+	./layerscope
 
 bench: deps all $(BENCH_BIN)
 	@sh tests/bench.sh
 
 fuzz: deps
 	@sh tests/fuzz/run.sh
+
+# The man page lint alone (make test runs it too, with the key-table checks).
+check-man:
+	groff -man -ww -z man/layerscope.1
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

@@ -4,6 +4,8 @@
 # the marked layers and memory figures with what --batch --json reports for the same
 # settings. Polls for marker strings instead of sleeping.
 cd "$(dirname "$0")/.." || exit 1
+# The binary under test: make asan points this at its sanitizer build.
+LS_BIN=${LAYERSCOPE_BIN:-./layerscope}
 pass=0 fail=0 skip=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
@@ -46,12 +48,12 @@ start() {
     s=$1 c=$2 r=$3 lang=$4; shift 4
     $T new-session -d -s "$s" -x "$c" -y "$r" \
         "cd '$ROOT' && env XDG_CONFIG_HOME='$TMP/xdg-$s' LAYERSCOPE_CONFIG= LANG=$lang \
-         LC_ALL=$lang TERM=xterm-256color ./layerscope $* ; echo EXITED rc=\$?; \
+         LC_ALL=$lang TERM=xterm-256color $LS_BIN $* ; echo EXITED rc=\$?; \
          stty -a > '$TMP/stty-$s.txt'; sleep 60"
 }
 
 # batch ARGS...: the batch result JSON for the same settings -> $TMP/batch.json
-batch() { ./layerscope --batch --json "$TMP/batch.json" "$@" "$MODEL" >/dev/null 2>&1; }
+batch() { $LS_BIN --batch --json "$TMP/batch.json" "$@" "$MODEL" >/dev/null 2>&1; }
 
 # Expected: boosted "layer module" pairs and the memory strings the explorer prints.
 expect_from_batch() {

@@ -2,10 +2,12 @@
 # One key table, three readers: the man page must document every key and every option,
 # pass groff's lint, and the help screen must list every key.
 cd "$(dirname "$0")/.." || exit 1
+# The binary under test: make asan points this at its sanitizer build.
+LS_BIN=${LAYERSCOPE_BIN:-./layerscope}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
-BIN=./layerscope
+BIN=$LS_BIN
 MAN=man/layerscope.1
 TMP=build/tmp/tui_keys
 rm -rf "$TMP" && mkdir -p "$TMP"

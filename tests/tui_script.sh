@@ -3,6 +3,8 @@
 # through the path prompt (compared with --batch --export), the histogram job, mouse
 # selection, the manual toggle, a broken config file, and a --max-frames smoke run.
 cd "$(dirname "$0")/.." || exit 1
+# The binary under test: make asan points this at its sanitizer build.
+LS_BIN=${LAYERSCOPE_BIN:-./layerscope}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1"; }
@@ -17,7 +19,7 @@ run() {
     name=$1 size=$2 keys=$3; shift 3
     printf '%s\n' "$keys" > "$TMP/$name.keys"
     env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
-        COLUMNS="${size%x*}" LINES="${size#*x}" ./layerscope --no-display \
+        COLUMNS="${size%x*}" LINES="${size#*x}" $LS_BIN --no-display \
         --script "$TMP/$name.keys" --dump-screen "$TMP/$name.txt" "$@" 2> "$TMP/$name.err"
 }
 
@@ -27,7 +29,7 @@ if run smoke 80x24 "" --max-frames 3 --method kurt "$MODEL"; then ok "--max-fram
 
 # export through the prompt equals the batch export for the same settings
 run export 100x30 "wait + ] e C-u text:$TMP/ui-alloc.json Enter" --method kurt "$MODEL"
-./layerscope --batch --method kurt --top-m 1 --boost-stop 4 --export "$TMP/batch-alloc.json" \
+$LS_BIN --batch --method kurt --top-m 1 --boost-stop 4 --export "$TMP/batch-alloc.json" \
     "$MODEL" > /dev/null
 if [ -s "$TMP/ui-alloc.json" ] && python3 - "$TMP/ui-alloc.json" "$TMP/batch-alloc.json" <<'PY'
 import json, sys
