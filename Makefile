@@ -48,10 +48,12 @@ $(BUILD)/%.o: %.c
 	$(CC) $(ALL_CFLAGS) $(CFLAGS_$(subst /,_,$*)) -c $< -o $@
 
 $(LIBCORE): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(LIBWIDGETS): $(WIDGETS_OBJ)
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 

@@ -11,14 +11,26 @@ static const char *const config_json =
     "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,"
     "\"vocab_size\":32,\"rms_norm_eps\":1e-5}";
 
+static char dir[64];
+
+static void remove_scratch(void)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    unlink(p);
+    rmdir(dir);
+}
+
 static const char *scratch_dir(void)
 {
-    static char dir[64];
     if (dir[0])
         return dir;
     snprintf(dir, sizeof dir, "/tmp/ls-fuzz-st-XXXXXX");
     if (!mkdtemp(dir))
         return NULL;
+    atexit(remove_scratch);
     char p[128];
     snprintf(p, sizeof p, "%s/config.json", dir);
     FILE *f = fopen(p, "wb");
