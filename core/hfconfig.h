@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 #include "error.h"
+
 #include "model.h"
 
 /* Parses config.json text (json[len], need not be NUL-terminated). Fills cfg, with rope_layout = LS_ROPE_HALVES (HF
@@ -17,5 +20,9 @@ int ls_hf_config_parse(const char *path, const char *json, size_t len, ls_config
 /* Reads and parses the file at path. */
 int ls_hf_config_load(const char *path, ls_config *cfg, char *warn, size_t warn_size,
                       ls_error *err);
+
+/* The inverse: a config.json object for c (transformers' field names; torch_dtype is
+ * "float32", "float16" or "bfloat16"). Caller owns it. */
+cJSON *ls_hf_config_to_json(const ls_config *c, const char *torch_dtype);
 
 #endif

@@ -1,5 +1,7 @@
 #include "model_writer.h"
 
+#include "hfconfig.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -457,54 +459,7 @@ static const char *torch_dtype(ls_dtype dt)
 
 static cJSON *config_json(const ls_synth_spec *s)
 {
-    const ls_config *c = &s->cfg;
-    static const char *const cls[] = {"LlamaForCausalLM", "MistralForCausalLM",
-                                      "Qwen2ForCausalLM"};
-    cJSON *o = cJSON_CreateObject();
-    cJSON *ar = cJSON_AddArrayToObject(o, "architectures");
-    cJSON_AddItemToArray(ar, cJSON_CreateString(cls[c->arch]));
-    cJSON_AddStringToObject(o, "model_type", ls_arch_name(c->arch));
-    cJSON_AddNumberToObject(o, "hidden_size", c->dim);
-    cJSON_AddNumberToObject(o, "intermediate_size", c->hidden_dim);
-    cJSON_AddNumberToObject(o, "num_hidden_layers", c->n_layers);
-    cJSON_AddNumberToObject(o, "num_attention_heads", c->n_heads);
-    cJSON_AddNumberToObject(o, "num_key_value_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(o, "max_position_embeddings", c->context > 0 ? c->context : 2048);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    if (c->rope_scaling == LS_ROPE_SCALING_NONE) {
-        cJSON_AddNullToObject(o, "rope_scaling");
-    } else {
-        cJSON *rs = cJSON_AddObjectToObject(o, "rope_scaling");
-        cJSON_AddNumberToObject(rs, "factor", c->rope_factor);
-        if (c->rope_scaling == LS_ROPE_SCALING_LINEAR) {
-            cJSON_AddStringToObject(rs, "rope_type", "linear");
-        } else {
-            cJSON_AddStringToObject(rs, "rope_type", "llama3");
-            cJSON_AddNumberToObject(rs, "low_freq_factor", c->rope_low_freq_factor);
-            cJSON_AddNumberToObject(rs, "high_freq_factor", c->rope_high_freq_factor);
-            cJSON_AddNumberToObject(rs, "original_max_position_embeddings",
-                                    c->rope_original_context);
-        }
-    }
-    cJSON_AddStringToObject(o, "hidden_act", "silu");
-    if (c->arch == LS_ARCH_LLAMA) {
-        cJSON_AddFalseToObject(o, "attention_bias");
-        cJSON_AddFalseToObject(o, "mlp_bias");
-    }
-    if (c->arch == LS_ARCH_MISTRAL) {
-        if (c->sliding_window > 0)
-            cJSON_AddNumberToObject(o, "sliding_window", c->sliding_window);
-        else
-            cJSON_AddNullToObject(o, "sliding_window");
-    }
-    cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied);
-    cJSON_AddNumberToObject(o, "bos_token_id", 1);
-    cJSON_AddNumberToObject(o, "eos_token_id", 2);
-    cJSON_AddStringToObject(o, "torch_dtype", torch_dtype(s->dtype));
-    return o;
+    return ls_hf_config_to_json(&s->cfg, torch_dtype(s->dtype));
 }
 
 static int write_json_file(const char *path, cJSON *root, ls_error *err)

@@ -13,6 +13,7 @@
 #include "alloc.h"
 #include "atomic_write.h"
 #include "bitpack.h"
+#include "hfconfig.h"
 #include "manual.h"
 #include "mapfile.h"
 #include <math.h>
@@ -129,21 +130,10 @@ static cJSON *hf_config(const ls_model *m)
         if (doc)
             return doc;
     }
-    const ls_config *c = &m->cfg;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "model_type", ls_arch_name(c->arch));
-    cJSON_AddNumberToObject(o, "hidden_size", c->dim);
-    cJSON_AddNumberToObject(o, "intermediate_size", c->hidden_dim);
-    cJSON_AddNumberToObject(o, "num_hidden_layers", c->n_layers);
-    cJSON_AddNumberToObject(o, "num_attention_heads", c->n_heads);
-    cJSON_AddNumberToObject(o, "num_key_value_heads", c->n_kv_heads);
-    cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
-    cJSON_AddNumberToObject(o, "max_position_embeddings", c->context);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied);
-    return o;
+    ls_dtype dt = m->tok_emb ? m->tok_emb->dtype : LS_DT_F32;
+    return ls_hf_config_to_json(&m->cfg, dt == LS_DT_F16   ? "float16"
+                                         : dt == LS_DT_BF16 ? "bfloat16"
+                                                            : "float32");
 }
 
 static int write_json(const char *dir, const char *file, const cJSON *doc, ls_error *err)
