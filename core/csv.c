@@ -96,12 +96,10 @@ int ls_csv_parse(const char *path, char *text, size_t len, ls_csv *out, ls_error
     if (is_blank_line(text, len, pos))
         return ls_fail(err, "%s: line 1: empty file or missing header", path);
 
-    /* Upper bound on records and fields: one per newline, one per comma. */
-    size_t n_lines = 1, n_commas = 0;
-    for (size_t i = pos; i < len; i++) {
+    /* Upper bound on records: one per newline. */
+    size_t n_lines = 1;
+    for (size_t i = pos; i < len; i++)
         n_lines += text[i] == '\n';
-        n_commas += text[i] == ',';
-    }
     char **hdr = malloc(CSV_MAX_COLS * sizeof *hdr);
     if (!hdr)
         return ls_fail(err, "%s: out of memory", path);
@@ -128,7 +126,6 @@ int ls_csv_parse(const char *path, char *text, size_t len, ls_csv *out, ls_error
         free(tmp);
         return ls_fail(err, "%s: out of memory", path);
     }
-    (void)n_commas;
     size_t rows = 0;
     while (pos < len) {
         line++;
@@ -214,22 +211,13 @@ int ls_csv_int(const ls_csv *c, size_t row, int col, int64_t min, int64_t max, i
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || end == s) {
-        /* Accept integral values written as floats ("16777216.0"). */
+    if (*s == '\0' || end == s || *end != '\0' || errno == ERANGE) {
+        /* Integral values written as floats ("16777216.0", "1e3") are accepted too. */
         double d = strtod(s, &end);
         if (*s == '\0' || end == s || *end != '\0' || d != floor(d) || fabs(d) > 9e15)
             return ls_fail(err, "%s: line %zu: column \"%s\": not an integer: \"%.40s\"",
                            c->path, c->line_no[row], c->header[col], s);
         v = (long long)d;
-    } else if (*end != '\0') {
-        double d = strtod(s, &end);
-        if (*end != '\0' || d != floor(d) || fabs(d) > 9e15)
-            return ls_fail(err, "%s: line %zu: column \"%s\": not an integer: \"%.40s\"",
-                           c->path, c->line_no[row], c->header[col], s);
-        v = (long long)d;
-    } else if (errno == ERANGE) {
-        return ls_fail(err, "%s: line %zu: column \"%s\": out of range: \"%.40s\"", c->path,
-                       c->line_no[row], c->header[col], s);
     }
     if (v < min || v > max)
         return ls_fail(err, "%s: line %zu: column \"%s\": %lld outside [%lld, %lld]", c->path,
