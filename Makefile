@@ -37,6 +37,8 @@ LIBWIDGETS := $(BUILD)/libwidgets.a
 .PHONY: all deps test run bench fuzz asan install clean check-man
 # Keep intermediate objects so test binaries are not relinked from scratch every run.
 .SECONDARY:
+# The program; make asan builds its own copy as build-asan/layerscope.
+BIN ?= layerscope
 all: $(BIN) $(TOOL_BIN)
 
 deps:
@@ -57,8 +59,6 @@ $(LIBWIDGETS): $(WIDGETS_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# The program; make asan builds its own copy as build-asan/layerscope.
-BIN ?= layerscope
 $(BIN): $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE) $(LDLIBS)
 

@@ -27,7 +27,8 @@ uint64_t ls_model_fingerprint(const ls_model *m)
         const ls_tensor *t = &m->tensors[i];
         h = fnv(h, t->name, strlen(t->name));
         h = fnv(h, &t->dtype, sizeof t->dtype);
-        h = fnv(h, t->shape, sizeof t->shape);
+        h = fnv(h, &t->n_dims, sizeof t->n_dims);
+        h = fnv(h, t->shape, (size_t)t->n_dims * sizeof *t->shape); /* the rest is unset */
     }
     for (int i = 0; i < m->n_files; i++) {
         uint64_t size = m->files[i].size;

@@ -81,7 +81,10 @@ static void test_model_changed_on_disk(void)
     if (!m)
         return;
     uint64_t before = ls_model_fingerprint(m);
-    CHECK(before == ls_model_fingerprint(m));
+    ls_model_free(m);
+    CHECK(ls_model_open(mpath, NULL, &m, &err) == 0); /* a second open: the same print */
+    if (m)
+        CHECK(ls_model_fingerprint(m) == before);
     ls_model_free(m);
     spec.seed = 2; /* same shapes, other weights: the header region differs */
     CHECK(ls_write_hf_dir(mpath, &spec, 1, &err) == 0);
