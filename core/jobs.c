@@ -102,12 +102,10 @@ static void *worker_main(void *vq)
 
         pthread_mutex_lock(&q->mu);
         j->info.elapsed = now_s() - j->t_start;
+        j->result = result; /* partial work of a failed or cancelled job is handed back too */
         if (rc == 0 && !cancelled) {
             j->info.state = LS_JOB_DONE;
-            j->result = result;
         } else {
-            if (rc == 0 && j->free_result && result)
-                j->free_result(result); /* finished but nobody wants it any more */
             j->info.state = cancelled ? LS_JOB_CANCELLED : LS_JOB_FAILED;
             snprintf(j->info.error, sizeof j->info.error, "%s",
                      cancelled ? "cancelled" : (err.msg[0] ? err.msg : "failed"));

@@ -23,7 +23,9 @@ typedef enum ls_job_state {
 const char *ls_job_state_name(ls_job_state s); /* "queued" "running" "done" ... */
 
 /* Runs on the worker. Returns 0 and sets *result (ownership moves to whoever takes it), or
- * -1 with err set (a cancelled job returns -1 too; the queue tells the two apart). */
+ * -1 with err set (a cancelled job returns -1 too; the queue tells the two apart). A job
+ * that fails or is cancelled may still set *result to hand back partial work (e.g. a
+ * quantized model whose finished modules stay reusable); the taker gets it as usual. */
 typedef int (*ls_job_fn)(void *arg, ls_progress *progress, void **result, ls_error *err);
 typedef void (*ls_job_free_fn)(void *p);
 
@@ -63,8 +65,8 @@ int ls_jobs_active(ls_jobs *q);
 /* Changes whenever any job's state or progress changes (redraw only then). */
 uint64_t ls_jobs_gen(ls_jobs *q);
 
-/* Takes the oldest finished job not yet taken: its status, and for a DONE job its result
- * (owned by the caller from now on; NULL otherwise). Returns false when there is none. */
+/* Takes the oldest finished job not yet taken: its status, and its result (owned by the
+ * caller from now on; NULL when the job set none). Returns false when there is none. */
 bool ls_jobs_take(ls_jobs *q, ls_job_info *info, void **result);
 
 /* Blocks until no job is queued or running (for tests and scripted runs). */

@@ -11,6 +11,7 @@
 #include "histogram.h"
 #include "jobs.h"
 #include "profile.h"
+#include "profile_copy.h"
 #include "uiconfig.h"
 
 /* A profile of L layers whose kurtosis is flat except a spike at layer `spike`. */
@@ -256,6 +257,65 @@ static void test_jobs_free_while_running(void)
     CHECK(freed == 1);
 }
 
+/* A job that is cancelled midway still hands back its partial work (the explorer's Q
+ * returns the quantized model this way, so finished modules are reused). */
+static int partial_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    (void)varg;
+    int *done = calloc(1, sizeof *done);
+    for (int i = 0; i < 1000000; i++) {
+        if (ls_progress_tick(pr, i, 1000000, "step")) {
+            *done = i;
+            *result = done;
+            return ls_fail(err, "cancelled after %d", i);
+        }
+        usleep(1000);
+    }
+    *result = done;
+    return 0;
+}
+
+static void test_jobs_partial_result_on_cancel(void)
+{
+    ls_error err;
+    ls_jobs *q = ls_jobs_new(&err);
+    int id = ls_jobs_submit(q, 1, "partial", partial_job, NULL, NULL, free);
+    ls_job_info list[2];
+    for (int i = 0; i < 500 && !(ls_jobs_list(q, list, 2) == 1 && list[0].progress.done > 1); i++)
+        usleep(2000);
+    ls_jobs_cancel(q, id);
+    ls_jobs_wait_idle(q);
+    ls_job_info info;
+    void *res = NULL;
+    CHECK(ls_jobs_take(q, &info, &res));
+    CHECK(info.state == LS_JOB_CANCELLED);
+    CHECK(res != NULL && *(int *)res > 1);
+    free(res);
+    /* a partial result nobody takes is freed with the queue */
+    ls_jobs_submit(q, 1, "partial", partial_job, NULL, NULL, free);
+    usleep(5000);
+    ls_jobs_free(q);
+}
+
+static void test_profile_copy(void)
+{
+    ls_profile *p = spiky_profile(6, 3);
+    p->sensitivity[LS_IDX(2, 1)] = 0.5;
+    snprintf(p->sensitivity_source, sizeof p->sensitivity_source, "%s", "calib");
+    ls_error err;
+    ls_profile *c = ls_profile_copy(p, &err);
+    CHECK(c != NULL);
+    CHECK(c->n_layers == 6 && strcmp(c->name, "spiky") == 0);
+    CHECK(c->kurtosis[LS_IDX(3, 0)] == p->kurtosis[LS_IDX(3, 0)]);
+    CHECK(c->sensitivity[LS_IDX(2, 1)] == 0.5 && isnan(c->sensitivity[0]));
+    CHECK(c->params[5] == 4096 && c->fnorm == NULL);
+    CHECK_STR(c->sensitivity_source, "calib");
+    p->kurtosis[0] = 99; /* independent storage */
+    CHECK(c->kurtosis[0] != 99);
+    ls_profile_free(c);
+    ls_profile_free(p);
+}
+
 /* ---- config ---- */
 
 static void test_config_roundtrip_and_errors(void)
@@ -337,6 +397,8 @@ int main(void)
     RUN(test_jobs_run_and_take);
     RUN(test_jobs_cancel_and_latest_wins);
     RUN(test_jobs_free_while_running);
+    RUN(test_jobs_partial_result_on_cancel);
+    RUN(test_profile_copy);
     RUN(test_config_roundtrip_and_errors);
     RUN(test_config_path_precedence);
     return t_summary();

@@ -10,6 +10,7 @@
 #include "draw.h"
 #include "dump.h"
 #include "layout.h"
+#include "picker.h"
 #include "prompt.h"
 #include "style.h"
 
@@ -232,6 +233,45 @@ static void test_prompt_editing(void)
     CHECK(p.len == 0 && p.buf[0] == '\0');
 }
 
+static void test_picker_keys(void)
+{
+    wg_picker p;
+    wg_picker_open(&p, 3);
+    CHECK(p.active && p.sel == -1); /* nothing chosen: the typed path counts */
+    CHECK(!wg_picker_key(&p, 'x', 5));  /* other keys belong to the prompt */
+    CHECK(wg_picker_key(&p, KEY_DOWN, 5) && p.sel == 0); /* Down from none: the first */
+    wg_picker_open(&p, 3);
+    CHECK(wg_picker_key(&p, KEY_UP, 5) && p.sel == 2); /* Up from none: the last item */
+    CHECK(wg_picker_key(&p, KEY_DOWN, 5) && p.sel == 2); /* clamped at the end */
+    CHECK(wg_picker_key(&p, KEY_PPAGE, 5) && p.sel == 0);
+    wg_picker_open(&p, 0);
+    CHECK(!wg_picker_key(&p, KEY_DOWN, 5)); /* an empty list takes no keys */
+}
+
+static void label(void *ctx, int i, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s %d", (const char *)ctx, i);
+}
+
+static void test_picker_draw_scrolls(void)
+{
+    if (screen_start() < 0)
+        return;
+    wg_style st;
+    wg_style_init(&st, WG_THEME_DEFAULT, false, false);
+    wg_picker p;
+    wg_picker_open(&p, 20);
+    for (int k = 0; k < 12; k++)
+        wg_picker_key(&p, KEY_DOWN, 4);
+    wg_rect r = {0, 0, 5, 40}; /* title + 4 rows */
+    wg_picker_draw(stdscr, &st, r, "Found", &p, label, "model");
+    CHECK(p.sel == 11 && p.scroll == 8); /* the selection stays visible */
+    char row[64];
+    mvwinnstr(stdscr, 4, 0, row, 20);
+    CHECK(strncmp(row, "> model 11", 10) == 0);
+    screen_stop();
+}
+
 static void test_theme_names(void)
 {
     for (int t = 0; t < WG_N_THEMES; t++)
@@ -250,6 +290,8 @@ int main(void)
     RUN(test_gauge);
     RUN(test_layout_properties);
     RUN(test_prompt_editing);
+    RUN(test_picker_keys);
+    RUN(test_picker_draw_scrolls);
     RUN(test_theme_names);
     return t_summary();
 }

@@ -208,6 +208,12 @@ wait_for $S "Terminal too small" 5 && ok "60x20: too-small notice" || bad "no to
 $T resize-window -t $S -x 100 -y 30 2>/dev/null
 wait_for $S "Memory base" 5 && ok "back to 100x30" || bad "no recovery after resize"
 
+# Q under a real terminal: the job runs in the background and its totals reach the panel
+$T send-keys -t $S Q
+if wait_for $S "0 reused" 20; then
+    ok "Q: quantization job finishes, totals in the jobs panel"; else bad "Q job"; cap $S | tail -5; fi
+wait_for $S "HQQ error" 2 && ok "Q: HQQ error column" || bad "Q: no error column"
+
 # key answered quickly: the message shows on the next frame
 $T send-keys -t $S l
 wait_for $S "bar scale: log" 2 && ok "l toggles log scale" || bad "l"

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "keys.h"
 #include "result_json.h"
@@ -238,19 +239,89 @@ static unsigned act_HIST(app *a, int ch)
     return R_REDRAW;
 }
 
-static unsigned not_yet(app *a, const char *what, const char *issue)
+static unsigned act_QUANT(app *a, int ch)
 {
-    app_msg(a, true, "%s: not in this build yet (arrives with the %s issue)", what, issue);
+    (void)ch;
+    if (!need_profile(a))
+        app_start_quantize(a);
     return R_REDRAW;
 }
 
-static unsigned act_QUANT(app *a, int ch) { (void)ch; return not_yet(a, "Q quantize", "HQQ"); }
-static unsigned act_PPL(app *a, int ch) { (void)ch; return not_yet(a, "P perplexity", "inference"); }
+static unsigned act_SAVE_QUANT(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    if (!a->q_known || a->qm_busy) {
+        app_msg(a, true, a->qm_busy ? "the quantized model is in use by a running job"
+                                    : "nothing quantized yet: press Q first");
+        return R_REDRAW;
+    }
+    char def[1100];
+    snprintf(def, sizeof def, "%s-%s-hqq", a->profile->name, ls_stop_get(a->settings.base)->name);
+    wg_prompt_open(&a->prompt, PROMPT_SAVE_QUANT, "Write the quantized model to directory", def);
+    return R_REDRAW;
+}
+
+/* P and S use the bundled sample texts when present, else ask for a file. */
+static unsigned start_or_ask(app *a, const char *def, int purpose, const char *title,
+                             void (*start)(app *, const char *))
+{
+    if (need_profile(a))
+        return R_REDRAW;
+    struct stat st;
+    if (stat(def, &st) == 0 && S_ISREG(st.st_mode))
+        start(a, def);
+    else
+        wg_prompt_open(&a->prompt, purpose, title, "");
+    return R_REDRAW;
+}
+
+static unsigned act_PPL(app *a, int ch)
+{
+    (void)ch;
+    return start_or_ask(a, LS_DEFAULT_EVAL_TEXT, PROMPT_PPL_TEXT, "Perplexity text file",
+                        app_start_ppl);
+}
 
 static unsigned act_SENSI(app *a, int ch)
 {
     (void)ch;
-    return not_yet(a, "S sensitivity (meanwhile: --sensitivity-csv FILE)", "inference");
+    return start_or_ask(a, LS_DEFAULT_CALIB_TEXT, PROMPT_SENSI_TEXT,
+                        "Calibration text file (one document per line)", app_start_sensi);
+}
+
+static unsigned act_SENSI_CSV(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    if (!a->sensi) {
+        app_msg(a, true, "no measured sensitivity: press S first");
+        return R_REDRAW;
+    }
+    char def[1100];
+    snprintf(def, sizeof def, "sensitivity-%s.csv", a->profile->name);
+    wg_prompt_open(&a->prompt, PROMPT_SENSI_CSV, "Write the sensitivity CSV to", def);
+    return R_REDRAW;
+}
+
+static unsigned act_SESSION_SAVE(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    char def[1100];
+    snprintf(def, sizeof def, "%s-session.json", a->profile->name);
+    wg_prompt_open(&a->prompt, PROMPT_SAVE_SESSION, "Save session to", def);
+    return R_REDRAW;
+}
+
+static unsigned act_SESSION_LOAD(app *a, int ch)
+{
+    (void)ch;
+    wg_prompt_open(&a->prompt, PROMPT_LOAD_SESSION, "Load session", "");
+    return R_REDRAW;
 }
 
 static unsigned act_CANCEL(app *a, int ch)
@@ -282,7 +353,7 @@ static unsigned act_JOB_NEXT(app *a, int ch)
 static unsigned act_OPEN(app *a, int ch)
 {
     (void)ch;
-    wg_prompt_open(&a->prompt, PROMPT_OPEN, "Open model or profile", a->path);
+    app_open_picker(a);
     return R_REDRAW;
 }
 
@@ -356,22 +427,22 @@ unsigned actions_click(app *a, int y, int x, int button)
     return R_NONE;
 }
 
-static unsigned prompt_accept(app *a)
+static unsigned accept_open(app *a, const char *path)
 {
     ls_error err;
-    const char *path = a->prompt.buf;
-    if (!*path)
-        return R_REDRAW;
-    if (a->prompt.purpose == PROMPT_OPEN) {
-        if (app_open(a, path, &err) < 0) {
-            if (!a->profile)
-                snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
-            app_msg(a, true, "cannot open: %s", err.msg);
-        } else {
-            app_msg(a, false, "opened %s", path);
-        }
-        return R_REDRAW;
+    if (app_open(a, path, &err) < 0) {
+        if (!a->profile)
+            snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
+        app_msg(a, true, "cannot open: %s", err.msg);
+    } else {
+        app_msg(a, false, "opened %s", path);
     }
+    return R_REDRAW;
+}
+
+static unsigned accept_export(app *a, const char *path)
+{
+    ls_error err;
     cJSON *doc = ls_export_json(a->profile, a->an);
     int rc = doc ? ls_json_write_file(path, doc, &err) : ls_fail(&err, "out of memory");
     cJSON_Delete(doc);
@@ -383,12 +454,34 @@ static unsigned prompt_accept(app *a)
     return R_REDRAW;
 }
 
+static unsigned prompt_accept(app *a)
+{
+    const char *path = a->prompt.buf;
+    if (!*path)
+        return R_REDRAW;
+    switch (a->prompt.purpose) {
+    case PROMPT_OPEN: return accept_open(a, path);
+    case PROMPT_EXPORT: return a->an_ok ? accept_export(a, path) : R_REDRAW;
+    case PROMPT_SAVE_QUANT: app_start_save_quant(a, path); break;
+    case PROMPT_SAVE_SESSION: app_save_session(a, path); break;
+    case PROMPT_LOAD_SESSION: app_load_session(a, path); break;
+    case PROMPT_PPL_TEXT: app_start_ppl(a, path); break;
+    case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
+    case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
+    }
+    return R_REDRAW;
+}
+
 unsigned actions_key(app *a, int ch)
 {
     if (ch == KEY_RESIZE)
         return R_REDRAW;
     if (a->prompt.active) {
+        if (app_picker_key(a, ch, rows_per_page(a)))
+            return R_REDRAW;
         wg_prompt_result r = wg_prompt_key(&a->prompt, ch);
+        if (r != WG_PROMPT_EDITING)
+            a->picker.active = false;
         if (r == WG_PROMPT_ACCEPT)
             return prompt_accept(a);
         return R_REDRAW;

@@ -55,6 +55,7 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
     a->jobs = ls_jobs_new(err);
     if (!a->jobs)
         return -1;
+    app_q_reset(a);
     load_config(a);
     int t = wg_theme_parse(a->config.theme[0] ? a->config.theme : "default");
     a->theme = t < 0 ? WG_THEME_DEFAULT : (wg_theme)t;
@@ -70,6 +71,9 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
 void app_free(app *a)
 {
     ls_jobs_free(a->jobs); /* joins the worker before the model it reads goes away */
+    app_q_reset(a);
+    app_eval_reset(a);
+    ls_found_list_free(&a->found);
     ls_profile_free(a->profile);
     ls_model_free(a->model);
     free(a->an);
@@ -92,6 +96,30 @@ void app_analyze(app *a)
 
 int app_open(app *a, const char *path, ls_error *err)
 {
+    return app_open_session(a, path, NULL, false, err);
+}
+
+/* The state a session brings, decided before anything of the open model changes. */
+typedef struct session_view {
+    bool settings, manual, metrics_changed, kurtosis;
+} session_view;
+
+static void apply_session(const app *a, const ls_session *s, bool from_cmdline, ls_profile *p,
+                          uint64_t fingerprint, unsigned char *manual, session_view *sv)
+{
+    const ls_options *o = a->opts;
+    bool had_kurtosis = ls_profile_has_kurtosis(p);
+    ls_session_apply_metrics(s, p, fingerprint, &sv->metrics_changed);
+    sv->kurtosis = !had_kurtosis && ls_profile_has_kurtosis(p);
+    sv->settings = !from_cmdline || !o->settings_given;
+    sv->manual = s->manual && s->n_layers == p->n_layers && !(from_cmdline && o->manual_path);
+    if (sv->manual)
+        memcpy(manual, s->manual, (size_t)p->n_layers * LS_N_MODULES);
+}
+
+int app_open_session(app *a, const char *path, const ls_session *sess, bool from_cmdline,
+                     ls_error *err)
+{
     const ls_options *o = a->opts;
     ls_source_options so = {o->tokenizer_path, o->sensitivity_csv, o->kurtosis_csv,
                             o->sensi_select};
@@ -99,6 +127,8 @@ int app_open(app *a, const char *path, ls_error *err)
     ls_profile *p = NULL;
     if (ls_source_open(path, &so, &model, &p, err) < 0)
         return -1;
+    /* as batch mode does: the fingerprint of what was opened, before any metrics are added */
+    uint64_t fingerprint = model ? ls_model_fingerprint(model) : ls_profile_fingerprint(p);
     if (ls_source_add_metrics(p, &so, err) < 0) {
         ls_profile_free(p);
         ls_model_free(model);
@@ -110,6 +140,7 @@ int app_open(app *a, const char *path, ls_error *err)
         return ls_fail(err, "%s: more than %d layers", path, LS_MAX_LAYERS);
     }
     unsigned char manual[APP_N_FLAGS];
+    memset(manual, 0, sizeof manual);
     bool has_manual = false;
     if (o->manual_path && !a->profile) { /* --manual applies to the model named with it */
         if (ls_manual_read(o->manual_path, p->n_layers, manual, err) < 0) {
@@ -119,18 +150,19 @@ int app_open(app *a, const char *path, ls_error *err)
         }
         has_manual = true;
     }
+    session_view sv = {0};
+    if (sess) {
+        apply_session(a, sess, from_cmdline, p, fingerprint, manual, &sv);
+        has_manual |= sv.manual;
+    }
     /* Jobs read the old model: stop them before it goes away. Cancelling is quick
-     * (the kernels check at every block). */
+     * (the kernels check at every block). Their results are taken (a qmodel comes back)
+     * and then dropped with the old model's state. */
     ls_jobs_cancel_all(a->jobs);
     ls_jobs_wait_idle(a->jobs);
-    void *res;
-    ls_job_info info;
-    while (ls_jobs_take(a->jobs, &info, &res))
-        if (res) { /* a stale result: free by kind */
-            if (info.kind == JOB_KURTOSIS)
-                ls_profile_free(*(ls_profile **)res);
-            free(res);
-        }
+    app_poll_jobs(a);
+    app_q_reset(a);
+    app_eval_reset(a);
     ls_profile_free(a->profile);
     ls_model_free(a->model);
     a->model = model;
@@ -140,24 +172,26 @@ int app_open(app *a, const char *path, ls_error *err)
     a->load_error[0] = '\0';
     snprintf(a->path, sizeof a->path, "%s", path);
     a->has_manual = has_manual;
-    if (has_manual)
-        memcpy(a->manual, manual, sizeof manual);
-    else
-        memset(a->manual, 0, sizeof a->manual);
+    memcpy(a->manual, manual, sizeof manual);
+    if (sv.settings)
+        a->settings = sess->settings;
     a->n_undo = 0;
     a->sel_layer = a->scroll = 0;
     a->screen = SCREEN_MAIN;
     a->hist_pending = false;
     a->hist_layer = -1;
     /* SensiBoost with no sensitivity flags nothing; unless asked for, start with KurtBoost */
-    if (!o->settings_given && !a->config.has_settings && !ls_profile_has_sensitivity(p) &&
-        a->settings.method == LS_METHOD_SENSI) {
+    if (!o->settings_given && !a->config.has_settings && !sv.settings &&
+        !ls_profile_has_sensitivity(p) && a->settings.method == LS_METHOD_SENSI) {
         a->settings.method = LS_METHOD_KURT;
         if (!a->msg[0]) /* a config error said first stays visible */
             app_msg(a, false, "no sensitivity measured: showing KurtBoost (m switches method)");
     }
-    if (model && !o->kurtosis_csv)
+    if (model && !o->kurtosis_csv && !sv.kurtosis)
         app_start_kurtosis(a);
+    if (sv.metrics_changed)
+        app_msg(a, true, "session: the model changed since it was saved (other shapes or "
+                         "header): its stored metrics are not used");
     app_analyze(a);
     return 0;
 }
@@ -290,6 +324,8 @@ void app_start_histogram(app *a)
 
 static void take_result(app *a, const ls_job_info *info, void *res)
 {
+    if (app_take_quant(a, info, res) || app_take_eval(a, info, res))
+        return;
     if (info->kind == JOB_KURTOSIS) {
         kurt_result *r = res;
         if (r && r->gen == a->model_gen && a->profile) {

@@ -12,8 +12,12 @@
 #include "layout.h"
 #include "model.h"
 #include "options.h"
+#include "discover.h"
+#include "picker.h"
 #include "profile.h"
 #include "prompt.h"
+#include "qmodel.h"
+#include "session.h"
 #include "style.h"
 #include "uiargs.h"
 #include "uiconfig.h"
@@ -26,8 +30,28 @@
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
 typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST } app_screen;
-typedef enum app_prompt { PROMPT_OPEN = 1, PROMPT_EXPORT } app_prompt;
-typedef enum app_job_kind { JOB_KURTOSIS = 1, JOB_HISTOGRAM } app_job_kind;
+typedef enum app_prompt {
+    PROMPT_OPEN = 1,
+    PROMPT_EXPORT,
+    PROMPT_SAVE_QUANT,
+    PROMPT_SAVE_SESSION,
+    PROMPT_LOAD_SESSION,
+    PROMPT_PPL_TEXT,
+    PROMPT_SENSI_TEXT,
+    PROMPT_SENSI_CSV,
+} app_prompt;
+typedef enum app_job_kind {
+    JOB_KURTOSIS = 1,
+    JOB_HISTOGRAM,
+    JOB_QUANT,
+    JOB_QSAVE,
+    JOB_PPL,
+    JOB_SENSI,
+} app_job_kind;
+
+/* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
+#define LS_DEFAULT_EVAL_TEXT "samples/eval.txt"
+#define LS_DEFAULT_CALIB_TEXT "samples/calib.txt"
 
 /* Reactions an action asks for, instead of calling each other. */
 enum {
@@ -81,6 +105,32 @@ typedef struct app {
     int hist_layer, hist_module;
     ls_histogram *hist; /* owned */
 
+    /* quantization. The qmodel moves into a Q, save or P job and comes back in its result
+     * (also when cancelled: finished modules stay reusable); the view reads only the copies
+     * below, so it never touches a qmodel a job holds. */
+    ls_qmodel *qm;                   /* NULL before the first Q or while a job holds it */
+    bool qm_busy;                    /* a job holds it */
+    bool q_known;                    /* q_err / q_stop hold results */
+    double q_err[APP_N_FLAGS];       /* ||W - deq(Q(W))||_F per module */
+    signed char q_stop[APP_N_FLAGS]; /* the stop it was quantized with; -1 none */
+    ls_qtotals q_tot;                /* totals of the qmodel as handed back */
+    int q_job_id, q_new;             /* the job the totals belong to; modules it quantized */
+    double q_seconds;
+    bool q_quant_meta;
+
+    /* perplexity (P): the last comparison, shown in the jobs panel */
+    int ppl_job_id;
+    bool ppl_known;
+    double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
+    char ppl_text[1024];
+    /* sensitivity (S): the last measurement, kept for the CSV export */
+    void *sensi;                     /* ls_sensi_result *, owned; NULL when none */
+    uint64_t sensi_gen;
+
+    /* model picker of the open prompt (o) */
+    ls_found_list found;
+    wg_picker picker;
+
     /* jobs */
     ls_jobs *jobs;
     ls_job_info job[APP_MAX_JOBS];
@@ -102,6 +152,41 @@ void app_free(app *a);
 /* Opens a model or profile. On failure the current one stays open (when there is one)
  * and the message is returned in err. */
 int app_open(app *a, const char *path, ls_error *err);
+
+/* Opens path with a session's state: its manual set (when from_cmdline, unless --manual
+ * was given), its settings (when from_cmdline, unless settings were given), and its
+ * metrics when the model's fingerprint matches (else a status-line warning). */
+int app_open_session(app *a, const char *path, const ls_session *s, bool from_cmdline,
+                     ls_error *err);
+
+/* Session file save / load (tui/app_session.c). Messages go to the status line. */
+void app_save_session(app *a, const char *path);
+void app_load_session(app *a, const char *path);
+
+/* Quantization (tui/app_quant.c): start Q, save the quantized model, take results. */
+void app_start_quantize(app *a);
+void app_start_save_quant(app *a, const char *dir);
+bool app_take_quant(app *a, const ls_job_info *info, void *res);
+/* Modules whose config changed since they were quantized (selected module of a row). */
+bool app_q_stale(const app *a, int i);
+/* Takes a qmodel back from a job (NULL: none) and refreshes the per-module copies. */
+void app_q_return(app *a, ls_qmodel *qm);
+/* Drops the qmodel and its copies (a new model was opened). UI thread, no job holds it. */
+void app_q_reset(app *a);
+
+/* Perplexity and sensitivity (tui/app_eval.c). */
+void app_start_ppl(app *a, const char *text);
+void app_start_sensi(app *a, const char *text);
+void app_save_sensi_csv(app *a, const char *path);
+bool app_take_eval(app *a, const ls_job_info *info, void *res);
+void app_eval_reset(app *a);
+
+/* The model picker (tui/app_picker.c): discovery into a->found, and the open prompt. */
+void app_open_picker(app *a);
+/* Arrow keys of the open prompt move the picker (true: handled). page = visible rows. */
+bool app_picker_key(app *a, int ch, int page);
+/* The picker's row text (wg_picker_label_fn over a->found). */
+void app_picker_label(void *ctx, int i, char *buf, size_t cap);
 
 /* Re-runs detection and allocation for the current settings (UI thread; microseconds). */
 void app_analyze(app *a);

@@ -3,6 +3,7 @@
 #include <curses.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -38,15 +39,48 @@ static void dump_screen(const char *path, bool append)
     fclose(f);
 }
 
-/* The first thing to open: the argument, else the default demo path when it exists. */
+/* --session FILE: its model unless MODEL is given, with the rules of batch mode. */
+static void open_session(app *a)
+{
+    const ls_options *o = a->opts;
+    ls_session s;
+    memset(&s, 0, sizeof s);
+    ls_error err;
+    if (ls_session_load(o->session, &s, &err) < 0) {
+        snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
+        app_msg(a, true, "session not loaded: press O to load another, o to open a model");
+        return;
+    }
+    const char *path = o->model_path ? o->model_path : s.model_path;
+    if (app_open_session(a, path, &s, true, &err) < 0) {
+        snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
+        snprintf(a->path, sizeof a->path, "%s", path);
+        app_msg(a, true, "cannot open %s: press o to open another path", path);
+    } else if (!a->msg_error) {
+        app_msg(a, false, "session %s resumed", o->session);
+    }
+    ls_session_free(&s);
+}
+
+/* The first thing to open: the session, the argument, else the default demo path when it
+ * exists, else the picker of discovered models. */
 static void open_initial(app *a)
 {
+    if (a->opts->session) {
+        open_session(a);
+        return;
+    }
     const char *path = a->opts->model_path;
     struct stat st;
     if (!path && stat(LS_DEFAULT_MODEL_PATH, &st) == 0)
         path = LS_DEFAULT_MODEL_PATH;
     if (!path) {
-        app_msg(a, false, "no model given and no %s: press o to open one", LS_DEFAULT_MODEL_PATH);
+        app_open_picker(a);
+        if (!a->picker.active) {
+            a->prompt.active = false;
+            app_msg(a, false, "no model given and no %s: press o to open one",
+                    LS_DEFAULT_MODEL_PATH);
+        }
         return;
     }
     ls_error err;

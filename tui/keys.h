@@ -11,7 +11,8 @@
     A(UP) A(DOWN) A(PGUP) A(PGDN) A(TOP) A(BOTTOM) A(NEXT_MOD) A(PREV_MOD) A(MODULE)     \
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
-    A(SENSI) A(CANCEL) A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)
+    A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
+    A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -59,13 +60,23 @@ typedef enum ls_action {
     KEY('u', "u", ACT_UNDO, "u:undo", "undo the last change")                               \
     KEY('e', "e", ACT_EXPORT, "e:export", "export the allocation as JSON (asks for a path)") \
     KEY('h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
-    KEY('Q', "Q", ACT_QUANT, NULL, "quantize with the current allocation (background job)")  \
-    KEY('P', "P", ACT_PPL, NULL, "perplexity: fp, base and current allocation (job)")        \
-    KEY('S', "S", ACT_SENSI, NULL, "measure activation sensitivity (background job)")        \
+    KEY('Q', "Q", ACT_QUANT, "Q:quant",                                                 \
+        "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
+    KEY('w', "w", ACT_SAVE_QUANT, NULL,                                                    \
+        "write the quantized model to a directory (asks for a path)")                      \
+    KEY('P', "P", ACT_PPL, NULL,                                                           \
+        "perplexity: fp, base and current allocation (job; default text samples/eval.txt)") \
+    KEY('S', "S", ACT_SENSI, NULL,                                                         \
+        "measure activation sensitivity (job; default text samples/calib.txt)")            \
+    KEY('E', "E", ACT_SENSI_CSV, NULL,                                                     \
+        "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
+    KEY('s', "s", ACT_SESSION_SAVE, "s:session",                                           \
+        "save the session: model, settings, manual set, metrics, results (asks for a path)") \
+    KEY('O', "O", ACT_SESSION_LOAD, NULL, "load a saved session (asks for a path)")        \
     KEY('c', "c", ACT_CANCEL, "c:cancel", "cancel the selected job")                        \
     KEY(27, "Esc", ACT_CANCEL, NULL, "cancel the selected job; closes help and prompts")    \
     KEY('J', "J", ACT_JOB_NEXT, NULL, "select the next job in the jobs panel")              \
-    KEY('o', "o", ACT_OPEN, "o:open", "open another model or profile (asks for a path)")    \
+    KEY('o', "o", ACT_OPEN, "o:open", "open a model or profile: a path, or pick one found (Up/Down)")    \
     KEY('t', "t", ACT_THEME, NULL, "colour theme: default, light, mono")                    \
     KEY('?', "?", ACT_HELP, "?:help", "this help screen")                                   \
     KEY(KEY_F(1), "F1", ACT_HELP, NULL, "this help screen")                                 \

@@ -167,6 +167,23 @@ static void draw_metric(app *a, int y, int x, int vw, int bw, double v, const sc
     wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, scale_frac(sc, v), kind, role);
 }
 
+/* The HQQ error of a quantized module; "~" and a dim bar once its config has changed. */
+static void draw_qerr(app *a, int y, int x, int vw, int bw, int i, const scale *sc,
+                      attr_t text)
+{
+    double v = a->q_err[i];
+    char val[32] = "-";
+    if (a->q_stop[i] >= 0)
+        ls_fmt_value(val, sizeof val, v);
+    int w = wg_text_width(val);
+    wg_put(stdscr, y, x + (vw > w ? vw - w : 0), vw, text, val);
+    bool stale = app_q_stale(a, i);
+    if (stale)
+        wg_put(stdscr, y, x + vw, 1, wg_attr(&a->style, WG_THRESHOLD), "~");
+    wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, scale_frac(sc, v), WG_BAR_NORMAL,
+                stale ? WG_DIM : WG_BAR);
+}
+
 static void draw_bars(app *a, wg_rect r)
 {
     const ls_profile *p = a->profile;
@@ -180,20 +197,23 @@ static void draw_bars(app *a, wg_rect r)
              ls_module_name(m));
     tab_strip(a, r, right);
 
-    /* columns: " nnn* " | value bar | value bar | config */
+    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | config */
     int cfg_w = 15, vw = 9;
-    int half = (r.w - 6 - cfg_w) / 2;
+    int half = (r.w - 6 - cfg_w) / (a->q_known ? 3 : 2);
     int bw = half - vw - 2;
-    int xs = r.x + 6, xk = xs + half, xc = r.x + r.w - cfg_w + 1;
+    int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
-    wg_putf(stdscr, r.y + 1, xs, half, title, "sensitivity%s",
+    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "sensitivity%s",
             use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "");
-    wg_putf(stdscr, r.y + 1, xk, half, title, "kurtosis%s",
+    wg_putf(stdscr, r.y + 1, xk, half - 1, title, "kurtosis%s",
             use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
+    if (a->q_known)
+        wg_put(stdscr, r.y + 1, xq, half - 1, title, "HQQ error (~ stale)");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
 
     scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);
+    scale sq = scale_of(a, a->q_err, m);
     int rows = view_main_rows(a);
     for (int row = 0; row < rows; row++) {
         int l = a->scroll + row;
@@ -213,6 +233,8 @@ static void draw_bars(app *a, wg_rect r)
                     text);
         draw_metric(a, y, xk, vw, bw, p->kurtosis[i], &sk, &an->kurt[m], use_k, l,
                     a->kurt_pending, text);
+        if (a->q_known)
+            draw_qerr(a, y, xq, vw, bw, i, &sq, text);
         const char *base = ls_stop_get(s->base)->name;
         if (boosted)
             wg_putf(stdscr, y, xc, cfg_w - 1, wg_attr(&a->style, WG_OUTLIER), "%s->%s", base,

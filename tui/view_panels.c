@@ -37,6 +37,11 @@ void view_detail(app *a, wg_rect r)
                            : wg_attr(&a->style, WG_DEFAULT);
         y += wg_wrap(stdscr, y, r.x + 1, r.w - 2, end - y, at, e.line[i]);
     }
+    int i = LS_IDX(a->sel_layer, a->module);
+    if (a->q_known && a->q_stop[i] >= 0 && y < end)
+        wg_putf(stdscr, y, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DEFAULT),
+                "HQQ %s: ||W - deq(Q(W))||_F = %.6g%s", ls_stop_get(a->q_stop[i])->name,
+                a->q_err[i], app_q_stale(a, i) ? " (stale: the config changed; Q again)" : "");
 }
 
 void view_memory(app *a, wg_rect r)
@@ -92,6 +97,27 @@ static void fmt_secs(char *buf, size_t cap, double s)
         snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
 }
 
+/* A finished quantization: modules quantized and reused by the run, nominal vs stored size,
+ * the total error and the time (a cancelled run shows what it kept). */
+static void quant_totals(const app *a, const ls_job_info *j, const char *el, char *buf,
+                         size_t cap)
+{
+    const ls_qtotals *t = &a->q_tot;
+    const char *st = j->state == LS_JOB_DONE ? "" : j->state == LS_JOB_CANCELLED ? "cancelled: "
+                                                                                  : "failed: ";
+    snprintf(buf, cap, "%s%d quantized, %d reused  nominal %.3f MiB  stored %.3f MiB  err %.6g  %s",
+             st, a->q_new, t->n_modules - a->q_new, t->nominal_mib, t->stored_mib,
+             t->fro_total, el);
+}
+
+/* The paper's central comparison: PPL of fp, base and current, the change against base
+ * beside the memory it costs. */
+static void ppl_line(const app *a, const char *el, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem  %s",
+             a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct, el);
+}
+
 void view_jobs(app *a, wg_rect r)
 {
     wg_clear_rect(stdscr, r, A_NORMAL);
@@ -100,14 +126,18 @@ void view_jobs(app *a, wg_rect r)
     wg_put(stdscr, r.y, r.x, 5, t, "Jobs");
     if (a->n_jobs == 0) {
         wg_put(stdscr, r.y, x0, w, wg_attr(&a->style, WG_DIM),
-               "none running (kurtosis runs on open; S Q P arrive with later issues)");
+               "none running (kurtosis runs on open; Q quantizes, P perplexity, S sensitivity)");
         return;
     }
-    for (int i = 0; i < a->n_jobs && i < r.h; i++) {
+    int y = r.y;
+    for (int i = 0; i < a->n_jobs && y < r.y + r.h; i++, y++) {
         const ls_job_info *j = &a->job[i];
-        int y = r.y + i;
+        /* rows this job may use: its own, plus what the remaining jobs leave spare */
+        int left = r.y + r.h - y, rest = a->n_jobs - i - 1;
+        int rows = left - rest > 1 ? left - rest : 1;
+        char line[256] = "";
         attr_t at = i == a->job_sel ? wg_attr(&a->style, WG_SELECTION) : d;
-        int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-10s", j->name);
+        int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-11.11s ", j->name);
         char el[16], eta[16];
         fmt_secs(el, sizeof el, j->elapsed);
         fmt_secs(eta, sizeof eta, j->eta);
@@ -119,6 +149,15 @@ void view_jobs(app *a, wg_rect r)
             wg_putf(stdscr, y, x, r.x + r.w - x, d, "ETA %s  %s", eta, j->progress.what);
         } else if (j->state == LS_JOB_QUEUED) {
             wg_put(stdscr, y, x, r.x + r.w - x, d, "queued");
+        } else if ((j->id == a->q_job_id && j->kind == JOB_QUANT) ||
+                   (j->id == a->ppl_job_id && j->kind == JOB_PPL && a->ppl_known)) {
+            if (j->kind == JOB_QUANT)
+                quant_totals(a, j, el, line, sizeof line);
+            else
+                ppl_line(a, el, line, sizeof line);
+            y += wg_wrap(stdscr, y, x, r.x + r.w - x, rows,
+                         wg_attr(&a->style, j->state == LS_JOB_FAILED ? WG_ERROR : WG_DEFAULT),
+                         line) - 1;
         } else if (j->state == LS_JOB_DONE) {
             wg_putf(stdscr, y, x, r.x + r.w - x, d, "done in %s", el);
         } else {
@@ -202,6 +241,14 @@ void view_draw(app *a)
         view_detail(a, l->detail);
         view_memory(a, l->memory);
         view_jobs(a, l->jobs);
+    }
+    if (a->prompt.active && a->picker.active) {
+        int h = a->picker.n + 1, body = l->status.y - 2;
+        wg_rect pr = {2, 0, h < body ? h : body, l->status.w};
+        pr.y = l->status.y - pr.h;
+        wg_picker_draw(stdscr, &a->style, pr,
+                       "Found models (origin, format, name, path): Up/Down choose, Enter opens",
+                       &a->picker, app_picker_label, &a->found);
     }
     view_status(a, l->status);
     curs_set(a->prompt.active ? 1 : 0);

@@ -1,0 +1,256 @@
+/* Inference speed benchmark (run by `make bench` via tests/bench.sh, never as a test).
+ *
+ * 1. OpenBLAS sgemm peak (2048^3, best of several) measured in child processes with the
+ *    environment as given and with OPENBLAS_CORETYPE=SkylakeX, plus the start-up check
+ *    of core/blas_check.h.
+ * 2. Evaluation speed of the forward pass on a generated model with TinyLlama-1.1B shapes
+ *    (dim 2048, hidden 5632, 32/4 heads, vocab 32000, BF16) cut to a few layers: the
+ *    llama.cpp protocol over random tokens, tokens per second and achieved GFLOP/s (linear
+ *    layers, attention as computed, classifier rows) against the peak of this process.
+ * 3. PyTorch on the CPU (tests/bench_infer_torch.py, when python3 can import torch) runs
+ *    the same forward on the same weights and tokens in the same run; the ratio is printed.
+ *
+ * Usage: bench_infer [--layers N] [--chunks N] [--no-torch] [--keep]
+ *   (internal: --sgemm-peak prints "PEAK gflops corename") */
+#include <cblas.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "blas_check.h"
+#include "model.h"
+#include "model_writer.h"
+#include "perplexity.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double sgemm_peak(int n, int reps)
+{
+    float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4);
+    float *c = malloc((size_t)n * n * 4);
+    for (int64_t i = 0; i < (int64_t)n * n; i++) {
+        a[i] = (float)((i * 7) % 13) * 0.01f;
+        b[i] = (float)((i * 5) % 11) * 0.01f;
+    }
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+                    c, n);
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+/* Runs this binary with --sgemm-peak in a child, OPENBLAS_CORETYPE set to coretype (NULL:
+ * environment unchanged). */
+static int child_peak(const char *self, const char *coretype, double *gflops, char *core,
+                      size_t cap)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        if (coretype)
+            setenv("OPENBLAS_CORETYPE", coretype, 1);
+        execl(self, self, "--sgemm-peak", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    char buf[256] = {0};
+    ssize_t n = read(fd[0], buf, sizeof buf - 1);
+    close(fd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    if (n <= 0)
+        return -1;
+    char name[64] = "";
+    if (sscanf(buf, "PEAK %lf %63s", gflops, name) != 2)
+        return -1;
+    snprintf(core, cap, "%s", name);
+    return 0;
+}
+
+/* FLOPs of the llama.cpp protocol over n_chunks chunks of ctx tokens, as computed. */
+static double eval_flops(const ls_config *c, int ctx, int n_chunks)
+{
+    double hd = c->head_dim, qw = (double)c->n_heads * hd, kw = (double)c->n_kv_heads * hd;
+    double lin = c->dim * (qw + 2 * kw) + qw * c->dim + 3.0 * c->dim * c->hidden_dim;
+    double att = 0; /* blocks of 128 queries over keys 0 .. end of block; QK and AV */
+    for (int i0 = 0; i0 < ctx; i0 += 128) {
+        int nr = ctx - i0 < 128 ? ctx - i0 : 128;
+        att += 2.0 * 2.0 * nr * (double)(i0 + nr) * hd * c->n_heads;
+    }
+    double per_chunk = c->n_layers * (2.0 * lin * ctx + att) +
+                       2.0 * (ctx - ctx / 2 - 1) * (double)c->vocab_size * c->dim;
+    return per_chunk * n_chunks;
+}
+
+static bool have_torch(void)
+{
+    return system("python3 -c 'import torch' >/dev/null 2>&1") == 0;
+}
+
+int main(int argc, char **argv)
+{
+    int layers = 4, chunks = 4;
+    bool torch = true, keep = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--sgemm-peak") == 0) {
+            sgemm_peak(1024, 1); /* warm-up: thread start, page faults */
+            printf("PEAK %.2f %s\n", sgemm_peak(2048, 5), ls_blas_corename());
+            return 0;
+        } else if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc) {
+            layers = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--chunks") == 0 && i + 1 < argc) {
+            chunks = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--no-torch") == 0) {
+            torch = false;
+        } else if (strcmp(argv[i], "--keep") == 0) {
+            keep = true;
+        } else {
+            fprintf(stderr, "usage: bench_infer [--layers N] [--chunks N] [--no-torch] "
+                            "[--keep]\n");
+            return 2;
+        }
+    }
+    char self[1024];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) {
+        fprintf(stderr, "bench_infer: cannot find itself\n");
+        return 1;
+    }
+    self[sl] = '\0';
+
+    /* 1. OpenBLAS */
+    char warn[256], desc[256];
+    ls_blas_describe(desc, sizeof desc);
+    printf("OpenBLAS: %s\n", desc);
+    printf("start-up check: %s\n", ls_blas_check(warn, sizeof warn) ? warn : "ok");
+    double peak_env = 0, peak_skx = 0;
+    char core_env[64] = "?", core_skx[64] = "?";
+    int rc1 = child_peak(self, NULL, &peak_env, core_env, sizeof core_env);
+    int rc2 = child_peak(self, "SkylakeX", &peak_skx, core_skx, sizeof core_skx);
+    const char *envc = getenv("OPENBLAS_CORETYPE");
+    if (rc1 == 0)
+        printf("sgemm 2048^3 peak, environment as given (OPENBLAS_CORETYPE=%s): %.1f GFLOP/s "
+               "(core %s)\n", envc ? envc : "unset", peak_env, core_env);
+    if (rc2 == 0)
+        printf("sgemm 2048^3 peak, OPENBLAS_CORETYPE=SkylakeX: %.1f GFLOP/s (core %s)%s\n",
+               peak_skx, core_skx, rc1 == 0 ? "" : "");
+    if (rc1 == 0 && rc2 == 0)
+        printf("SkylakeX / as given: %.2fx\n", peak_skx / peak_env);
+
+    /* 2. the forward pass */
+    ls_synth_spec spec;
+    ls_error e;
+    ls_synth_preset("1b", &spec, &e);
+    spec.cfg.n_layers = layers;
+    const char *dir = "build/tmp/bench_infer";
+    if (system("mkdir -p build/tmp/bench_infer") != 0)
+        return 1;
+    char mdir[256];
+    snprintf(mdir, sizeof mdir, "%s/hf", dir);
+    double t0 = now();
+    if (ls_write_hf_dir(mdir, &spec, 1, &e) != 0) {
+        fprintf(stderr, "bench_infer: %s\n", e.msg);
+        return 1;
+    }
+    printf("\nmodel: TinyLlama-1.1B shapes, %d layers, BF16, written in %.1f s\n", layers,
+           now() - t0);
+    ls_model *m = NULL;
+    if (ls_model_open(mdir, NULL, &m, &e) != 0) {
+        fprintf(stderr, "bench_infer: %s\n", e.msg);
+        return 1;
+    }
+    int ctx = 512;
+    int64_t n = (int64_t)ctx * chunks;
+    int32_t *tok = malloc((size_t)n * sizeof *tok);
+    uint32_t x = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        tok[i] = (int32_t)((x >> 8) % (uint32_t)m->cfg.vocab_size);
+    }
+    tok[0] = 1;
+    char tpath[300];
+    snprintf(tpath, sizeof tpath, "%s/tokens.bin", dir);
+    FILE *tf = fopen(tpath, "wb");
+    if (tf) {
+        fwrite(tok, sizeof *tok, (size_t)n, tf);
+        fclose(tf);
+    }
+    double peak_here = sgemm_peak(2048, 5);
+    ls_ppl_params p = ls_ppl_params_default(LS_PPL_LLAMACPP);
+    p.ctx = ctx;
+    ls_ppl_result r;
+    /* best of two runs: the machine is shared */
+    double best = 1e30, ppl = 0;
+    for (int rep = 0; rep < 2; rep++) {
+        t0 = now();
+        if (ls_ppl_eval(m, NULL, tok, n, 1, &p, NULL, NULL, NULL, &r, &e) != 0) {
+            fprintf(stderr, "bench_infer: %s\n", e.msg);
+            return 1;
+        }
+        double t = now() - t0;
+        best = t < best ? t : best;
+        ppl = r.ppl;
+        ls_ppl_result_free(&r);
+    }
+    double flops = eval_flops(&m->cfg, ctx, chunks);
+    double tps = (double)n / best, gf = flops / best / 1e9;
+    printf("evaluation (llama.cpp protocol, %d chunks of %d): %.2f s, %.0f tokens/s, "
+           "%.1f GFLOP/s = %.0f%% of this process's sgemm peak %.1f GFLOP/s (target 60%%)"
+           "; PPL %.3f\n", chunks, ctx, best, tps, gf, 100 * gf / peak_here, peak_here, ppl);
+
+    /* 3. PyTorch */
+    if (!torch) {
+        printf("torch: skipped (--no-torch)\n");
+    } else if (!have_torch()) {
+        printf("torch: python3 cannot import torch; skipped (Debian: apt-get install "
+               "python3-torch)\n");
+    } else {
+        char cmd[1024], line[256];
+        snprintf(cmd, sizeof cmd, "python3 tests/bench_infer_torch.py %s %s %d %d", mdir,
+                 tpath, ctx, chunks);
+        FILE *pp = popen(cmd, "r");
+        double ttps = 0, tppl = 0;
+        while (pp && fgets(line, sizeof line, pp)) {
+            fputs("  torch: ", stdout);
+            fputs(line, stdout);
+            sscanf(line, "TORCH %lf %lf", &ttps, &tppl);
+        }
+        if (pp)
+            pclose(pp);
+        if (ttps > 0)
+            printf("torch: %.0f tokens/s, PPL %.3f; layerscope / torch = %.2fx (target "
+                   "1.5x)\n", ttps, tppl, tps / ttps);
+        else
+            printf("torch: no result\n");
+    }
+    free(tok);
+    ls_model_free(m);
+    if (!keep) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_infer: could not remove %s\n", dir);
+    }
+    return 0;
+}

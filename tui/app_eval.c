@@ -1,0 +1,263 @@
+/* P (perplexity: fp, base and current allocation, the paper's central comparison) and S
+ * (activation sensitivity) as background jobs. P borrows the app's qmodel as its cache of
+ * quantized modules and hands it back like Q does. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "ppl_text.h"
+#include "result_json.h"
+#include "sensitivity.h"
+
+typedef struct eval_arg {
+    const ls_model *model;
+    const char *tokenizer_path; /* the option's string: lives as long as the app */
+    char text[1024];
+    int threads;
+    uint64_t gen;
+    ls_qmodel *qm; /* P: owned until moved into the result */
+    unsigned char base[APP_N_FLAGS], cur[APP_N_FLAGS];
+    double mem_pct; /* P: the current allocation's extra memory, shown beside the delta */
+} eval_arg;
+
+typedef struct ppl_result {
+    ls_qmodel *qm;
+    uint64_t gen;
+    bool ok;
+    ls_ppl_compare c;
+    double mem_pct;
+    char text[1024];
+} ppl_result;
+
+typedef struct sensi_result {
+    uint64_t gen;
+    ls_sensi_result r;
+    char text[1024];
+} sensi_result;
+
+static void free_eval_arg(void *p)
+{
+    eval_arg *ea = p;
+    ls_qmodel_free(ea->qm);
+    free(ea);
+}
+
+static void free_ppl_result(void *p)
+{
+    ppl_result *r = p;
+    if (r) {
+        ls_qmodel_free(r->qm);
+        if (r->ok)
+            ls_ppl_compare_free(&r->c);
+    }
+    free(r);
+}
+
+static void free_sensi_result(void *p)
+{
+    sensi_result *r = p;
+    if (r)
+        ls_sensi_result_free(&r->r);
+    free(r);
+}
+
+static int ppl_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    eval_arg *ea = varg;
+    ppl_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return ls_fail(err, "out of memory");
+    r->gen = ea->gen;
+    r->mem_pct = ea->mem_pct;
+    snprintf(r->text, sizeof r->text, "%s", ea->text);
+    ls_tokenizer *tok = NULL;
+    int rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
+    if (rc == 0) {
+        ls_ppl_params p = ls_ppl_params_default(LS_PPL_PAPER);
+        rc = ls_ppl_compare_run(ea->model, tok, ea->text, &p, LS_TEXT_AUTO, ea->base, ea->cur,
+                                ea->qm, ea->threads, pr, NULL, NULL, &r->c, err);
+        r->ok = rc == 0;
+    }
+    ls_tokenizer_free(tok);
+    r->qm = ea->qm; /* handed back whatever happened */
+    ea->qm = NULL;
+    *result = r;
+    return rc;
+}
+
+static int sensi_job(void *varg, ls_progress *pr, void **result, ls_error *err)
+{
+    eval_arg *ea = varg;
+    ls_tokenizer *tok = NULL;
+    if (ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err) < 0)
+        return -1;
+    sensi_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        ls_tokenizer_free(tok);
+        return ls_fail(err, "out of memory");
+    }
+    ls_sensi_params sp = ls_sensi_params_default();
+    sp.threads = ea->threads;
+    int rc = ls_sensitivity_run(ea->model, tok, ea->text, &sp, pr, &r->r, err);
+    ls_tokenizer_free(tok);
+    if (rc < 0) {
+        free(r);
+        return -1;
+    }
+    r->gen = ea->gen;
+    snprintf(r->text, sizeof r->text, "%s", ea->text);
+    *result = r;
+    return 0;
+}
+
+static eval_arg *new_eval_arg(app *a, const char *what, const char *text)
+{
+    if (!a->model) {
+        app_msg(a, true, "%s needs weights: a profile CSV has none (press o)", what);
+        return NULL;
+    }
+    eval_arg *ea = calloc(1, sizeof *ea);
+    if (!ea) {
+        app_msg(a, true, "%s: out of memory", what);
+        return NULL;
+    }
+    ea->model = a->model;
+    ea->tokenizer_path = a->opts->tokenizer_path;
+    ea->threads = a->threads;
+    ea->gen = a->model_gen;
+    snprintf(ea->text, sizeof ea->text, "%s", text);
+    return ea;
+}
+
+void app_start_ppl(app *a, const char *text)
+{
+    if (!a->an_ok) {
+        app_msg(a, true, "P: no allocation to evaluate");
+        return;
+    }
+    if (a->qm_busy) {
+        app_msg(a, true, "P: the quantized model is in use by a running job (c cancels it)");
+        return;
+    }
+    eval_arg *ea = new_eval_arg(a, "P perplexity", text);
+    if (!ea)
+        return;
+    memset(ea->base, a->settings.base, sizeof ea->base);
+    memcpy(ea->cur, a->an->cfg, sizeof ea->cur);
+    ls_memory_view v;
+    ls_memory_view_of(a->profile, a->an, &v);
+    ea->mem_pct = v.known ? v.extra_pct : NAN;
+    ea->qm = a->qm; /* may be NULL: the comparison makes its own cache */
+    a->qm = NULL;
+    a->qm_busy = true;
+    if (ls_jobs_submit(a->jobs, JOB_PPL, "perplexity", ppl_job, ea, free_eval_arg,
+                       free_ppl_result) < 0) {
+        a->qm_busy = false;
+        app_msg(a, true, "P: cannot start the job");
+        return;
+    }
+    app_msg(a, false, "perplexity on %s: fp, base, current (c cancels)", text);
+}
+
+void app_start_sensi(app *a, const char *text)
+{
+    eval_arg *ea = new_eval_arg(a, "S sensitivity", text);
+    if (!ea)
+        return;
+    if (ls_jobs_submit(a->jobs, JOB_SENSI, "sensitivity", sensi_job, ea, free_eval_arg,
+                       free_sensi_result) < 0) {
+        app_msg(a, true, "S: cannot start the job");
+        return;
+    }
+    app_msg(a, false, "measuring sensitivity on %s (c cancels)", text);
+}
+
+void app_save_sensi_csv(app *a, const char *path)
+{
+    const sensi_result *r = a->sensi;
+    if (!r) {
+        app_msg(a, true, "no measured sensitivity: press S first");
+        return;
+    }
+    ls_error err;
+    if (ls_sensitivity_write_csv(path, &r->r, a->profile->name, &err) < 0)
+        app_msg(a, true, "sensitivity CSV: %s", err.msg);
+    else
+        app_msg(a, false, "sensitivity written to %s (toolkit CSV, dataset %s)", path,
+                r->r.dataset);
+}
+
+void app_eval_reset(app *a)
+{
+    free_sensi_result(a->sensi);
+    a->sensi = NULL;
+    a->ppl_known = false;
+    a->ppl_job_id = 0;
+}
+
+static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
+{
+    a->qm_busy = false;
+    if (!r || r->gen != a->model_gen) {
+        free_ppl_result(r);
+        if (info->state == LS_JOB_FAILED)
+            app_msg(a, true, "perplexity: %s", info->error);
+        return;
+    }
+    app_q_return(a, r->qm);
+    r->qm = NULL;
+    if (!r->ok) {
+        if (info->state == LS_JOB_FAILED)
+            app_msg(a, true, "perplexity: %s", info->error);
+        free_ppl_result(r);
+        return;
+    }
+    a->ppl_known = true;
+    a->ppl_job_id = info->id;
+    a->ppl_fp = r->c.fp.ppl;
+    a->ppl_base = r->c.base.ppl;
+    a->ppl_cur = r->c.current.ppl;
+    a->ppl_delta_pct = r->c.delta_pct;
+    a->ppl_mem_pct = r->mem_pct;
+    a->ppl_tok_s = r->c.fp.tokens_per_second;
+    snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
+    app_msg(a, false, "perplexity (%s, %lld tokens): fp %.4f, base %.4f, current %.4f "
+                      "(%+.2f %% vs base) at %+.4f %% memory",
+            ls_ppl_protocol_name(r->c.protocol), (long long)r->c.n_tokens, a->ppl_fp,
+            a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+    free_ppl_result(r);
+}
+
+static void take_sensi(app *a, const ls_job_info *info, sensi_result *r)
+{
+    if (!r || r->gen != a->model_gen || !a->profile) {
+        free_sensi_result(r);
+        if (info->state == LS_JOB_FAILED)
+            app_msg(a, true, "sensitivity: %s", info->error);
+        return;
+    }
+    ls_error err;
+    if (ls_sensitivity_to_profile(&r->r, a->profile, &err) < 0) {
+        app_msg(a, true, "sensitivity: %s", err.msg);
+        free_sensi_result(r);
+        return;
+    }
+    free_sensi_result(a->sensi);
+    a->sensi = r;
+    app_analyze(a);
+    app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents): E saves the CSV",
+            r->text, r->r.seconds, r->r.n_docs);
+}
+
+bool app_take_eval(app *a, const ls_job_info *info, void *res)
+{
+    if (info->kind == JOB_PPL)
+        take_ppl(a, info, res);
+    else if (info->kind == JOB_SENSI)
+        take_sensi(a, info, res);
+    else
+        return false;
+    return true;
+}
