@@ -45,32 +45,21 @@ static void merge(moments *a, const moments *b)
 static int load_block(const void *data, ls_dtype dt, int64_t start, int len, double *buf,
                       int64_t *nonfinite)
 {
+    /* Mapped tensors need not be aligned: elements are copied out, never dereferenced
+     * through a cast pointer. */
+    const unsigned char *p = (const unsigned char *)data + start * (int64_t)ls_dtype_size(dt);
     int k = 0;
-    switch (dt) {
-    case LS_DT_F32: {
-        const float *f = (const float *)data + start;
-        for (int i = 0; i < len; i++) {
-            buf[k] = f[i];
-            k += isfinite(f[i]) ? 1 : 0;
+    for (int i = 0; i < len; i++) {
+        float f;
+        if (dt == LS_DT_F32) {
+            memcpy(&f, p + 4 * (int64_t)i, 4);
+        } else {
+            uint16_t h;
+            memcpy(&h, p + 2 * (int64_t)i, 2);
+            f = dt == LS_DT_F16 ? ls_f16_to_f32(h) : ls_bf16_to_f32(h);
         }
-        break;
-    }
-    case LS_DT_F16: {
-        const uint16_t *h = (const uint16_t *)data + start;
-        for (int i = 0; i < len; i++) {
-            buf[k] = ls_f16_to_f32(h[i]);
-            k += (h[i] & 0x7c00u) != 0x7c00u ? 1 : 0;
-        }
-        break;
-    }
-    case LS_DT_BF16: {
-        const uint16_t *h = (const uint16_t *)data + start;
-        for (int i = 0; i < len; i++) {
-            buf[k] = ls_bf16_to_f32(h[i]);
-            k += (h[i] & 0x7f80u) != 0x7f80u ? 1 : 0;
-        }
-        break;
-    }
+        buf[k] = f;
+        k += isfinite(f) ? 1 : 0;
     }
     *nonfinite += len - k;
     return k;

@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "alloc.h"
-#include "half.h"
 #include "profile.h"
 
 ls_qmodel *ls_qmodel_new(int n_layers, bool quant_meta, ls_error *err)
@@ -43,23 +42,6 @@ void ls_qmodel_hqq_cfg(int stop, bool quant_meta, ls_hqq_cfg *cfg)
     ls_hqq_cfg_default(cfg, s->nbits, s->group_size);
     if (!quant_meta)
         cfg->quant_scale = cfg->quant_zero = false;
-}
-
-void ls_tensor_to_f32(const ls_tensor *t, float *out)
-{
-    switch (t->dtype) {
-    case LS_DT_F32:
-        memcpy(out, t->data, (size_t)t->n_elems * sizeof *out);
-        break;
-    case LS_DT_F16:
-        for (int64_t i = 0; i < t->n_elems; i++)
-            out[i] = ls_f16_to_f32(((const uint16_t *)t->data)[i]);
-        break;
-    case LS_DT_BF16:
-        for (int64_t i = 0; i < t->n_elems; i++)
-            out[i] = ls_bf16_to_f32(((const uint16_t *)t->data)[i]);
-        break;
-    }
 }
 
 static double now(void)
@@ -108,7 +90,7 @@ int ls_qmodel_quantize(ls_qmodel *qm, const ls_model *m, const unsigned char *cf
             rc = ls_fail(err, "quantization: cancelled after %d of %d modules", done, todo);
             break;
         }
-        ls_tensor_to_f32(t, w);
+        ls_tensor_range_f32(t, 0, t->n_elems, w);
         ls_hqq_cfg hc;
         ls_qmodel_hqq_cfg(cfg[i], qm->quant_meta, &hc);
         ls_hqq_result r;

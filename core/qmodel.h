@@ -41,9 +41,6 @@ void ls_qmodel_hqq_cfg(int stop, bool quant_meta, ls_hqq_cfg *cfg);
 int ls_qmodel_quantize(ls_qmodel *qm, const ls_model *m, const unsigned char *cfg,
                        int threads, ls_progress *progress, ls_error *err);
 
-/* Converts a mapped tensor to f32 (out has t->n_elems floats). */
-void ls_tensor_to_f32(const ls_tensor *t, float *out);
-
 typedef struct ls_qtotals {
     int n_modules;          /* quantized modules */
     int64_t params;

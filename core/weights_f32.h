@@ -32,9 +32,6 @@ void ls_layer_f32_free(ls_layer_f32 *w);
 /* Bytes ls_layer_f32_init allocates for a model. */
 int64_t ls_layer_f32_bytes(const ls_model *m);
 
-/* Converts n elements of a tensor starting at element first to f32 (any alignment). */
-void ls_tensor_range_f32(const ls_tensor *t, int64_t first, int64_t n, float *out);
-
 /* Fills w with layer `layer`: each linear module dequantized from q when q holds it
  * quantized (stop >= 0), else converted from the mapped tensor (q == NULL: all). */
 int ls_layer_f32_load(ls_layer_f32 *w, const ls_model *m, const ls_qmodel *q, int layer,
