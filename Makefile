@@ -32,6 +32,9 @@ BENCH_BIN   := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN    := $(TOOL_SRC:tools/%.c=%)
 
 LIBCORE    := $(BUILD)/libcore.a
+
+# The bundled sample (demo model, evaluation and calibration texts) in this source tree.
+CFLAGS_core_samples := -DLS_SAMPLES_DIR='"$(CURDIR)/samples"'
 LIBWIDGETS := $(BUILD)/libwidgets.a
 
 .PHONY: all deps test run bench fuzz asan install clean check-man

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch_eval.h"
+#include "blas_check.h"
 #include "discover.h"
 #include "interop.h"
 #include "kurtosis.h"
@@ -12,6 +14,7 @@
 #include "qmodel.h"
 #include "qmodel_io.h"
 #include "result_json.h"
+#include "samples.h"
 #include "session.h"
 #include "source.h"
 #include "version.h"
@@ -155,23 +158,38 @@ static int resolve_session(const ls_options *o, ls_session *sess, const char **p
     return 0;
 }
 
+/* With no MODEL (nor session), the bundled demo model. */
+static const char *demo_path(char *buf, size_t cap)
+{
+    if (!ls_sample_exists("demo"))
+        return NULL;
+    ls_sample_path("demo", buf, cap);
+    return buf;
+}
+
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
-                         const unsigned char *manual, ls_error *err)
+                         const ls_ppl_compare *cmp, const unsigned char *manual,
+                         ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
         return ls_fail(err, "out of memory");
     if (qm)
         ls_result_json_add_quantization(doc, qm);
+    if (cmp)
+        ls_result_json_add_perplexity(doc, cmp, o->eval_path);
     int rc = 0;
     if (o->json_path)
         rc = ls_json_write_file(o->json_path, doc, err);
     if (rc == 0 && o->save_session) {
         cJSON *results = cJSON_CreateObject();
-        cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, "quantization");
-        if (q)
-            cJSON_AddItemToObject(results, "quantization", cJSON_Duplicate(q, 1));
+        static const char *const kept[] = {"quantization", "perplexity"};
+        for (int k = 0; k < 2; k++) {
+            cJSON *q = cJSON_GetObjectItemCaseSensitive(doc, kept[k]);
+            if (q)
+                cJSON_AddItemToObject(results, kept[k], cJSON_Duplicate(q, 1));
+        }
         rc = ls_session_save(o->save_session, p, model, &a->settings, manual, results, err);
         cJSON_Delete(results);
     }
@@ -202,14 +220,22 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     unsigned char *manual = NULL;
     ls_analysis *a = NULL;
     ls_qmodel *qm = NULL;
+    ls_ppl_compare cmp;
+    memset(&cmp, 0, sizeof cmp);
+    bool have_cmp = false;
     int status = 2;
     const char *path;
     ls_settings settings;
     int threads = o->threads > 0 ? o->threads : ls_cpu_count();
+    char blas_note[256], demo[4096];
+    if (ls_blas_check(blas_note, sizeof blas_note))
+        fprintf(errf, "layerscope: warning: %s\n", blas_note);
     if (resolve_session(o, &sess, &path, &settings, &err) < 0)
         goto out;
+    bool is_demo = !path && (path = demo_path(demo, sizeof demo)) != NULL;
     if (!path) {
-        ls_fail(&err, "--batch needs a MODEL or PROFILE (see --help)");
+        ls_fail(&err, "--batch needs a MODEL or PROFILE (see --help); the demo of samples/ "
+                      "is missing");
         goto out;
     }
     if (ls_source_open(path, &so, &model, &p, &err) < 0)
@@ -219,6 +245,14 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         goto out;
     if (ls_source_add_metrics(p, &so, &err) < 0)
         goto out;
+    if (o->measure_sensitivity) {
+        if (!model) {
+            ls_fail(&err, "%s: --sensitivity needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_sensitivity(o, model, is_demo, p, threads, errf, &err) < 0)
+            goto out;
+    }
     if (o->session) {
         bool changed;
         ls_session_apply_metrics(&sess, p, fingerprint, &changed);
@@ -266,12 +300,23 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     print_memory(out, p, a);
     if (qm)
         print_quantization(out, qm);
-    if (write_outputs(o, p, model, a, qm, manual, &err) < 0)
+    if (o->perplexity || o->load_quantized) {
+        if (!model) {
+            ls_fail(&err, "%s: --perplexity needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp, &err) < 0)
+            goto out;
+        have_cmp = true;
+    }
+    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, &err) < 0)
         goto out;
     status = 0;
 out:
     if (status != 0)
         fail(errf, &err);
+    if (have_cmp)
+        ls_ppl_compare_free(&cmp);
     ls_qmodel_free(qm);
     free(a);
     free(manual);

@@ -339,6 +339,25 @@ static void list_values(const ls_csv *c, int col, char *out, size_t cap)
     }
 }
 
+/* pileval when present, else the only data set of the file, else pileval (which then
+ * fails with the list of data sets the file has). */
+static const char *pick_dataset(const ls_csv *c, char *only, size_t cap)
+{
+    int cd = ls_csv_col(c, "dataset");
+    if (cd < 0 || c->n_rows == 0)
+        return "pileval";
+    const char *first = ls_csv_cell(c, 0, cd);
+    for (size_t r = 0; r < c->n_rows; r++) {
+        const char *v = ls_csv_cell(c, r, cd);
+        if (strcmp(v, "pileval") == 0)
+            return "pileval";
+        if (strcmp(v, first) != 0)
+            return "pileval";
+    }
+    snprintf(only, cap, "%s", first);
+    return only;
+}
+
 int ls_import_sensitivity(const char *path, const ls_sensi_select *sel_in, ls_profile **out,
                           ls_error *err)
 {
@@ -349,6 +368,9 @@ int ls_import_sensitivity(const char *path, const ls_sensi_select *sel_in, ls_pr
         ls_csv_free(&c);
         return -1;
     }
+    char only[128] = "";
+    if (!sel.dataset)
+        sel.dataset = pick_dataset(&c, only, sizeof only);
     ls_profile *p = NULL;
     double *parts = NULL;
     int rc = -1;
@@ -442,6 +464,8 @@ int ls_import_sensitivity(const char *path, const ls_sensi_select *sel_in, ls_pr
     if (gqa_layers)
         ls_profile_warn(p, "%s: no attn_out score in %d layers: o_proj uses attn_in there "
                            "(the GQA rule)", path, gqa_layers);
+    if (only[0] && strcmp(only, "pileval") != 0)
+        ls_profile_warn(p, "%s: using data set \"%s\", the only one in the file", path, only);
     snprintf(p->sensitivity_source, sizeof p->sensitivity_source, "%s (%s b%dg%d)", path,
              sel.dataset, sel.nbits, sel.group_size);
     rc = 0;

@@ -14,13 +14,15 @@ typedef enum ls_csv_kind {
     LS_CSV_SENSITIVITY, /* llama-sensitivity.csv / qnt-mtd-sensi.csv */
 } ls_csv_kind;
 
-/* Which rows of a sensitivity file to use; the paper's are pileval, 4 bits, group 64. */
+/* Which rows of a sensitivity file to use; the paper's are pileval, 4 bits, group 64.
+ * dataset NULL picks pileval when the file has it, else the file's only data set (a CSV
+ * written by our own measurement names its calibration file). */
 typedef struct ls_sensi_select {
     const char *dataset;
     int nbits, group_size;
 } ls_sensi_select;
 
-#define LS_SENSI_SELECT_PAPER ((ls_sensi_select){"pileval", 4, 64})
+#define LS_SENSI_SELECT_PAPER ((ls_sensi_select){NULL, 4, 64})
 
 /* Reads the header of a file and tells which kind it is (LS_CSV_UNKNOWN if none). */
 ls_csv_kind ls_csv_kind_of(const char *path);

@@ -1,6 +1,9 @@
 #include "options.h"
 
+#include "perplexity.h"
+
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +35,20 @@ enum {
     OPT_SAVE_QUANTIZED,
     OPT_SESSION,
     OPT_SAVE_SESSION,
+    OPT_PERPLEXITY,
+    OPT_EVAL,
+    OPT_PPL_PROTOCOL,
+    OPT_CTX,
+    OPT_STRIDE,
+    OPT_CHUNKS,
+    OPT_ALLOW_LONG_CTX,
+    OPT_LOAD_QUANTIZED,
+    OPT_SENSITIVITY,
+    OPT_CALIB,
+    OPT_CALIB_SAMPLES,
+    OPT_CALIB_SEQLEN,
+    OPT_CALIB_NO_SHUFFLE,
+    OPT_SENSI_OUT,
 };
 
 static const struct option long_opts[] = {
@@ -65,55 +82,93 @@ static const struct option long_opts[] = {
     {"save-quantized", required_argument, NULL, OPT_SAVE_QUANTIZED},
     {"session", required_argument, NULL, OPT_SESSION},
     {"save-session", required_argument, NULL, OPT_SAVE_SESSION},
+    {"perplexity", no_argument, NULL, OPT_PERPLEXITY},
+    {"eval", required_argument, NULL, OPT_EVAL},
+    {"ppl-protocol", required_argument, NULL, OPT_PPL_PROTOCOL},
+    {"ctx", required_argument, NULL, OPT_CTX},
+    {"stride", required_argument, NULL, OPT_STRIDE},
+    {"chunks", required_argument, NULL, OPT_CHUNKS},
+    {"allow-long-ctx", no_argument, NULL, OPT_ALLOW_LONG_CTX},
+    {"quantized", required_argument, NULL, OPT_LOAD_QUANTIZED},
+    {"sensitivity", no_argument, NULL, OPT_SENSITIVITY},
+    {"calib", required_argument, NULL, OPT_CALIB},
+    {"calib-samples", required_argument, NULL, OPT_CALIB_SAMPLES},
+    {"calib-seqlen", required_argument, NULL, OPT_CALIB_SEQLEN},
+    {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
+    {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {NULL, 0, NULL, 0},
 };
 
-const char *ls_options_usage(void)
+void ls_options_print_usage(FILE *f)
 {
-    return "usage: layerscope [options] [MODEL|PROFILE]\n"
-           "       layerscope --batch [--json FILE] [--export FILE] [options] MODEL|PROFILE\n"
-           "\n"
-           "MODEL is a Hugging Face directory (config.json + safetensors, sharded or not),\n"
-           "a GGUF file or a llama2.c .bin checkpoint. PROFILE is a metrics CSV of the\n"
-           "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV.\n"
-           "\n"
-           "  -b, --batch              no interface: print the per-layer table and memory\n"
-           "      --json FILE          write the result document (layerscope-result v1)\n"
-           "      --export FILE        write the allocation (optimal_configs for HQQ)\n"
-           "      --export-kurtosis-csv F   kurtosis in the toolkit's kurtosis-<model>.csv form\n"
-           "      --export-metrics-csv F    metrics in the toolkit's fnorm-<model>.csv form\n"
-           "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
-           "      --method M           sensi | kurt | both | manual      (default sensi)\n"
-           "      --mode D             subtract | divide: override the method's pairing\n"
-           "      --top-m N            keep the N strongest outliers per module; 0 = all\n"
-           "      --boost-stop N       boosted matrices move N stops up, 1..11 (default 3)\n"
-           "      --base CFG           base config, b3g128 or 3.13 style  (default b3g128)\n"
-           "      --ablation           random layers, as many as the method flags\n"
-           "      --seed N             ablation seed                        (default 42)\n"
-           "      --manual FILE        boosted set for --method manual: lines LAYER.MODULE\n"
-           "      --sensitivity-csv F  take sensitivity from a toolkit sensitivity CSV\n"
-           "      --sensitivity-dataset NAME   rows of that file to use (default pileval)\n"
-           "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
-           "      --kurtosis-csv F     take kurtosis from a toolkit kurtosis CSV\n"
-           "      --threshold Z        outlier threshold (default 3; not the paper's if set)\n"
-           "      --trim F             trimmed fraction per side (default 0.05)\n"
-           "      --quantize           HQQ-quantize every module with its allocated config\n"
-           "                           and report errors and real stored sizes\n"
-           "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
-           "                           sensitivity and error measurements)\n"
-           "      --save-quantized DIR write the quantized model (implies --quantize)\n"
-           "      --session FILE       resume a saved session: its model (unless MODEL is\n"
-           "                           given), settings (unless any is given), manual set\n"
-           "                           and measured metrics\n"
-           "      --save-session FILE  save the session after the run\n"
-           "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
-           "      --threads N          worker threads (default: all cores)\n"
-           "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
-           "                           (default: the current directory), then exit\n"
-           "  -h, --help               this text\n"
-           "  -V, --version            version and build information\n"
-           "\n"
-           "Exit status: 0 success, 2 bad input (the message names file, field and reason).\n";
+    /* In parts: ISO C guarantees string literals of 4095 characters only. */
+    static const char *const parts[] = {
+        "usage: layerscope [options] [MODEL|PROFILE]\n"
+        "       layerscope --batch [--json FILE] [--export FILE] [options] MODEL|PROFILE\n"
+        "\n"
+        "MODEL is a Hugging Face directory (config.json + safetensors, sharded or not),\n"
+        "a GGUF file or a llama2.c .bin checkpoint. PROFILE is a metrics CSV of the\n"
+        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV.\n"
+        "\n"
+        "  -b, --batch              no interface: print the per-layer table and memory\n"
+        "      --json FILE          write the result document (layerscope-result v1)\n"
+        "      --export FILE        write the allocation (optimal_configs for HQQ)\n"
+        "      --export-kurtosis-csv F   kurtosis in the toolkit's kurtosis-<model>.csv form\n"
+        "      --export-metrics-csv F    metrics in the toolkit's fnorm-<model>.csv form\n"
+        "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
+        "      --method M           sensi | kurt | both | manual      (default sensi)\n"
+        "      --mode D             subtract | divide: override the method's pairing\n"
+        "      --top-m N            keep the N strongest outliers per module; 0 = all\n"
+        "      --boost-stop N       boosted matrices move N stops up, 1..11 (default 3)\n"
+        "      --base CFG           base config, b3g128 or 3.13 style  (default b3g128)\n"
+        "      --ablation           random layers, as many as the method flags\n"
+        "      --seed N             ablation seed                        (default 42)\n"
+        "      --manual FILE        boosted set for --method manual: lines LAYER.MODULE\n"
+        "      --sensitivity-csv F  take sensitivity from a toolkit sensitivity CSV\n",
+        "      --sensitivity-dataset NAME   rows of that file to use (default pileval,\n"
+        "                           or the file's only data set)\n"
+        "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
+        "      --kurtosis-csv F     take kurtosis from a toolkit kurtosis CSV\n"
+        "      --threshold Z        outlier threshold (default 3; not the paper's if set)\n"
+        "      --trim F             trimmed fraction per side (default 0.05)\n"
+        "      --quantize           HQQ-quantize every module with its allocated config\n"
+        "                           and report errors and real stored sizes\n"
+        "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
+        "                           sensitivity and error measurements)\n"
+        "      --save-quantized DIR write the quantized model (implies --quantize)\n"
+        "      --session FILE       resume a saved session: its model (unless MODEL is\n"
+        "                           given), settings (unless any is given), manual set\n"
+        "                           and measured metrics\n"
+        "      --save-session FILE  save the session after the run\n"
+        "      --perplexity         perplexity of the unquantized model, the base and the\n"
+        "                           current allocation (HQQ), with the change in percent\n"
+        "      --eval FILE          evaluation text (default with the demo: its eval.txt)\n"
+        "      --ppl-protocol P     paper (strided windows) | llama.cpp   (default paper)\n"
+        "      --ctx N, --stride N  window and stride (paper: 1024/512 clamped to the\n"
+        "                           model's context; llama.cpp: n_ctx 512)\n"
+        "      --chunks N           evaluate at most N windows or chunks\n",
+        "      --allow-long-ctx     honour a --ctx beyond the model's trained context\n"
+        "      --quantized DIR      use a model saved by --save-quantized as the current\n"
+        "                           allocation instead of quantizing again\n"
+        "      --sensitivity        measure activation sensitivity (the paper's method)\n"
+        "      --calib FILE         calibration text, one sample per line (default with\n"
+        "                           the demo: its calib.txt)\n"
+        "      --calib-samples N    samples (default 128)\n"
+        "      --calib-seqlen N     block length and longest sample (default 512, clamped\n"
+        "                           to the model's context)\n"
+        "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
+        "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
+        "      --threads N          worker threads (default: all cores)\n"
+        "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
+        "                           (default: the current directory), then exit\n"
+        "  -h, --help               this text\n"
+        "  -V, --version            version and build information\n"
+        "\n"
+        "Exit status: 0 success, 2 bad input (the message names file, field and reason).\n",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        fputs(parts[i], f);
 }
 
 static int parse_int(const char *opt, const char *s, long lo, long hi, long *out, ls_error *err)
@@ -154,6 +209,46 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_QUANTIZE: o->quantize = true; return 0;
     case OPT_NO_QUANT_META: o->no_quant_meta = true; return 0;
     case OPT_SESSION: o->session = arg; return 0;
+    case OPT_PERPLEXITY: o->perplexity = true; return 0;
+    case OPT_EVAL: o->eval_path = arg; return 0;
+    case OPT_PPL_PROTOCOL: {
+        int p = ls_ppl_protocol_parse(arg);
+        if (p < 0)
+            return ls_fail(err, "option --ppl-protocol: \"%s\": use paper or llama.cpp", arg);
+        o->ppl_protocol = p;
+        return 0;
+    }
+    case OPT_CTX:
+        if (parse_int("ctx", arg, 2, 1 << 20, &v, err) < 0)
+            return -1;
+        o->ctx = (int)v;
+        return 0;
+    case OPT_STRIDE:
+        if (parse_int("stride", arg, 1, 1 << 20, &v, err) < 0)
+            return -1;
+        o->stride = (int)v;
+        return 0;
+    case OPT_CHUNKS:
+        if (parse_int("chunks", arg, 1, 1 << 30, &v, err) < 0)
+            return -1;
+        o->chunks = (int)v;
+        return 0;
+    case OPT_ALLOW_LONG_CTX: o->allow_long_ctx = true; return 0;
+    case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
+    case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
+    case OPT_CALIB: o->calib_path = arg; return 0;
+    case OPT_CALIB_SAMPLES:
+        if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)
+            return -1;
+        o->calib_samples = (int)v;
+        return 0;
+    case OPT_CALIB_SEQLEN:
+        if (parse_int("calib-seqlen", arg, 2, 1 << 20, &v, err) < 0)
+            return -1;
+        o->calib_seqlen = (int)v;
+        return 0;
+    case OPT_CALIB_NO_SHUFFLE: o->calib_no_shuffle = true; return 0;
+    case OPT_SENSI_OUT: o->sensitivity_out = arg; return 0;
     case OPT_SAVE_SESSION: o->save_session = arg; return 0;
     case OPT_SAVE_QUANTIZED:
         o->save_quantized = arg;

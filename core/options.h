@@ -4,6 +4,7 @@
 #define LS_OPTIONS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "analysis.h"
 #include "error.h"
@@ -16,6 +17,19 @@ typedef struct ls_options {
     bool no_quant_meta;          /* --no-quant-meta: keep scale and zero unquantized */
     const char *save_quantized;  /* --save-quantized DIR (implies --quantize) */
     const char *session;         /* --session FILE: resume a saved exploration */
+    /* perplexity (--perplexity and its parameters) */
+    bool perplexity;
+    const char *eval_path;       /* --eval FILE; NULL = the sample's text with the demo */
+    int ppl_protocol;            /* enum ls_ppl_protocol */
+    int ctx, stride, chunks;     /* 0 = the protocol's defaults */
+    bool allow_long_ctx;         /* --allow-long-ctx: a ctx beyond the model's context */
+    const char *load_quantized;  /* --quantized DIR: the current allocation from a save */
+    /* activation sensitivity (--sensitivity and its parameters) */
+    bool measure_sensitivity;
+    const char *calib_path;      /* --calib FILE; NULL = the sample's text with the demo */
+    int calib_samples, calib_seqlen; /* 0 = defaults (128, 512) */
+    bool calib_no_shuffle;
+    const char *sensitivity_out; /* --export-sensitivity-csv FILE */
     const char *save_session;    /* --save-session FILE */
     const char *model_path;      /* MODEL directory/file or PROFILE csv; NULL = none */
     const char *json_path;       /* --json FILE */
@@ -37,7 +51,7 @@ typedef struct ls_options {
  * message naming the option on bad input. */
 int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err);
 
-/* The --help text (also the source of the man page's option list). */
-const char *ls_options_usage(void);
+/* Prints the --help text. */
+void ls_options_print_usage(FILE *f);
 
 #endif

@@ -213,6 +213,35 @@ void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm)
                             "row padding, so they cost more than 3 bits");
 }
 
+void ls_result_json_add_perplexity(cJSON *doc, const ls_ppl_compare *c, const char *eval)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "perplexity");
+    cJSON_AddStringToObject(o, "protocol", ls_ppl_protocol_name(c->protocol));
+    cJSON_AddNumberToObject(o, "ctx", c->ctx);
+    cJSON_AddNumberToObject(o, "stride", c->stride);
+    cJSON_AddNumberToObject(o, "tokens", (double)c->n_tokens);
+    if (eval)
+        cJSON_AddStringToObject(o, "eval", eval);
+    const struct {
+        const char *name, *err_name;
+        bool have;
+        const ls_ppl_result *r;
+    } runs[] = {{"fp", "fp_err", c->have_fp, &c->fp},
+                {"base", "base_err", c->have_base, &c->base},
+                {"current", "current_err", c->have_current, &c->current}};
+    for (int i = 0; i < 3; i++) {
+        cJSON_AddItemToObject(o, runs[i].name, runs[i].have ? ls_json_exact_number(runs[i].r->ppl)
+                                                            : cJSON_CreateNull());
+        bool err_known = runs[i].have && c->protocol == LS_PPL_LLAMACPP;
+        cJSON_AddItemToObject(o, runs[i].err_name,
+                              err_known ? ls_json_exact_number(runs[i].r->ppl_err)
+                                        : cJSON_CreateNull());
+    }
+    cJSON_AddItemToObject(o, "delta_pct", ls_json_exact_number(c->delta_pct));
+    cJSON_AddItemToObject(o, "delta_fp_pct", ls_json_exact_number(c->delta_fp_pct));
+    cJSON_AddStringToObject(o, "note", c->note);
+}
+
 /* [b1, g1, b2, g2] as the fork's optimal_configs holds it (b2 = 8, g2 = 128 always). */
 static cJSON *config_tuple(int stop)
 {

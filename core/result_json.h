@@ -12,6 +12,7 @@
 #include "analysis.h"
 #include "error.h"
 #include "profile.h"
+#include "ppl_text.h"
 #include "qmodel.h"
 
 /* Builds the result document; the caller owns it (cJSON_Delete). NULL when out of memory. */
@@ -22,6 +23,10 @@ cJSON *ls_export_json(const ls_profile *p, const ls_analysis *a);
  * "qerr_mean_abs", "iterations", "stored_bytes", "scale_quantized", and a "quantization"
  * object with the totals. */
 void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm);
+
+/* Adds "perplexity": {"protocol", "ctx", "stride", "tokens", "eval", "fp", "base",
+ * "current", "delta_pct", "delta_fp_pct", "fp_err", "base_err", "current_err", "note"}. */
+void ls_result_json_add_perplexity(cJSON *doc, const ls_ppl_compare *c, const char *eval);
 
 /* A JSON number that reads back as exactly v (%.17g; cJSON's own printing rounds to 15
  * digits), or null when v is not finite (JSON has no NaN or Inf). */

@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 
 #include "batch.h"
+#include "import.h"
 #include "manual.h"
 #include "mapfile.h"
 #include "options.h"
@@ -230,8 +231,53 @@ static void test_sensitivity_csv_merge(void)
     cJSON_Delete(doc);
 }
 
+/* --perplexity and --sensitivity through batch mode on stories260K, against method.md
+ * §9.3 (llama.cpp running value after 3 chunks) and §3.7 (no-shuffle attn_in, layer 0). */
+static void test_inference_options(void)
+{
+    NEED_SHARED(model, "models/stories260K/stories260K.bin");
+    char mcopy[1024];
+    snprintf(mcopy, sizeof mcopy, "%s", model);
+    NEED_SHARED(tok, "models/stories260K/tok512.bin");
+    char tcopy[1024];
+    snprintf(tcopy, sizeof tcopy, "%s", tok);
+    NEED_SHARED(text, "text/tinystories/tinystories_valid_head.txt");
+    const char *dir = t_tmpdir("batch_infer");
+    char json[600], csv[600], e[1024];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(csv, sizeof csv, "%s/sens.csv", dir);
+    char *argv[] = {"layerscope", "--batch", "--json", json, "--tokenizer", tcopy,
+                    "--perplexity", "--ppl-protocol", "llama.cpp", "--chunks", "3",
+                    "--eval", (char *)text, "--sensitivity", "--calib", (char *)text,
+                    "--calib-no-shuffle", "--export-sensitivity-csv", csv, mcopy, NULL};
+    CHECK(run_batch(20, argv, e, sizeof e) == 0);
+    cJSON *doc = read_json(json);
+    CHECK(doc != NULL);
+    if (!doc)
+        return;
+    const cJSON *ppl = cJSON_GetObjectItem(doc, "perplexity");
+    CHECK_STR(str(ppl, "protocol"), "llama.cpp");
+    CHECK(num(ppl, "ctx") == 512 && num(ppl, "tokens") == 393019);
+    CHECK_REL(num(ppl, "fp"), 3.5266, 2e-5);
+    CHECK(num(ppl, "base") > num(ppl, "fp")); /* 3-bit costs perplexity */
+    CHECK(num(ppl, "base") == num(ppl, "current")); /* nothing boosted on 5 layers */
+    const cJSON *q0 = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "modules"), 0);
+    CHECK_REL(num(q0, "sensitivity"), 4.060240e-03, 1e-3);
+    CHECK(strstr(str(doc, "sensitivity_source"), "tinystories_valid_head") != NULL);
+    cJSON_Delete(doc);
+    /* the exported CSV reads back (its only data set is picked) */
+    ls_profile *p;
+    ls_error err;
+    CHECK(ls_import_sensitivity(csv, NULL, &p, &err) == 0);
+    if (p) {
+        CHECK_REL(p->sensitivity[0], 4.060240e-03, 1e-3);
+        ls_profile_free(p);
+    }
+}
+
 int main(void)
 {
+    RUN(test_inference_options);
     RUN(test_paper_profile_json);
     RUN(test_manual_text_format);
     RUN(test_errors_are_one_line_status_2);

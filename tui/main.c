@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "batch.h"
+#include "blas_check.h"
 #include "explorer.h"
 #include "options.h"
 #include "uiargs.h"
@@ -10,7 +11,12 @@
 
 static void print_version(void)
 {
+    char blas[256], note[256];
     printf("layerscope %s\n", LS_VERSION);
+    ls_blas_describe(blas, sizeof blas);
+    printf("%s\n", blas);
+    if (ls_blas_check(note, sizeof note))
+        printf("warning: %s\n", note);
 }
 
 int main(int argc, char **argv)
@@ -30,7 +36,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (o.help) {
-        fputs(ls_options_usage(), stdout);
+        ls_options_print_usage(stdout);
         fputs(ui_args_usage(), stdout);
         return 0;
     }
