@@ -84,14 +84,8 @@ asan: deps all
 	@ASAN_OPTIONS=detect_leaks=1 LAYERSCOPE_BIN=build-asan/layerscope \
 	    sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
 
-# The demo: a generated 24-layer model with injected outlier structure (until the trained
-# sample of samples/ exists).
-DEMO := $(BUILD)/demo
-$(DEMO)/config.json: | layerscope-mkmodel
-	./layerscope-mkmodel --layers 24 --outlier 7.down:cols:30 --outlier 11.q:rows:20 \
-	    --outlier 18.gate:cols:10 $(DEMO)
-
-run: deps all $(DEMO)/config.json
+# The explorer on the bundled demo model (samples/demo).
+run: deps all
 	./layerscope
 
 bench: deps all $(BENCH_BIN)

@@ -1,5 +1,6 @@
 #include "source.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -33,11 +34,25 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
     return 0;
 }
 
+/* DIR/sensitivity.csv when the profile came from a model directory that has one. */
+static bool beside_weights(const ls_profile *p, char *buf, size_t cap)
+{
+    struct stat st;
+    if (stat(p->path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return false;
+    int n = snprintf(buf, cap, "%s/sensitivity.csv", p->path);
+    return n > 0 && (size_t)n < cap && stat(buf, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int ls_source_add_metrics(ls_profile *profile, const ls_source_options *opt, ls_error *err)
 {
-    if (opt->sensitivity_csv) {
+    char saved[4096];
+    const char *sens = opt->sensitivity_csv;
+    if (!sens && beside_weights(profile, saved, sizeof saved))
+        sens = saved;
+    if (sens) {
         ls_profile *s;
-        if (ls_import_sensitivity(opt->sensitivity_csv, &opt->sensi_select, &s, err) < 0)
+        if (ls_import_sensitivity(sens, &opt->sensi_select, &s, err) < 0)
             return -1;
         int rc = ls_profile_take_sensitivity(profile, s, err);
         ls_profile_free(s);

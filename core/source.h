@@ -20,7 +20,9 @@ typedef struct ls_source_options {
 int ls_source_open(const char *path, const ls_source_options *opt, ls_model **model,
                    ls_profile **profile, ls_error *err);
 
-/* Merges --sensitivity-csv / --kurtosis-csv into profile (layer counts must match). */
+/* Merges --sensitivity-csv / --kurtosis-csv into profile (layer counts must match). Without
+ * --sensitivity-csv, a sensitivity.csv inside a model directory (a measurement saved
+ * beside the weights, as the bundled demo ships one) is read. */
 int ls_source_add_metrics(ls_profile *profile, const ls_source_options *opt, ls_error *err);
 
 #endif

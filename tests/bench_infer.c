@@ -103,9 +103,15 @@ static double eval_flops(const ls_config *c, int ctx, int n_chunks)
     return per_chunk * n_chunks;
 }
 
-static bool have_torch(void)
+/* The Python that has Debian's python3-torch: /usr/bin/python3 first (the python3 on PATH
+ * may be another installation without Debian's packages). NULL when none imports torch. */
+static const char *torch_python(void)
 {
-    return system("python3 -c 'import torch' >/dev/null 2>&1") == 0;
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0)
+        return "/usr/bin/python3";
+    if (system("python3 -c 'import torch' >/dev/null 2>&1") == 0)
+        return "python3";
+    return NULL;
 }
 
 int main(int argc, char **argv)
@@ -222,13 +228,13 @@ int main(int argc, char **argv)
     /* 3. PyTorch */
     if (!torch) {
         printf("torch: skipped (--no-torch)\n");
-    } else if (!have_torch()) {
+    } else if (!torch_python()) {
         printf("torch: python3 cannot import torch; skipped (Debian: apt-get install "
                "python3-torch)\n");
     } else {
         char cmd[1024], line[256];
-        snprintf(cmd, sizeof cmd, "python3 tests/bench_infer_torch.py %s %s %d %d", mdir,
-                 tpath, ctx, chunks);
+        snprintf(cmd, sizeof cmd, "%s tests/bench_infer_torch.py %s %s %d %d", torch_python(),
+                 mdir, tpath, ctx, chunks);
         FILE *pp = popen(cmd, "r");
         double ttps = 0, tppl = 0;
         while (pp && fgets(line, sizeof line, pp)) {

@@ -1,5 +1,7 @@
 #include "actions.h"
 
+#include "samples.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -264,12 +266,14 @@ static unsigned act_SAVE_QUANT(app *a, int ch)
 }
 
 /* P and S use the bundled sample texts when present, else ask for a file. */
-static unsigned start_or_ask(app *a, const char *def, int purpose, const char *title,
+static unsigned start_or_ask(app *a, const char *sample, int purpose, const char *title,
                              void (*start)(app *, const char *))
 {
     if (need_profile(a))
         return R_REDRAW;
     struct stat st;
+    char def[4096];
+    ls_sample_path(sample, def, sizeof def);
     if (stat(def, &st) == 0 && S_ISREG(st.st_mode))
         start(a, def);
     else
@@ -280,14 +284,14 @@ static unsigned start_or_ask(app *a, const char *def, int purpose, const char *t
 static unsigned act_PPL(app *a, int ch)
 {
     (void)ch;
-    return start_or_ask(a, LS_DEFAULT_EVAL_TEXT, PROMPT_PPL_TEXT, "Perplexity text file",
+    return start_or_ask(a, LS_SAMPLE_EVAL_TEXT, PROMPT_PPL_TEXT, "Perplexity text file",
                         app_start_ppl);
 }
 
 static unsigned act_SENSI(app *a, int ch)
 {
     (void)ch;
-    return start_or_ask(a, LS_DEFAULT_CALIB_TEXT, PROMPT_SENSI_TEXT,
+    return start_or_ask(a, LS_SAMPLE_CALIB_TEXT, PROMPT_SENSI_TEXT,
                         "Calibration text file (one document per line)", app_start_sensi);
 }
 

@@ -23,7 +23,7 @@
 #include "uiconfig.h"
 
 /* Where `layerscope` with no argument looks first (issue 6 will ship a sample instead). */
-#define LS_DEFAULT_MODEL_PATH "build/demo"
+#define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/samples.h) */
 
 #define APP_UNDO_MAX 64
 #define APP_MAX_JOBS 8
@@ -50,8 +50,8 @@ typedef enum app_job_kind {
 } app_job_kind;
 
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
-#define LS_DEFAULT_EVAL_TEXT "samples/eval.txt"
-#define LS_DEFAULT_CALIB_TEXT "samples/calib.txt"
+#define LS_SAMPLE_EVAL_TEXT "eval.txt"
+#define LS_SAMPLE_CALIB_TEXT "calib.txt"
 
 /* Reactions an action asks for, instead of calling each other. */
 enum {

@@ -1,5 +1,7 @@
 #include "explorer.h"
 
+#include "samples.h"
+
 #include <curses.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,14 +74,15 @@ static void open_initial(app *a)
     }
     const char *path = a->opts->model_path;
     struct stat st;
-    if (!path && stat(LS_DEFAULT_MODEL_PATH, &st) == 0)
-        path = LS_DEFAULT_MODEL_PATH;
+    char demo[1024]; /* the size of app.path */
+    ls_sample_path(LS_SAMPLE_MODEL, demo, sizeof demo);
+    if (!path && stat(demo, &st) == 0)
+        path = demo;
     if (!path) {
         app_open_picker(a);
         if (!a->picker.active) {
             a->prompt.active = false;
-            app_msg(a, false, "no model given and no %s: press o to open one",
-                    LS_DEFAULT_MODEL_PATH);
+            app_msg(a, false, "no model given and no %s: press o to open one", demo);
         }
         return;
     }
