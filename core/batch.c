@@ -232,7 +232,9 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         fprintf(errf, "layerscope: warning: %s\n", blas_note);
     if (resolve_session(o, &sess, &path, &settings, &err) < 0)
         goto out;
-    bool is_demo = !path && (path = demo_path(demo, sizeof demo)) != NULL;
+    if (!path)
+        path = demo_path(demo, sizeof demo);
+    bool is_demo = ls_is_sample_demo(path);
     if (!path) {
         ls_fail(&err, "--batch needs a MODEL or PROFILE (see --help); the demo of samples/ "
                       "is missing");

@@ -1,7 +1,9 @@
 #include "samples.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 /* The build passes the source tree's samples directory; a relative fallback keeps other
@@ -22,4 +24,11 @@ bool ls_sample_exists(const char *name)
     ls_sample_path(name, path, sizeof path);
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+bool ls_is_sample_demo(const char *path)
+{
+    char demo[4096], a[PATH_MAX], b[PATH_MAX];
+    ls_sample_path("demo", demo, sizeof demo);
+    return path && realpath(path, a) && realpath(demo, b) && strcmp(a, b) == 0;
 }

@@ -11,5 +11,7 @@
 void ls_sample_path(const char *name, char *buf, size_t cap);
 /* True when that file or directory exists. */
 bool ls_sample_exists(const char *name);
+/* True when path names the bundled demo model (however it is spelled). */
+bool ls_is_sample_demo(const char *path);
 
 #endif
