@@ -326,6 +326,18 @@ static role classify(const ls_model *m, const char *name, long *layer, int *modu
     return R_UNKNOWN;
 }
 
+void ls_module_shape(const ls_config *c, int module, int64_t *rows, int64_t *cols)
+{
+    int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
+    switch (module) {
+    case LS_MOD_Q: *rows = q, *cols = c->dim; break;
+    case LS_MOD_K: case LS_MOD_V: *rows = kv, *cols = c->dim; break;
+    case LS_MOD_O: *rows = c->dim, *cols = q; break;
+    case LS_MOD_GATE: case LS_MOD_UP: *rows = c->hidden_dim, *cols = c->dim; break;
+    default: *rows = c->dim, *cols = c->hidden_dim; break;
+    }
+}
+
 /* Expected row-major shape of a role; returns the rank (1 or 2). */
 static int expected_shape(const ls_config *c, role r, int module, int64_t shape[2])
 {
@@ -340,13 +352,7 @@ static int expected_shape(const ls_config *c, role r, int module, int64_t shape[
     case R_LINEAR: break;
     default: return 0;
     }
-    switch (module) {
-    case LS_MOD_Q: shape[0] = q, shape[1] = c->dim; break;
-    case LS_MOD_K: case LS_MOD_V: shape[0] = kv, shape[1] = c->dim; break;
-    case LS_MOD_O: shape[0] = c->dim, shape[1] = q; break;
-    case LS_MOD_GATE: case LS_MOD_UP: shape[0] = c->hidden_dim, shape[1] = c->dim; break;
-    default: shape[0] = c->dim, shape[1] = c->hidden_dim; break;
-    }
+    ls_module_shape(c, module, &shape[0], &shape[1]);
     return 2;
 }
 

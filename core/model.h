@@ -133,6 +133,9 @@ typedef struct ls_open_options {
 int ls_model_open(const char *path, const ls_open_options *opt, ls_model **out, ls_error *err);
 void ls_model_free(ls_model *m);
 
+/* Row-major shape {out, in} of a linear module for a config. */
+void ls_module_shape(const ls_config *c, int module, int64_t *rows, int64_t *cols);
+
 /* The linear weight of (layer, module), or NULL without weights. */
 const ls_tensor *ls_model_linear(const ls_model *m, int layer, int module);
 

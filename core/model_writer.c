@@ -60,13 +60,7 @@ int ls_synth_shape(const ls_config *c, ls_synth_role role, int module, int64_t s
     case LS_SYN_BIAS_K: case LS_SYN_BIAS_V: shape[0] = kv; return 1;
     case LS_SYN_LINEAR: break;
     }
-    switch (module) {
-    case LS_MOD_Q: shape[0] = q, shape[1] = c->dim; break;
-    case LS_MOD_K: case LS_MOD_V: shape[0] = kv, shape[1] = c->dim; break;
-    case LS_MOD_O: shape[0] = c->dim, shape[1] = q; break;
-    case LS_MOD_GATE: case LS_MOD_UP: shape[0] = c->hidden_dim, shape[1] = c->dim; break;
-    default: shape[0] = c->dim, shape[1] = c->hidden_dim; break;
-    }
+    ls_module_shape(c, module, &shape[0], &shape[1]);
     return 2;
 }
 

@@ -7,19 +7,6 @@
 #include "half.h"
 #include "profile.h"
 
-static void module_shape(const ls_config *c, int mod, int64_t *rows, int64_t *cols)
-{
-    int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
-    switch (mod) {
-    case LS_MOD_Q: *rows = q, *cols = c->dim; break;
-    case LS_MOD_K:
-    case LS_MOD_V: *rows = kv, *cols = c->dim; break;
-    case LS_MOD_O: *rows = c->dim, *cols = q; break;
-    case LS_MOD_GATE:
-    case LS_MOD_UP: *rows = c->hidden_dim, *cols = c->dim; break;
-    default: *rows = c->dim, *cols = c->hidden_dim; break;
-    }
-}
 
 int64_t ls_layer_f32_bytes(const ls_model *m)
 {
@@ -27,7 +14,7 @@ int64_t ls_layer_f32_bytes(const ls_model *m)
     int64_t n = 2 * (int64_t)c->dim;
     for (int mod = 0; mod < LS_N_MODULES; mod++) {
         int64_t r, k;
-        module_shape(c, mod, &r, &k);
+        ls_module_shape(c, mod, &r, &k);
         n += r * k;
     }
     if (c->qkv_bias)
@@ -55,7 +42,7 @@ int ls_layer_f32_init(ls_layer_f32 *w, const ls_model *m, ls_error *err)
     w->layer = -1;
     bool ok = true;
     for (int mod = 0; mod < LS_N_MODULES; mod++) {
-        module_shape(c, mod, &w->rows[mod], &w->cols[mod]);
+        ls_module_shape(c, mod, &w->rows[mod], &w->cols[mod]);
         w->w[mod] = malloc((size_t)(w->rows[mod] * w->cols[mod]) * sizeof(float));
         ok = ok && w->w[mod];
     }
