@@ -306,8 +306,7 @@ void view_layers(app *a, wg_rect r)
         }
         wg_wrap(stdscr, y + 1, r.x + 1, r.w - 2, 3, A_NORMAL,
                 "Press o to open a model (HF directory, .gguf, llama2.c .bin) or a profile "
-                "CSV; q quits. Make a demo with: layerscope-mkmodel --layers 24 "
-                "--outlier 7.down:cols:30 build/demo");
+                "CSV; q quits. The bundled demo is samples/demo (see LAYERSCOPE_SAMPLES).");
         return;
     }
     scroll_to_selection(a);
