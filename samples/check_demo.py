@@ -2,7 +2,7 @@
 """Checks the demo model against the requirements of issue 6 with an independent PyTorch
 implementation, and measures its activation sensitivity.
 
-    nice -n 19 /usr/bin/python3 samples/check_demo.py [--csv samples/sensitivity-demo.csv]
+    nice -n 19 /usr/bin/python3 samples/check_demo.py [--csv FILE]
 
 Prints
   * token counts of eval.txt and calib.txt with the Python encoder (formats.md §7.3);
@@ -237,7 +237,10 @@ def sensitivity(model, cfg, tok, calib_path, n_samples=128, block=512, max_len=5
         a, m = L.self_attn, L.mlp
         xin = L.input_layernorm(h)
         # attn_in: q, k, v quantized; compare the attention block output (o_proj output)
+        o_in = []
+        hook = a.o_proj.register_forward_hook(lambda mod, inp, outp: o_in.append(inp[0]))
         ref = a(xin, cos, sin, mask)
+        hook.remove()
         saved = [a.q_proj.weight.data.clone(), a.k_proj.weight.data.clone(),
                  a.v_proj.weight.data.clone()]
         for lin in (a.q_proj, a.k_proj, a.v_proj):
@@ -247,7 +250,7 @@ def sensitivity(model, cfg, tok, calib_path, n_samples=128, block=512, max_len=5
         # attn_out is skipped on GQA models (v_proj shape != o_proj shape)
         s_attn_out = None
         if a.v_proj.weight.shape == a.o_proj.weight.shape:
-            raise NotImplementedError
+            s_attn_out = mse(ref, F.linear(o_in[0], hqq_dequant_sensi(a.o_proj.weight.data)))
         h2 = h + ref
         xm = L.post_attention_layernorm(h2)
         ref_m = m(xm)
@@ -356,7 +359,9 @@ def main():
             with open(args.csv, "w") as f:
                 f.write("dataset,part,model,nbits,group_size,layer,sensitivity\n")
                 for l, s in enumerate(sens):
-                    for part in ("attn_in", "mlp_gate", "mlp_down"):
+                    for part in ("attn_in", "attn_out", "mlp_gate", "mlp_down"):
+                        if s[part] is None:
+                            continue
                         f.write(f"demo-calib,{part},layerscope-demo,4,64,{l},{s[part]!r}\n")
             print(f"wrote {args.csv}")
     print(f"\n(total {time.time() - t0:.0f} s)")

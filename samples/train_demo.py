@@ -5,7 +5,8 @@ and calibration texts.  Everything is seeded; see samples/README.md.
     nice -n 19 /usr/bin/python3 samples/train_demo.py
 
 Steps:
-  1. text: gen_text.py seed 1 (training, not shipped), seed 2 (eval.txt), seed 3 (calib.txt)
+  1. text: gen_text.py seed 1 (training, not shipped), seed 2 (eval.txt), seed 3 (calib.txt,
+     stories that fit the context as calibration documents)
   2. tokenizer: greedy BPE on the training text (demo_lib.train_bpe), written as a Llama-2
      style SentencePiece-converted tokenizer.json (formats.md §7.3)
   3. model: HF LlamaForCausalLM architecture in plain PyTorch (demo_lib.build_model),
@@ -141,12 +142,22 @@ def export(model, tok, out_dir):
         f.write("\n")
 
 
-def write_texts():
-    for name, seed, n in (("eval.txt", HP["eval_seed"], HP["eval_stories"]),
-                          ("calib.txt", HP["calib_seed"], HP["calib_stories"])):
-        text = "".join(s + "\n" for s in gen_text.stories(seed, n))
-        with open(os.path.join(HERE, name), "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+def write_texts(tok):
+    """eval.txt: the first eval_stories stories of seed 2.  calib.txt: the first
+    calib_stories stories of seed 3 that fit the model's context as calibration documents
+    ([BOS] + story <= max_position_embeddings tokens), so that no calibration document is
+    skipped whether the tool's longest-document limit is 512 or the context."""
+    text = "".join(s + "\n" for s in gen_text.stories(HP["eval_seed"], HP["eval_stories"]))
+    with open(os.path.join(HERE, "eval.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    rng = gen_text.SplitMix64(HP["calib_seed"])
+    keep = []
+    while len(keep) < HP["calib_stories"]:
+        s = gen_text.story(rng)
+        if 1 + len(tok.encode(s)) <= CONFIG["max_position_embeddings"]:
+            keep.append(s)
+    with open(os.path.join(HERE, "calib.txt"), "w", encoding="utf-8", newline="\n") as f:
+        f.write("".join(s + "\n" for s in keep))
 
 
 def main():
@@ -161,12 +172,12 @@ def main():
     t_start = time.time()
     c_start = time.process_time()
 
-    write_texts()
     stories = gen_text.stories(HP["train_seed"], HP["train_stories"])
     text = "\n".join(stories)
     pieces, merges = demo_lib.train_bpe(text, CONFIG["vocab_size"])
     assert len(pieces) == CONFIG["vocab_size"], len(pieces)
     tok = demo_lib.Tokenizer(pieces, merges)
+    write_texts(tok)
     stream = build_stream(tok, stories, HP["train_seed"] + 100, HP["p_doc_style"])
     print(f"tokenizer: {len(pieces)} pieces, {len(merges)} merges; training stream "
           f"{len(stream)} tokens ({time.time() - t_start:.1f} s)", flush=True)
