@@ -138,7 +138,8 @@ def export(model, tok, out_dir):
                    "model_max_length": CONFIG["max_position_embeddings"]}, f, indent=2)
         f.write("\n")
     with open(os.path.join(out_dir, "generation_config.json"), "w") as f:
-        json.dump({"bos_token_id": 1, "eos_token_id": 2}, f, indent=2)
+        json.dump({"bos_token_id": 1, "eos_token_id": 2,
+                   "max_length": CONFIG["max_position_embeddings"]}, f, indent=2)
         f.write("\n")
 
 
