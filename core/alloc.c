@@ -1,5 +1,7 @@
 #include "alloc.h"
 
+#include "hqq.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +22,7 @@ const ls_stop *ls_stop_get(int index)
 
 double ls_bpp(int nbits, int group_size)
 {
-    const double b2 = 8, g2 = 128;
-    return nbits + 2.0 * b2 / group_size + 32.0 / (group_size * g2);
+    return ls_hqq_nominal_bpp(nbits, group_size, 8, 128); /* the paper's metadata: b2 8, g2 128 */
 }
 
 double ls_stop_bpp(int index)
