@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "parallel.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -14,17 +16,28 @@
 static int64_t q_width(const ls_config *c) { return (int64_t)c->n_heads * c->head_dim; }
 static int64_t kv_width(const ls_config *c) { return (int64_t)c->n_kv_heads * c->head_dim; }
 
+static int64_t qkv_width(const ls_config *c) { return q_width(c) + 2 * kv_width(c); }
+
+/* Query rows per attention block, and how many of them are stacked (all heads of a KV
+ * group share one pair of sgemm calls). */
+static int64_t q_block(int max_seq) { return max_seq < QBLOCK ? max_seq : QBLOCK; }
+static int64_t stacked_rows(const ls_config *c, int max_seq)
+{
+    return (int64_t)(c->n_heads / c->n_kv_heads) * q_block(max_seq);
+}
+
 static int64_t scratch_floats(const ls_config *c, int64_t rows, int max_seq)
 {
-    int64_t per_row = 4 * (int64_t)c->dim + 2 * q_width(c) + 2 * kv_width(c) +
-                      2 * (int64_t)c->hidden_dim;
-    return rows * per_row + (int64_t)(max_seq < QBLOCK ? max_seq : QBLOCK) * max_seq;
+    int64_t per_row = 4 * (int64_t)c->dim + qkv_width(c) + q_width(c) +
+                      3 * (int64_t)c->hidden_dim;
+    int64_t stacked = stacked_rows(c, max_seq);
+    return rows * per_row + stacked * (max_seq + 2 * (int64_t)c->head_dim);
 }
 
 void ls_fwd_scratch_free(ls_fwd_scratch *s)
 {
-    float **p[] = {&s->xa, &s->xm, &s->q, &s->k, &s->v, &s->ctx,
-                   &s->oa, &s->om, &s->gate, &s->up, &s->scores};
+    float **p[] = {&s->xa, &s->xm, &s->qkv, &s->ctx, &s->oa, &s->om,
+                   &s->gu, &s->act, &s->qs, &s->cs, &s->scores};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         free(*p[i]);
         *p[i] = NULL;
@@ -37,21 +50,20 @@ int ls_fwd_scratch_init(ls_fwd_scratch *s, const ls_config *c, int64_t rows, int
     memset(s, 0, sizeof *s);
     s->cap_rows = rows;
     s->max_seq = max_seq;
-    size_t r = (size_t)rows;
+    size_t r = (size_t)rows, stacked = (size_t)stacked_rows(c, max_seq);
     s->xa = malloc(r * (size_t)c->dim * sizeof(float));
     s->xm = malloc(r * (size_t)c->dim * sizeof(float));
-    s->q = malloc(r * (size_t)q_width(c) * sizeof(float));
-    s->k = malloc(r * (size_t)kv_width(c) * sizeof(float));
-    s->v = malloc(r * (size_t)kv_width(c) * sizeof(float));
+    s->qkv = malloc(r * (size_t)qkv_width(c) * sizeof(float));
     s->ctx = malloc(r * (size_t)q_width(c) * sizeof(float));
     s->oa = malloc(r * (size_t)c->dim * sizeof(float));
     s->om = malloc(r * (size_t)c->dim * sizeof(float));
-    s->gate = malloc(r * (size_t)c->hidden_dim * sizeof(float));
-    s->up = malloc(r * (size_t)c->hidden_dim * sizeof(float));
-    s->scores = malloc((size_t)(max_seq < QBLOCK ? max_seq : QBLOCK) * (size_t)max_seq *
-                       sizeof(float));
-    if (!s->xa || !s->xm || !s->q || !s->k || !s->v || !s->ctx || !s->oa || !s->om ||
-        !s->gate || !s->up || !s->scores) {
+    s->gu = malloc(r * 2 * (size_t)c->hidden_dim * sizeof(float));
+    s->act = malloc(r * (size_t)c->hidden_dim * sizeof(float));
+    s->qs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
+    s->cs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
+    s->scores = malloc(stacked * (size_t)max_seq * sizeof(float));
+    if (!s->xa || !s->xm || !s->qkv || !s->ctx || !s->oa || !s->om || !s->gu || !s->act ||
+        !s->qs || !s->cs || !s->scores) {
         ls_fwd_scratch_free(s);
         return ls_fail(err, "forward: out of memory for scratch (%.1f MiB)",
                        (double)scratch_floats(c, rows, max_seq) * 4 / 1048576.0);
@@ -134,28 +146,103 @@ fail:
     return -1;
 }
 
-void ls_fwd_linear(const float *x, int64_t rows, const float *W, int64_t out, int64_t in,
-                   float *y)
+/* y[rows][out] (row stride ldy) = x[rows][in] (row stride ldx) . W^T */
+static void linear_strided(const float *x, int64_t ldx, int64_t rows, const float *W,
+                           int64_t out, int64_t in, float *y, int64_t ldy)
 {
     if (rows <= 0)
         return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)out,
-                (blasint)in, 1.0f, x, (blasint)in, W, (blasint)in, 0.0f, y, (blasint)out);
+                (blasint)in, 1.0f, x, (blasint)ldx, W, (blasint)in, 0.0f, y, (blasint)ldy);
+}
+
+void ls_fwd_linear(const float *x, int64_t rows, const float *W, int64_t out, int64_t in,
+                   float *y)
+{
+    linear_strided(x, in, rows, W, out, in, y, out);
+}
+
+/* y[rows][ldy] gets x . W_first^T | x . W_first+1^T | ... for n modules, in one sgemm when
+ * their matrices lie back to back in memory (ls_layer_f32 keeps q/k/v and gate/up so;
+ * sensitivity's mixed views do not). */
+static void linear_group(const float *x, int64_t rows, const ls_layer_f32 *w, int first,
+                         int n, float *y, int64_t ldy)
+{
+    bool adjacent = true;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        int mod = first + i;
+        adjacent = adjacent && w->w[mod] == w->w[first] + total * w->cols[first];
+        total += w->rows[mod];
+    }
+    if (adjacent) {
+        linear_strided(x, w->cols[first], rows, w->w[first], total, w->cols[first], y, ldy);
+        return;
+    }
+    for (int i = 0, at = 0; i < n; at += (int)w->rows[first + i], i++)
+        linear_strided(x, w->cols[first], rows, w->w[first + i], w->rows[first + i],
+                       w->cols[first], y + at, ldy);
+}
+
+/* The element-wise steps (RMSNorm, residual adds, SiLU, softmax) run on all CPUs over
+ * ranges of rows: between the sgemm calls they were a single-threaded fifth of the time. */
+typedef void (*rows_fn)(void *ctx, int64_t r0, int64_t r1);
+
+typedef struct rows_job {
+    rows_fn fn;
+    void *ctx;
+    int64_t rows, per_task;
+} rows_job;
+
+static void rows_task(void *p, int64_t t)
+{
+    rows_job *j = p;
+    int64_t r0 = t * j->per_task, r1 = r0 + j->per_task;
+    j->fn(j->ctx, r0, r1 < j->rows ? r1 : j->rows);
+}
+
+/* fn over rows 0 .. rows-1 in tasks of about `work` floats (width floats per row). */
+static void for_rows(int64_t rows, int64_t width, rows_fn fn, void *ctx)
+{
+    const int64_t work = 1 << 16;
+    int64_t per = width >= work ? 1 : work / (width > 0 ? width : 1);
+    if (rows <= per) {
+        fn(ctx, 0, rows);
+        return;
+    }
+    rows_job j = {fn, ctx, rows, per};
+    /* Failing to start threads only means this thread does every task. */
+    (void)ls_parallel_for((rows + per - 1) / per, ls_cpu_count(), rows_task, &j);
+}
+
+typedef struct norm_job {
+    const float *x, *weight;
+    int dim;
+    double eps;
+    float *y;
+} norm_job;
+
+static void norm_rows(void *p, int64_t r0, int64_t r1)
+{
+    const norm_job *j = p;
+    int dim = j->dim;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *xr = j->x + r * dim;
+        float *yr = j->y + r * dim;
+        double ss = 0.0;
+        for (int i = 0; i < dim; i++)
+            ss += (double)xr[i] * xr[i];
+        float inv = (float)(1.0 / sqrt(ss / dim + j->eps));
+        for (int i = 0; i < dim; i++)
+            yr[i] = (xr[i] * inv) * j->weight[i];
+    }
 }
 
 void ls_fwd_rmsnorm(const float *x, const float *weight, int64_t rows, int dim, double eps,
                     float *y)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * dim;
-        float *yr = y + r * dim;
-        double ss = 0.0;
-        for (int i = 0; i < dim; i++)
-            ss += (double)xr[i] * xr[i];
-        float inv = (float)(1.0 / sqrt(ss / dim + eps));
-        for (int i = 0; i < dim; i++)
-            yr[i] = (xr[i] * inv) * weight[i];
-    }
+    norm_job j = {x, weight, dim, eps, y};
+    for_rows(rows, dim, norm_rows, &j);
 }
 
 /* exp(x) for softmax and SiLU: Cephes' expf polynomial (relative error ~2e-7, like libm)
@@ -182,13 +269,13 @@ static inline float fast_expf(float x)
     return p * scale;
 }
 
-static void add_bias(float *y, int64_t rows, int64_t width, const float *b)
+static void add_bias(float *y, int64_t rows, int64_t width, int64_t ld, const float *b)
 {
     if (!b)
         return;
     for (int64_t r = 0; r < rows; r++)
         for (int64_t i = 0; i < width; i++)
-            y[r * width + i] += b[i];
+            y[r * ld + i] += b[i];
 }
 
 #if defined(__SSE2__)
@@ -260,25 +347,33 @@ static float exp_shift_sum(float *x, int n, float mx)
     return sum;
 }
 
-/* Causal softmax of nr score rows for queries i0 .. i0+nr-1 over keys 0 .. i0+nr-1 (row
- * stride nk = i0 + nr): keys beyond the query (and outside the sliding window) get 0, so
- * the following sgemm can use the whole block. */
-static void causal_softmax(float *S, int i0, int nr, int window)
+/* Causal softmax of one score row of query i over keys 0 .. nk-1: keys beyond the query
+ * (and outside the sliding window) get 0, so the following sgemm can use the whole block. */
+static void causal_softmax_row(float *row, int i, int nk, int window)
 {
-    int nk = i0 + nr;
-    for (int r = 0; r < nr; r++) {
-        int i = i0 + r;
-        float *row = S + (int64_t)r * nk;
-        int lo = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
-        float mx = row_max(row + lo, i - lo + 1);
-        float inv = 1.0f / exp_shift_sum(row + lo, i - lo + 1, mx);
-        for (int j = 0; j < lo; j++)
-            row[j] = 0.0f;
-        for (int j = lo; j <= i; j++)
-            row[j] *= inv;
-        for (int j = i + 1; j < nk; j++)
-            row[j] = 0.0f;
-    }
+    int lo = window > 0 && i - window + 1 > 0 ? i - window + 1 : 0;
+    float mx = row_max(row + lo, i - lo + 1);
+    float inv = 1.0f / exp_shift_sum(row + lo, i - lo + 1, mx);
+    for (int j = 0; j < lo; j++)
+        row[j] = 0.0f;
+    for (int j = lo; j <= i; j++)
+        row[j] *= inv;
+    for (int j = i + 1; j < nk; j++)
+        row[j] = 0.0f;
+}
+
+typedef struct softmax_job {
+    float *S;
+    int i0, nr, window;
+} softmax_job;
+
+/* Rows r0 .. r1-1 of the stacked score block: row R belongs to query i0 + R % nr. */
+static void softmax_rows(void *p, int64_t r0, int64_t r1)
+{
+    const softmax_job *j = p;
+    int nk = j->i0 + j->nr;
+    for (int64_t R = r0; R < r1; R++)
+        causal_softmax_row(j->S + R * nk, j->i0 + (int)(R % j->nr), nk, j->window);
 }
 
 void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
@@ -286,39 +381,49 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
                       float *out)
 {
     const ls_config *c = &f->c;
-    int64_t qw = q_width(c), kw = kv_width(c);
+    int64_t qw = q_width(c), kw = kv_width(c), ld = qkv_width(c);
     int hd = c->head_dim, rep = c->n_heads / c->n_kv_heads;
     int64_t rows = 0;
     for (int i = 0; i < n_seq; i++)
         rows += seq_len[i];
     float *ctx = ctx_out ? ctx_out : s->ctx;
-    ls_fwd_linear(xn, rows, w->w[LS_MOD_Q], qw, c->dim, s->q);
-    ls_fwd_linear(xn, rows, w->w[LS_MOD_K], kw, c->dim, s->k);
-    ls_fwd_linear(xn, rows, w->w[LS_MOD_V], kw, c->dim, s->v);
-    add_bias(s->q, rows, qw, w->bq);
-    add_bias(s->k, rows, kw, w->bk);
-    add_bias(s->v, rows, kw, w->bv);
+    linear_group(xn, rows, w, LS_MOD_Q, 3, s->qkv, ld);
+    add_bias(s->qkv, rows, qw, ld, w->bq);
+    add_bias(s->qkv + qw, rows, kw, ld, w->bk);
+    add_bias(s->qkv + qw + kw, rows, kw, ld, w->bv);
     float scale = (float)(1.0 / sqrt((double)hd));
     int64_t r0 = 0;
     for (int si = 0; si < n_seq; si++) {
         int T = seq_len[si];
-        float *q = s->q + r0 * qw, *k = s->k + r0 * kw, *v = s->v + r0 * kw;
-        ls_rope_apply(&f->rope, q, T, qw, c->n_heads);
-        ls_rope_apply(&f->rope, k, T, kw, c->n_kv_heads);
-        for (int h = 0; h < c->n_heads; h++) {
-            int g = h / rep;
+        float *q = s->qkv + r0 * ld, *k = q + qw, *v = k + kw;
+        ls_rope_apply(&f->rope, q, T, ld, c->n_heads);
+        ls_rope_apply(&f->rope, k, T, ld, c->n_kv_heads);
+        for (int g = 0; g < c->n_kv_heads; g++) {
             /* Blocks of QBLOCK queries see keys 0 .. end of the block only (causal), which
-             * skips most of the masked half of the square. Per block:
-             * S = scale * Q_h K_g^T, softmax, ctx_h = S V_g. */
+             * skips most of the masked half of the square. The queries of the group's rep
+             * heads are stacked (head-major) so one pair of sgemm calls serves them all:
+             * S = scale * Q K_g^T, softmax per row, C = S V_g. */
             for (int i0 = 0; i0 < T; i0 += QBLOCK) {
                 int nr = T - i0 < QBLOCK ? T - i0 : QBLOCK, nk = i0 + nr;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, nk, hd, scale,
-                            q + (int64_t)i0 * qw + (int64_t)h * hd, (blasint)qw,
-                            k + (int64_t)g * hd, (blasint)kw, 0.0f, s->scores, nk);
-                causal_softmax(s->scores, i0, nr, c->sliding_window);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, hd, nk, 1.0f,
-                            s->scores, nk, v + (int64_t)g * hd, (blasint)kw, 0.0f,
-                            ctx + (r0 + i0) * qw + (int64_t)h * hd, (blasint)qw);
+                int64_t m = (int64_t)rep * nr;
+                for (int hh = 0; hh < rep; hh++)
+                    for (int r = 0; r < nr; r++)
+                        memcpy(s->qs + ((int64_t)hh * nr + r) * hd,
+                               q + (int64_t)(i0 + r) * ld + (int64_t)(g * rep + hh) * hd,
+                               (size_t)hd * sizeof(float));
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)m, nk, hd,
+                            scale, s->qs, hd, k + (int64_t)g * hd, (blasint)ld, 0.0f,
+                            s->scores, nk);
+                softmax_job sj = {s->scores, i0, nr, c->sliding_window};
+                for_rows(m, nk, softmax_rows, &sj);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, hd, nk,
+                            1.0f, s->scores, nk, v + (int64_t)g * hd, (blasint)ld, 0.0f,
+                            s->cs, hd);
+                for (int hh = 0; hh < rep; hh++)
+                    for (int r = 0; r < nr; r++)
+                        memcpy(ctx + (r0 + i0 + r) * qw + (int64_t)(g * rep + hh) * hd,
+                               s->cs + ((int64_t)hh * nr + r) * hd,
+                               (size_t)hd * sizeof(float));
             }
         }
         r0 += T;
@@ -326,28 +431,43 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
     ls_fwd_linear(ctx, rows, w->w[LS_MOD_O], c->dim, qw, out);
 }
 
+typedef struct swiglu_job {
+    const float *gu; /* [rows][2*hid]: gate | up */
+    int64_t hid;
+    float *act;      /* [rows][hid] */
+} swiglu_job;
+
+static void swiglu_rows(void *p, int64_t r0, int64_t r1)
+{
+    const swiglu_job *j = p;
+    int64_t hid = j->hid;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *gate = j->gu + r * 2 * hid, *up = gate + hid;
+        float *ar = j->act + r * hid;
+        int64_t i = 0;
+#if defined(__SSE2__)
+        const __m128 one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
+        for (; i + 4 <= hid; i += 4) {
+            __m128 g = _mm_loadu_ps(gate + i);
+            __m128 e = fast_exp4(_mm_sub_ps(zero, g));
+            _mm_storeu_ps(ar + i, _mm_mul_ps(_mm_div_ps(g, _mm_add_ps(one, e)),
+                                             _mm_loadu_ps(up + i)));
+        }
+#endif
+        for (; i < hid; i++)
+            ar[i] = gate[i] / (1.0f + fast_expf(-gate[i])) * up[i];
+    }
+}
+
 void ls_fwd_mlp(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s, const float *xn,
                 int64_t n_rows, float *act, float *out)
 {
     const ls_config *c = &f->c;
     int64_t hid = c->hidden_dim;
-    float *a = act ? act : s->gate;
-    ls_fwd_linear(xn, n_rows, w->w[LS_MOD_GATE], hid, c->dim, s->gate);
-    ls_fwd_linear(xn, n_rows, w->w[LS_MOD_UP], hid, c->dim, s->up);
-    int64_t n = n_rows * hid, i = 0;
-#if defined(__SSE2__)
-    const __m128 one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
-    for (; i + 4 <= n; i += 4) {
-        __m128 g = _mm_loadu_ps(s->gate + i);
-        __m128 e = fast_exp4(_mm_sub_ps(zero, g));
-        _mm_storeu_ps(a + i, _mm_mul_ps(_mm_div_ps(g, _mm_add_ps(one, e)),
-                                        _mm_loadu_ps(s->up + i)));
-    }
-#endif
-    for (; i < n; i++) {
-        float g = s->gate[i];
-        a[i] = g / (1.0f + fast_expf(-g)) * s->up[i];
-    }
+    float *a = act ? act : s->act;
+    linear_group(xn, n_rows, w, LS_MOD_GATE, 2, s->gu, 2 * hid);
+    swiglu_job j = {s->gu, hid, a};
+    for_rows(n_rows, hid, swiglu_rows, &j);
     ls_fwd_linear(a, n_rows, w->w[LS_MOD_DOWN], c->dim, hid, out);
 }
 
@@ -369,10 +489,24 @@ static int embed(const ls_fwd *f, const ls_fwd_seqs *s, float *x, ls_error *err)
     return 0;
 }
 
-static void add_rows(float *x, const float *y, int64_t n)
+typedef struct add_job {
+    float *x;
+    const float *y;
+    int64_t width;
+} add_job;
+
+static void add_rows(void *p, int64_t r0, int64_t r1)
 {
-    for (int64_t i = 0; i < n; i++)
-        x[i] += y[i];
+    const add_job *j = p;
+    for (int64_t i = r0 * j->width; i < r1 * j->width; i++)
+        j->x[i] += j->y[i];
+}
+
+/* x += y, both [rows][width] */
+static void residual_add(float *x, const float *y, int64_t rows, int64_t width)
+{
+    add_job j = {x, y, width};
+    for_rows(rows, width, add_rows, &j);
 }
 
 /* One layer over one chunk of whole sequences starting at sequence si, row r0. */
@@ -384,13 +518,13 @@ static int run_chunk(ls_fwd *f, int layer, float *x, int n_seq, int64_t r0, int6
     float *xc = x + r0 * c->dim;
     ls_fwd_rmsnorm(xc, f->w.attn_norm, rows, c->dim, c->norm_eps, s->xa);
     ls_fwd_attention(f, &f->w, s, s->xa, n_seq, f->seq_len, s->ctx, s->oa);
-    add_rows(xc, s->oa, rows * c->dim);
+    residual_add(xc, s->oa, rows, c->dim);
     ls_fwd_rmsnorm(xc, f->w.ffn_norm, rows, c->dim, c->norm_eps, s->xm);
-    ls_fwd_mlp(f, &f->w, s, s->xm, rows, s->gate, s->om);
-    add_rows(xc, s->om, rows * c->dim);
+    ls_fwd_mlp(f, &f->w, s, s->xm, rows, s->act, s->om);
+    residual_add(xc, s->om, rows, c->dim);
     if (obs && obs->chunk) {
         ls_fwd_record rec = {layer, n_seq, f->seq_len, rows, r0, s->xa, s->ctx, s->oa,
-                             s->xm, s->gate, s->om};
+                             s->xm, s->act, s->om};
         return obs->chunk(obs->ctx, &rec, err);
     }
     return 0;
@@ -452,7 +586,7 @@ int ls_fwd_head_load(ls_fwd *f, ls_error *err)
     if (!f->head)
         return ls_fail(err, "%s: forward: out of memory for the classifier in f32 (%.1f MiB)",
                        f->m->path, (double)n * 4 / 1048576.0);
-    ls_tensor_range_f32(h, 0, n, f->head);
+    ls_tensor_to_f32_parallel(h, f->head);
     return 0;
 }
 

@@ -37,11 +37,13 @@ typedef struct ls_fwd_scratch {
     int64_t cap_rows;
     int max_seq;
     float *xa, *xm;        /* [rows][dim] attention / MLP block inputs (after RMSNorm) */
-    float *q, *k, *v;      /* [rows][n_heads*hd], [rows][n_kv*hd] x 2 */
+    float *qkv;            /* [rows][n_heads*hd + 2*n_kv*hd]: q | k | v of each token */
     float *ctx;            /* [rows][n_heads*hd] attention output = input of o_proj */
     float *oa, *om;        /* [rows][dim] attention / MLP block outputs */
-    float *gate, *up;      /* [rows][hidden]; gate holds silu(gate)*up = input of down */
-    float *scores;         /* [min(128, max_seq)][max_seq] */
+    float *gu;             /* [rows][2*hidden]: gate | up of each token */
+    float *act;            /* [rows][hidden] silu(gate)*up = input of down_proj */
+    float *qs, *cs;        /* [rep*QB][hd] one KV group's queries / contexts, stacked */
+    float *scores;         /* [rep*QB][max_seq], QB = min(128, max_seq) */
 } ls_fwd_scratch;
 
 int ls_fwd_scratch_init(ls_fwd_scratch *s, const ls_config *c, int64_t rows, int max_seq,
@@ -113,7 +115,7 @@ void ls_fwd_logits(const ls_fwd *f, const float *hidden, int64_t n, float *logit
 void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
                       const float *xn, int n_seq, const int *seq_len, float *ctx_out,
                       float *out);
-/* act (may be NULL: scratch gate) gets silu(gate)*up, the input of down_proj. */
+/* act (may be NULL: scratch act) gets silu(gate)*up, the input of down_proj. */
 void ls_fwd_mlp(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s, const float *xn,
                 int64_t n_rows, float *act, float *out);
 /* y[rows][out] = x[rows][in] . W^T, W [out][in] row-major (one sgemm). */

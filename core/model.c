@@ -12,6 +12,7 @@
 
 #include "gguf.h"
 #include "half.h"
+#include "half_convert.h"
 #include "hfconfig.h"
 #include "llama2c.h"
 #include "safetensors.h"
@@ -849,20 +850,8 @@ void ls_model_free(ls_model *m)
 void ls_tensor_range_f32(const ls_tensor *t, int64_t first, int64_t n, float *out)
 {
     const unsigned char *src = (const unsigned char *)t->data + first * (int64_t)ls_dtype_size(t->dtype);
-    if (t->dtype == LS_DT_F32) {
+    if (t->dtype == LS_DT_F32)
         memcpy(out, src, (size_t)n * sizeof *out);
-        return;
-    }
-    /* safetensors data need not be aligned: read through a small aligned block. */
-    uint16_t h[256];
-    for (int64_t i0 = 0; i0 < n; i0 += 256) {
-        int64_t m = n - i0 < 256 ? n - i0 : 256;
-        memcpy(h, src + 2 * i0, (size_t)m * 2);
-        if (t->dtype == LS_DT_F16)
-            for (int64_t i = 0; i < m; i++)
-                out[i0 + i] = ls_f16_to_f32(h[i]);
-        else
-            for (int64_t i = 0; i < m; i++)
-                out[i0 + i] = ls_bf16_to_f32(h[i]);
-    }
+    else
+        ls_half_to_f32(src, n, t->dtype == LS_DT_BF16, out);
 }

@@ -44,7 +44,7 @@ typedef struct ls_tensor {
 } ls_tensor;
 
 /* Converts n elements of a tensor starting at element first to f32. The mapped data need
- * not be aligned (safetensors offsets need not be), so 16-bit values are copied first. */
+ * not be aligned (safetensors offsets need not be); 16-bit values are read unaligned. */
 void ls_tensor_range_f32(const ls_tensor *t, int64_t first, int64_t n, float *out);
 
 /* Reads element i of a tensor as float (exact for F32/F16/BF16). For tests and slow paths;

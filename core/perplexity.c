@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "forward.h"
+#include "parallel.h"
 
 #define DEFAULT_BATCH_TOKENS 8192
 #define LOGIT_BLOCK_FLOATS (64 << 20) /* at most 256 MiB of logits at once */
@@ -280,20 +281,53 @@ static int on_layer_end(void *ctx, int layer, ls_error *err)
     return 0;
 }
 
-/* Scores one window of a finished batch: logits of rows score_from-1 .. len-2 in blocks. */
-static int score_window(ls_fwd *f, const float *hidden, const int32_t *tok,
-                        const ls_ppl_window *w, float *logits, int64_t block, double *nll)
+/* Scoring a finished batch: the scored rows of all its windows are gathered into blocks
+ * of up to `block` rows, so the classifier is one large sgemm per block, and the
+ * log-softmax of each row runs on all CPUs. */
+typedef struct scorer {
+    const ls_fwd *f;
+    int64_t block;
+    float *rows;       /* [block][dim] gathered hidden states */
+    int32_t *target;   /* [block] the token each row predicts */
+    float *logits;     /* [block][vocab] */
+    double *nll;       /* [block] */
+} scorer;
+
+static void nll_task(void *ctx, int64_t k)
 {
-    int V = f->c.vocab_size, dim = f->c.dim;
-    int n = w->len - w->score_from;
-    for (int k0 = 0; k0 < n; k0 += (int)block) {
-        int nb = n - k0 < block ? n - k0 : (int)block;
-        int64_t row = w->score_from - 1 + k0;
-        ls_fwd_logits(f, hidden + row * dim, nb, logits);
-        for (int k = 0; k < nb; k++)
-            nll[k0 + k] = ls_ppl_nll(logits + (int64_t)k * V, V, tok[row + k + 1]);
+    scorer *s = ctx;
+    int V = s->f->c.vocab_size;
+    s->nll[k] = ls_ppl_nll(s->logits + k * V, V, s->target[k]);
+}
+
+static void score_block(scorer *s, int64_t n, double *out)
+{
+    ls_fwd_logits(s->f, s->rows, n, s->logits);
+    /* Failing to start threads only means this thread scores every row. */
+    (void)ls_parallel_for(n, ls_cpu_count(), nll_task, s);
+    memcpy(out, s->nll, (size_t)n * sizeof *out);
+}
+
+/* nll_out gets, window after window, the NLL of each scored token of the batch (rows
+ * score_from-1 .. len-2 of each window predict the next token). */
+static void score_batch(scorer *s, const float *hidden, const int32_t *btok,
+                        const int64_t *off, const ls_ppl_window *win, int nb, double *nll_out)
+{
+    int dim = s->f->c.dim;
+    int64_t filled = 0, done = 0;
+    for (int k = 0; k < nb; k++) {
+        for (int64_t r = off[k] + win[k].score_from - 1; r < off[k] + win[k].len - 1; r++) {
+            memcpy(s->rows + filled * dim, hidden + r * dim, (size_t)dim * sizeof(float));
+            s->target[filled++] = btok[r + 1];
+            if (filled == s->block) {
+                score_block(s, filled, nll_out + done);
+                done += filled;
+                filled = 0;
+            }
+        }
     }
-    return n;
+    if (filled > 0)
+        score_block(s, filled, nll_out + done);
 }
 
 int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, int64_t n,
@@ -326,23 +360,27 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
         batch_cap = p.ctx;
     int V = m->cfg.vocab_size, dim = m->cfg.dim;
     int64_t block = LOGIT_BLOCK_FLOATS / V;
-    block = block < 1 ? 1 : block > p.ctx ? p.ctx : block;
+    block = block < 1 ? 1 : block > batch_cap ? batch_cap : block;
 
     ls_fwd *f = NULL;
     int32_t *btok = malloc((size_t)batch_cap * sizeof *btok);
     int64_t *off = malloc((size_t)(batch_cap + 1) * sizeof *off);
     float *hidden = malloc((size_t)batch_cap * dim * sizeof *hidden);
-    float *logits = malloc((size_t)block * V * sizeof *logits);
-    double *nll = malloc((size_t)p.ctx * sizeof *nll);
+    scorer sc = {NULL, block, malloc((size_t)block * dim * sizeof(float)),
+                 malloc((size_t)block * sizeof(int32_t)),
+                 malloc((size_t)block * V * sizeof(float)), malloc((size_t)block * sizeof(double))};
+    double *nll = malloc((size_t)batch_cap * sizeof *nll);
     double *running = malloc((size_t)n_win * sizeof *running);
     int rc = -1;
-    if (!btok || !off || !hidden || !logits || !nll || !running) {
+    if (!btok || !off || !hidden || !sc.rows || !sc.target || !sc.logits || !sc.nll || !nll ||
+        !running) {
         ls_fail(err, "%s: perplexity: out of memory for a batch of %lld tokens", m->path,
                 (long long)batch_cap);
         goto done;
     }
     if (ls_fwd_new(m, qm, p.ctx, 0, &f, err) < 0 || ls_fwd_head_load(f, err) < 0)
         goto done;
+    sc.f = f;
 
     eval_state st = {&p, progress, m->cfg.n_layers, n_win, 0, 0, 0, 0, 0, now(), 0, false};
     for (int64_t i = 0; i < n_win; i++)
@@ -373,11 +411,13 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
         ls_fwd_seqs seqs = {nb, btok, off};
         if (ls_fwd_run(f, &seqs, hidden, &obs, err) < 0)
             goto done;
+        score_batch(&sc, hidden, btok, off, win + wi, nb, nll);
+        int64_t at = 0;
         for (int k = 0; k < nb; k++) {
             const ls_ppl_window *w = &win[wi + k];
-            int cnt = score_window(f, hidden + off[k] * dim, btok + off[k], w, logits, block,
-                                   nll);
-            running[wi + k] = ls_ppl_acc_add(&acc, w, nll, cnt);
+            int cnt = w->len - w->score_from;
+            running[wi + k] = ls_ppl_acc_add(&acc, w, nll + at, cnt);
+            at += cnt;
             st.running = running[wi + k];
             st.have_running = true;
             if (on_window) {
@@ -409,6 +449,7 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
     rc = 0;
 done:
     ls_fwd_free(f);
-    free(win), free(btok), free(off), free(hidden), free(logits), free(nll), free(running);
+    free(win), free(btok), free(off), free(hidden), free(nll), free(running);
+    free(sc.rows), free(sc.target), free(sc.logits), free(sc.nll);
     return rc;
 }

@@ -37,4 +37,7 @@ int64_t ls_layer_f32_bytes(const ls_model *m);
 int ls_layer_f32_load(ls_layer_f32 *w, const ls_model *m, const ls_qmodel *q, int layer,
                       ls_error *err);
 
+/* The whole tensor in f32 (t->n_elems floats), converted on all CPUs. */
+void ls_tensor_to_f32_parallel(const ls_tensor *t, float *out);
+
 #endif
