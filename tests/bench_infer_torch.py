@@ -3,11 +3,12 @@
 the llama.cpp protocol (chunks of ctx tokens, BOS first, second half scored).
 
 usage: bench_infer_torch.py MODEL_DIR TOKENS.bin CTX CHUNKS
-prints: TORCH <tokens per second> <ppl>
+prints: TORCH <tokens per second> <ppl> <threads>
 Reads model.safetensors itself (no safetensors package needed); q/k rows are in the HF
 (rotate-half) layout."""
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -38,6 +39,8 @@ def rms(x, w, eps):
 
 
 def main():
+    # Debian's build starts with one intra-op thread here; give it every CPU, as we use.
+    torch.set_num_threads(os.cpu_count() or 1)
     mdir, tpath, ctx, chunks = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     cfg = json.load(open(mdir + "/config.json"))
     W = load_safetensors(mdir + "/model.safetensors")
@@ -93,12 +96,12 @@ def main():
 
     best = 1e30
     with torch.no_grad():
-        for _ in range(2):
+        for _ in range(3):
             t0 = time.time()
             nll = torch.cat([forward(x_ids[c:c + 1]) for c in range(chunks)], 0)
             best = min(best, time.time() - t0)
     ppl = math.exp(nll.double().mean().item())
-    print("TORCH %.1f %.4f" % (chunks * ctx / best, ppl))
+    print("TORCH %.1f %.4f %d" % (chunks * ctx / best, ppl, torch.get_num_threads()))
 
 
 if __name__ == "__main__":
