@@ -7,6 +7,7 @@
 #include "batch_eval.h"
 #include "blas_check.h"
 #include "discover.h"
+#include "fnorm.h"
 #include "interop.h"
 #include "kurtosis.h"
 #include "manual.h"
@@ -253,6 +254,18 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             goto out;
         }
         if (ls_batch_sensitivity(o, model, is_demo, p, threads, errf, &err) < 0)
+            goto out;
+    }
+    if (o->measure_fnorm) {
+        if (!model) {
+            ls_fail(&err, "%s: --fnorm needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (!o->metrics_out) {
+            ls_fail(&err, "--fnorm: nothing to write it to (add --export-metrics-csv FILE)");
+            goto out;
+        }
+        if (ls_fnorm_model(model, threads, NULL, p, &err) < 0)
             goto out;
     }
     if (o->session) {

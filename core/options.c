@@ -49,6 +49,7 @@ enum {
     OPT_CALIB_SEQLEN,
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
+    OPT_FNORM,
 };
 
 static const struct option long_opts[] = {
@@ -96,6 +97,7 @@ static const struct option long_opts[] = {
     {"calib-seqlen", required_argument, NULL, OPT_CALIB_SEQLEN},
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
+    {"fnorm", no_argument, NULL, OPT_FNORM},
     {NULL, 0, NULL, 0},
 };
 
@@ -115,6 +117,8 @@ void ls_options_print_usage(FILE *f)
         "      --export FILE        write the allocation (optimal_configs for HQQ)\n"
         "      --export-kurtosis-csv F   kurtosis in the toolkit's kurtosis-<model>.csv form\n"
         "      --export-metrics-csv F    metrics in the toolkit's fnorm-<model>.csv form\n"
+        "      --fnorm              measure the toolkit's FNorm (HQQ error of all 12\n"
+        "                           configs of every matrix) for that file's fnorm column\n"
         "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
         "      --method M           sensi | kurt | both | manual      (default sensi)\n"
         "      --mode D             subtract | divide: override the method's pairing\n"
@@ -236,6 +240,7 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_ALLOW_LONG_CTX: o->allow_long_ctx = true; return 0;
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
+    case OPT_FNORM: o->measure_fnorm = true; return 0;
     case OPT_CALIB: o->calib_path = arg; return 0;
     case OPT_CALIB_SAMPLES:
         if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)

@@ -36,6 +36,7 @@ typedef struct ls_options {
     const char *export_path;     /* --export FILE */
     const char *kurtosis_out;    /* --export-kurtosis-csv FILE */
     const char *metrics_out;     /* --export-metrics-csv FILE */
+    bool measure_fnorm;          /* --fnorm: the toolkit's FNorm for all 12 configs */
     const char *llamacpp_out;    /* --export-llamacpp FILE */
     const char *manual_path;     /* --manual FILE */
     const char *tokenizer_path;  /* --tokenizer FILE */
