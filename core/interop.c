@@ -128,9 +128,12 @@ int ls_write_llamacpp_overrides(const char *path, const ls_profile *p, const ls_
             "# APPROXIMATION: HQQ %s -> %s is mapped to the closest GGUF types by bits only\n"
             "# (%s base, %s boosted); group sizes and HQQ's zero-point optimisation have no\n"
             "# GGUF equivalent. Use, for example:\n"
-            "#   llama-quantize --pure $(grep -v '^#' %s) model-f16.gguf out.gguf %s\n"
-            "# (--pure keeps llama.cpp's own per-tensor heuristics out; builds before July 2026\n"
-            "# ignore --tensor-type together with --pure: drop --pure there.)\n",
+            "#   llama-quantize --pure --output-tensor-type q8_0 --token-embedding-type q8_0 \\\n"
+            "#       $(grep -v '^#' %s) model-f16.gguf out.gguf %s\n"
+            "# --pure keeps llama.cpp's own per-tensor mix out; HQQ leaves the classifier and\n"
+            "# the embeddings unquantized, hence q8_0 for them. llama.cpp before 2026-07-15\n"
+            "# (PR #25716) ignores --tensor-type together with --pure: drop --pure there, and\n"
+            "# the type's own mix then also raises a few tensors this list does not boost.\n",
             p->name, base->name, target->name, ls_gguf_type_for_bits(base->nbits),
             ls_gguf_type_for_bits(target->nbits), path,
             base->nbits == 8 ? "Q8_0" : base->nbits == 4 ? "Q4_K_M" : base->nbits == 3 ? "Q3_K_M" : "Q2_K");
