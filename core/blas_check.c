@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "parallel.h"
+
 char *openblas_get_config(void); /* OpenBLAS; not declared by every cblas.h */
 
 const char *ls_blas_corename(void)
@@ -17,6 +19,11 @@ const char *ls_blas_corename(void)
 int ls_blas_threads(void)
 {
     return openblas_get_num_threads();
+}
+
+void ls_blas_use_caller_thread_only(void)
+{
+    openblas_set_num_threads(1);
 }
 
 const char *ls_blas_better_core(void)
@@ -68,6 +75,11 @@ bool ls_blas_check(char *msg, size_t cap)
 void ls_blas_describe(char *buf, size_t cap)
 {
     const char *cfg = openblas_get_config();
-    snprintf(buf, cap, "%s, core %s, %d threads", cfg ? cfg : "OpenBLAS", ls_blas_corename(),
-             ls_blas_threads());
+    if (ls_blas_threads() > 1)
+        snprintf(buf, cap, "%s, core %s, %d threads", cfg ? cfg : "OpenBLAS",
+                 ls_blas_corename(), ls_blas_threads());
+    else
+        snprintf(buf, cap, "%s, core %s, one thread per call (large products split over "
+                 "%d CPUs by layerscope)", cfg ? cfg : "OpenBLAS", ls_blas_corename(),
+                 ls_cpu_count());
 }

@@ -14,6 +14,13 @@ const char *ls_blas_corename(void);
 /* Threads OpenBLAS uses. */
 int ls_blas_threads(void);
 
+/* Makes OpenBLAS run each call on the caller's thread only. The forward pass then splits
+ * large products over its own threads (core/forward.c): OpenBLAS's idle workers otherwise
+ * keep spinning for a while after each call and compete on every core with the
+ * attention, normalisation and SiLU steps between the products. The programs call this
+ * once at start-up (tui/main.c); it changes OpenBLAS's process-wide setting. */
+void ls_blas_use_caller_thread_only(void);
+
 /* The core type this CPU could use ("SkylakeX", "Haswell", "Sandybridge") or NULL. */
 const char *ls_blas_better_core(void);
 

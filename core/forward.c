@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attention.h"
+#include "blas_check.h"
 #include "parallel.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -30,6 +32,8 @@ static int64_t scratch_floats(const ls_config *c, int64_t rows, int max_seq)
 {
     int64_t per_row = 4 * (int64_t)c->dim + qkv_width(c) + q_width(c) +
                       3 * (int64_t)c->hidden_dim;
+    if (ls_attn_fused_usable(c->head_dim))
+        return rows * per_row + ls_attn_scratch_floats(c->n_kv_heads, c->head_dim, max_seq);
     int64_t stacked = stacked_rows(c, max_seq);
     return rows * per_row + stacked * (max_seq + 2 * (int64_t)c->head_dim);
 }
@@ -37,7 +41,7 @@ static int64_t scratch_floats(const ls_config *c, int64_t rows, int max_seq)
 void ls_fwd_scratch_free(ls_fwd_scratch *s)
 {
     float **p[] = {&s->xa, &s->xm, &s->qkv, &s->ctx, &s->oa, &s->om,
-                   &s->gu, &s->act, &s->qs, &s->cs, &s->scores};
+                   &s->gu, &s->act, &s->kt, &s->qs, &s->cs, &s->scores};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
         free(*p[i]);
         *p[i] = NULL;
@@ -59,11 +63,18 @@ int ls_fwd_scratch_init(ls_fwd_scratch *s, const ls_config *c, int64_t rows, int
     s->om = malloc(r * (size_t)c->dim * sizeof(float));
     s->gu = malloc(r * 2 * (size_t)c->hidden_dim * sizeof(float));
     s->act = malloc(r * (size_t)c->hidden_dim * sizeof(float));
-    s->qs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
-    s->cs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
-    s->scores = malloc(stacked * (size_t)max_seq * sizeof(float));
+    s->fused = ls_attn_fused_usable(c->head_dim);
+    if (s->fused) {
+        s->kt = malloc((size_t)ls_attn_scratch_floats(c->n_kv_heads, c->head_dim, max_seq) *
+                       sizeof(float));
+    } else {
+        s->qs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
+        s->cs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
+        s->scores = malloc(stacked * (size_t)max_seq * sizeof(float));
+    }
+    bool attn_ok = s->fused ? s->kt != NULL : s->qs && s->cs && s->scores;
     if (!s->xa || !s->xm || !s->qkv || !s->ctx || !s->oa || !s->om || !s->gu || !s->act ||
-        !s->qs || !s->cs || !s->scores) {
+        !attn_ok) {
         ls_fwd_scratch_free(s);
         return ls_fail(err, "forward: out of memory for scratch (%.1f MiB)",
                        (double)scratch_floats(c, rows, max_seq) * 4 / 1048576.0);
@@ -147,13 +158,45 @@ fail:
 }
 
 /* y[rows][out] (row stride ldy) = x[rows][in] (row stride ldx) . W^T */
+typedef struct gemm_job {
+    const float *x, *W;
+    int64_t ldx, rows, out, in, ldy, cols_per_task;
+    float *y;
+} gemm_job;
+
+static void sgemm_xwt(const float *x, int64_t ldx, int64_t rows, const float *W, int64_t out,
+                      int64_t in, float *y, int64_t ldy)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)out,
+                (blasint)in, 1.0f, x, (blasint)ldx, W, (blasint)in, 0.0f, y, (blasint)ldy);
+}
+
+static void gemm_task(void *p, int64_t t)
+{
+    const gemm_job *j = p;
+    int64_t c0 = t * j->cols_per_task;
+    int64_t n = j->out - c0 < j->cols_per_task ? j->out - c0 : j->cols_per_task;
+    sgemm_xwt(j->x, j->ldx, j->rows, j->W + c0 * j->in, n, j->in, j->y + c0, j->ldy);
+}
+
 static void linear_strided(const float *x, int64_t ldx, int64_t rows, const float *W,
                            int64_t out, int64_t in, float *y, int64_t ldy)
 {
     if (rows <= 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)rows, (blasint)out,
-                (blasint)in, 1.0f, x, (blasint)ldx, W, (blasint)in, 0.0f, y, (blasint)ldy);
+    /* OpenBLAS threads its own calls unless told to use the caller's thread only
+     * (ls_blas_use_caller_thread_only); then large products are split by output columns
+     * over our threads. */
+    int threads = ls_cpu_count();
+    if (ls_blas_threads() == 1 && threads > 1 && rows * out * in >= ((int64_t)1 << 22) &&
+        out >= 64 * threads) {
+        int64_t per = (out + threads - 1) / threads;
+        per = (per + 15) / 16 * 16;
+        gemm_job j = {x, W, ldx, rows, out, in, ldy, per, y};
+        (void)ls_parallel_for((out + per - 1) / per, threads, gemm_task, &j);
+        return;
+    }
+    sgemm_xwt(x, ldx, rows, W, out, in, y, ldy);
 }
 
 void ls_fwd_linear(const float *x, int64_t rows, const float *W, int64_t out, int64_t in,
@@ -398,6 +441,13 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
         float *q = s->qkv + r0 * ld, *k = q + qw, *v = k + kw;
         ls_rope_apply(&f->rope, q, T, ld, c->n_heads);
         ls_rope_apply(&f->rope, k, T, ld, c->n_kv_heads);
+        if (s->fused) {
+            ls_attn_args aa = {q, k, v, ld, T, c->n_heads, c->n_kv_heads, hd, scale,
+                               c->sliding_window, ctx + r0 * qw, qw};
+            ls_attn_fused(&aa, s->kt);
+            r0 += T;
+            continue;
+        }
         for (int g = 0; g < c->n_kv_heads; g++) {
             /* Blocks of QBLOCK queries see keys 0 .. end of the block only (causal), which
              * skips most of the masked half of the square. The queries of the group's rep

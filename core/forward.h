@@ -42,8 +42,10 @@ typedef struct ls_fwd_scratch {
     float *oa, *om;        /* [rows][dim] attention / MLP block outputs */
     float *gu;             /* [rows][2*hidden]: gate | up of each token */
     float *act;            /* [rows][hidden] silu(gate)*up = input of down_proj */
-    float *qs, *cs;        /* [rep*QB][hd] one KV group's queries / contexts, stacked */
-    float *scores;         /* [rep*QB][max_seq], QB = min(128, max_seq) */
+    bool fused;            /* attention by core/attention.h; else sgemm over blocks: */
+    float *kt;             /*   fused: keys transposed (ls_attn_scratch_floats) */
+    float *qs, *cs;        /*   sgemm: [rep*QB][hd] one KV group's queries / contexts */
+    float *scores;         /*   sgemm: [rep*QB][max_seq], QB = min(128, max_seq) */
 } ls_fwd_scratch;
 
 int ls_fwd_scratch_init(ls_fwd_scratch *s, const ls_config *c, int64_t rows, int max_seq,

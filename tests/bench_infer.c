@@ -3,10 +3,12 @@
  * 1. OpenBLAS sgemm peak (2048^3, best of several) measured in child processes with the
  *    environment as given and with OPENBLAS_CORETYPE=SkylakeX, plus the start-up check
  *    of core/blas_check.h.
- * 2. Evaluation speed of the forward pass on a generated model with TinyLlama-1.1B shapes
- *    (dim 2048, hidden 5632, 32/4 heads, vocab 32000, BF16) cut to a few layers: the
- *    llama.cpp protocol over random tokens, tokens per second and achieved GFLOP/s (linear
- *    layers, attention as computed, classifier rows) against the peak of this process.
+ * 2. Evaluation speed of the forward pass, configured as the program runs it (OpenBLAS on
+ *    the calling thread, products split over our threads), on a generated model with
+ *    TinyLlama-1.1B shapes (dim 2048, hidden 5632, 32/4 heads, vocab 32000, BF16) cut to
+ *    a few layers: the llama.cpp protocol over random tokens, tokens per second and
+ *    achieved GFLOP/s (useful FLOPs: linear layers, the causal half of attention, the
+ *    scored classifier rows) against the sgemm peak of this process.
  * 3. PyTorch on the CPU (tests/bench_infer_torch.py, when python3 can import torch) runs
  *    the same forward on the same weights and tokens in the same run; the ratio is printed.
  *
@@ -88,16 +90,14 @@ static int child_peak(const char *self, const char *coretype, double *gflops, ch
     return 0;
 }
 
-/* FLOPs of the llama.cpp protocol over n_chunks chunks of ctx tokens, as computed. */
+/* Useful FLOPs of the llama.cpp protocol over n_chunks chunks of ctx tokens: the linear
+ * layers, attention over the causal triangle (QK and AV), the scored classifier rows. */
 static double eval_flops(const ls_config *c, int ctx, int n_chunks)
 {
     double hd = c->head_dim, qw = (double)c->n_heads * hd, kw = (double)c->n_kv_heads * hd;
     double lin = c->dim * (qw + 2 * kw) + qw * c->dim + 3.0 * c->dim * c->hidden_dim;
-    double att = 0; /* blocks of 128 queries over keys 0 .. end of block; QK and AV */
-    for (int i0 = 0; i0 < ctx; i0 += 128) {
-        int nr = ctx - i0 < 128 ? ctx - i0 : 128;
-        att += 2.0 * 2.0 * nr * (double)(i0 + nr) * hd * c->n_heads;
-    }
+    double pairs = (double)ctx * (ctx + 1) / 2; /* (query, key) pairs with key <= query */
+    double att = 2.0 * 2.0 * pairs * hd * c->n_heads;
     double per_chunk = c->n_layers * (2.0 * lin * ctx + att) +
                        2.0 * (ctx - ctx / 2 - 1) * (double)c->vocab_size * c->dim;
     return per_chunk * n_chunks;
@@ -203,6 +203,11 @@ int main(int argc, char **argv)
         fclose(tf);
     }
     double peak_here = sgemm_peak(2048, 5);
+    /* As the program runs (tui/main.c): OpenBLAS on the calling thread, the forward pass
+     * splitting products over its own threads. */
+    ls_blas_use_caller_thread_only();
+    ls_blas_describe(desc, sizeof desc);
+    printf("evaluation runs with %s\n", desc);
     ls_ppl_params p = ls_ppl_params_default(LS_PPL_LLAMACPP);
     p.ctx = ctx;
     ls_ppl_result r;

@@ -6,6 +6,7 @@
 
 #include "test.h"
 
+#include "attention.h"
 #include "blas_check.h"
 #include "forward.h"
 #include "model.h"
@@ -80,9 +81,18 @@ static void small_spec(ls_synth_spec *s)
     s->cfg.n_layers = 3;
 }
 
-/* Writes spec in a format, compares fast vs reference logits on a 40-token sequence. */
+/* Writes spec in a format, compares fast vs reference logits on an n-token sequence. */
+static void compare_with_ref_n(const ls_synth_spec *spec, ls_model_format fmt,
+                               const char *name, double tol, int n);
+
 static void compare_with_ref(const ls_synth_spec *spec, ls_model_format fmt, const char *name,
                              double tol)
+{
+    compare_with_ref_n(spec, fmt, name, tol, 40);
+}
+
+static void compare_with_ref_n(const ls_synth_spec *spec, ls_model_format fmt,
+                               const char *name, double tol, int n)
 {
     const char *dir = t_tmpdir(name);
     char path[600];
@@ -98,8 +108,8 @@ static void compare_with_ref(const ls_synth_spec *spec, ls_model_format fmt, con
     CHECK(m != NULL);
     if (!m)
         return;
-    int n = 40, V = m->cfg.vocab_size;
-    int32_t tok[40];
+    int V = m->cfg.vocab_size;
+    int32_t *tok = malloc((size_t)n * sizeof *tok);
     make_tokens(tok, n, V, 7);
     double *ref = malloc((size_t)n * V * sizeof *ref);
     CHECK(ls_forward_ref(m, NULL, tok, n, ref, &e) == 0);
@@ -113,6 +123,7 @@ static void compare_with_ref(const ls_synth_spec *spec, ls_model_format fmt, con
     }
     free(fast);
     free(ref);
+    free(tok);
     ls_model_free(m);
 }
 
@@ -453,6 +464,80 @@ static void test_stories_greedy(void)
     cJSON_Delete(ref);
 }
 
+/* The fused attention (core/attention.c, head_dim a multiple of 16, AVX-512) and the sgemm
+ * fallback both against the reference: several head sizes, GQA, a sliding window, and
+ * sequences that end inside a query tile and a key block. */
+static void fused_spec(ls_synth_spec *s, int dim, int heads, int kv_heads)
+{
+    small_spec(s);
+    s->cfg.dim = dim, s->cfg.n_heads = heads, s->cfg.n_kv_heads = kv_heads;
+    s->cfg.head_dim = dim / heads;
+    s->cfg.hidden_dim = 2 * dim;
+    s->cfg.n_layers = 2;
+}
+
+static void test_fused_attention(void)
+{
+    printf("  fused attention usable for head_dim 64: %s\n",
+           ls_attn_fused_usable(64) ? "yes" : "no (sgemm fallback only)");
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1)
+            setenv("LAYERSCOPE_ATTENTION", "sgemm", 1);
+        ls_synth_spec s;
+        char name[64];
+        fused_spec(&s, 64, 4, 2); /* head_dim 16, GQA */
+        snprintf(name, sizeof name, "fwd_fused16_%d", pass);
+        compare_with_ref_n(&s, LS_FORMAT_HF, name, 1e-4, 301);
+        fused_spec(&s, 128, 4, 1); /* head_dim 32, 4 heads per KV head */
+        snprintf(name, sizeof name, "fwd_fused32_%d", pass);
+        compare_with_ref_n(&s, LS_FORMAT_GGUF, name, 1e-4, 77);
+        fused_spec(&s, 128, 2, 2); /* head_dim 64, no GQA */
+        snprintf(name, sizeof name, "fwd_fused64_%d", pass);
+        compare_with_ref_n(&s, LS_FORMAT_HF, name, 1e-4, 150);
+        fused_spec(&s, 64, 4, 2);
+        s.cfg.arch = LS_ARCH_MISTRAL;
+        s.cfg.sliding_window = 37; /* inside a key block, not a multiple of the tile */
+        snprintf(name, sizeof name, "fwd_fused_window_%d", pass);
+        compare_with_ref_n(&s, LS_FORMAT_HF, name, 1e-4, 200);
+    }
+    unsetenv("LAYERSCOPE_ATTENTION");
+}
+
+/* With OpenBLAS on the caller's thread (as the program runs it), large products are split
+ * over our threads: the same logits as OpenBLAS's own threading. Last: it changes
+ * OpenBLAS's process-wide thread count. */
+static void test_caller_thread_split(void)
+{
+    ls_synth_spec s;
+    fused_spec(&s, 256, 4, 2);
+    const char *dir = t_tmpdir("fwd_split");
+    char path[600];
+    snprintf(path, sizeof path, "%s/hf", dir);
+    ls_error e;
+    CHECK(ls_write_model(path, LS_FORMAT_HF, &s, &e) == 0);
+    ls_model *m = open_model(path);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    int n = 300, V = m->cfg.vocab_size;
+    int32_t *tok = malloc((size_t)n * sizeof *tok);
+    make_tokens(tok, n, V, 11);
+    float *a = fast_logits(m, NULL, tok, n, 0);
+    ls_blas_use_caller_thread_only();
+    CHECK(ls_blas_threads() == 1);
+    float *b = fast_logits(m, NULL, tok, n, 0);
+    CHECK(a && b);
+    if (a && b) {
+        double d = 0;
+        for (int64_t i = 0; i < (int64_t)n * V; i++)
+            d = fmax(d, fabs((double)a[i] - b[i]));
+        printf("  split over our threads vs OpenBLAS's: max |difference| %.3g\n", d);
+        CHECK(d <= 1e-5);
+    }
+    free(a), free(b), free(tok);
+    ls_model_free(m);
+}
+
 /* The OpenBLAS start-up check: a warning only with a remedy in it. */
 static void test_blas_check(void)
 {
@@ -482,5 +567,7 @@ int main(void)
     RUN(test_stories_hf);
     RUN(test_stories_hf_sharded);
     RUN(test_stories_greedy);
+    RUN(test_fused_attention);
+    RUN(test_caller_thread_split);
     return t_summary();
 }

@@ -35,6 +35,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "layerscope: %s\n", err.msg);
         return 2;
     }
+    ls_blas_use_caller_thread_only(); /* the forward pass threads its products itself */
     if (o.help) {
         ls_options_print_usage(stdout);
         fputs(ui_args_usage(), stdout);
