@@ -12,6 +12,10 @@
  *   ls_fwd_logits(f, hidden + r * dim, n, logits);      // [n][vocab]
  *   ls_fwd_free(f);
  *
+ * Threads: with OpenBLAS on the caller's thread (ls_blas_use_caller_thread_only), large
+ * products are split by output columns over all cores; the element-wise steps always run
+ * on all cores, and attention uses core/attention.h's fused kernel where it applies.
+ *
  * An observer sees, per layer and chunk, the input of every linear module and the outputs
  * of the attention and MLP blocks (sensitivity uses it), and can recompute blocks with
  * other weights through ls_fwd_attention / ls_fwd_mlp on its own scratch. */
