@@ -222,13 +222,14 @@ static void linear_group(const float *x, int64_t rows, const ls_layer_f32 *w, in
         linear_strided(x, w->cols[first], rows, w->w[first], total, w->cols[first], y, ldy);
         return;
     }
-    for (int i = 0, at = 0; i < n; at += (int)w->rows[first + i], i++)
+    int64_t at = 0;
+    for (int i = 0; i < n; at += w->rows[first + i], i++)
         linear_strided(x, w->cols[first], rows, w->w[first + i], w->rows[first + i],
                        w->cols[first], y + at, ldy);
 }
 
 /* The element-wise steps (RMSNorm, residual adds, SiLU, softmax) run on all CPUs over
- * ranges of rows: between the sgemm calls they were a single-threaded fifth of the time. */
+ * ranges of rows; on one core they left the others idle between the sgemm calls. */
 typedef void (*rows_fn)(void *ctx, int64_t r0, int64_t r1);
 
 typedef struct rows_job {
