@@ -224,11 +224,10 @@ void ls_attn_fused(const ls_attn_args *a, float *scratch)
     int64_t tpad = pad_keys(a->T);
     float *kt = scratch, *vp = scratch + (int64_t)a->n_kv_heads * a->head_dim * tpad;
     pack_ctx pc = {a, kt, vp, tpad};
-    int threads = ls_cpu_count();
     /* Failing to start threads only means this thread does every task. */
-    (void)ls_parallel_for(a->n_kv_heads, threads, pack_group, &pc);
+    (void)ls_parallel_for(a->n_kv_heads, a->threads, pack_group, &pc);
     task_ctx c = {a, kt, vp, tpad, (a->T + QT - 1) / QT};
-    (void)ls_parallel_for((int64_t)a->n_heads * c.tiles, threads, attn_task, &c);
+    (void)ls_parallel_for((int64_t)a->n_heads * c.tiles, a->threads, attn_task, &c);
 }
 
 #else /* no AVX-512 intrinsics: the forward pass always takes its sgemm path */

@@ -22,6 +22,7 @@ typedef struct ls_attn_args {
     int window;              /* > 0: query i sees keys i-window+1 .. i only */
     float *out;              /* row t of head h at out + t*ld_out + h*hd */
     int64_t ld_out;
+    int threads;             /* tasks are spread over this many threads */
 } ls_attn_args;
 
 /* True when this CPU has AVX-512, head_dim is a multiple of 16 up to 256, and the

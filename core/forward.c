@@ -133,6 +133,7 @@ int ls_fwd_new(const ls_model *m, const ls_qmodel *q, int max_seq, int64_t chunk
     f->c = *c;
     f->max_seq = max_seq;
     f->chunk_rows = pick_chunk_rows(max_seq, chunk_rows);
+    f->threads = ls_cpu_count();
     f->w.layer = -1;
     if (ls_rope_init(&f->rope, m, max_seq, err) < 0 || ls_layer_f32_init(&f->w, m, err) < 0 ||
         ls_fwd_scratch_init(&f->s, c, f->chunk_rows, max_seq, err) < 0)
@@ -179,15 +180,14 @@ static void gemm_task(void *p, int64_t t)
     sgemm_xwt(j->x, j->ldx, j->rows, j->W + c0 * j->in, n, j->in, j->y + c0, j->ldy);
 }
 
-static void linear_strided(const float *x, int64_t ldx, int64_t rows, const float *W,
-                           int64_t out, int64_t in, float *y, int64_t ldy)
+static void linear_strided(int threads, const float *x, int64_t ldx, int64_t rows,
+                           const float *W, int64_t out, int64_t in, float *y, int64_t ldy)
 {
     if (rows <= 0)
         return;
     /* OpenBLAS threads its own calls unless told to use the caller's thread only
      * (ls_blas_use_caller_thread_only); then large products are split by output columns
      * over our threads. */
-    int threads = ls_cpu_count();
     if (ls_blas_threads() == 1 && threads > 1 && rows * out * in >= ((int64_t)1 << 22) &&
         out >= 64 * threads) {
         int64_t per = (out + threads - 1) / threads;
@@ -199,17 +199,17 @@ static void linear_strided(const float *x, int64_t ldx, int64_t rows, const floa
     sgemm_xwt(x, ldx, rows, W, out, in, y, ldy);
 }
 
-void ls_fwd_linear(const float *x, int64_t rows, const float *W, int64_t out, int64_t in,
-                   float *y)
+void ls_fwd_linear(int threads, const float *x, int64_t rows, const float *W, int64_t out,
+                   int64_t in, float *y)
 {
-    linear_strided(x, in, rows, W, out, in, y, out);
+    linear_strided(threads, x, in, rows, W, out, in, y, out);
 }
 
 /* y[rows][ldy] gets x . W_first^T | x . W_first+1^T | ... for n modules, in one sgemm when
  * their matrices lie back to back in memory (ls_layer_f32 keeps q/k/v and gate/up so;
  * sensitivity's mixed views do not). */
-static void linear_group(const float *x, int64_t rows, const ls_layer_f32 *w, int first,
-                         int n, float *y, int64_t ldy)
+static void linear_group(int threads, const float *x, int64_t rows, const ls_layer_f32 *w,
+                         int first, int n, float *y, int64_t ldy)
 {
     bool adjacent = true;
     int64_t total = 0;
@@ -219,13 +219,14 @@ static void linear_group(const float *x, int64_t rows, const ls_layer_f32 *w, in
         total += w->rows[mod];
     }
     if (adjacent) {
-        linear_strided(x, w->cols[first], rows, w->w[first], total, w->cols[first], y, ldy);
+        linear_strided(threads, x, w->cols[first], rows, w->w[first], total, w->cols[first],
+                       y, ldy);
         return;
     }
     int64_t at = 0;
     for (int i = 0; i < n; at += w->rows[first + i], i++)
-        linear_strided(x, w->cols[first], rows, w->w[first + i], w->rows[first + i],
-                       w->cols[first], y + at, ldy);
+        linear_strided(threads, x, w->cols[first], rows, w->w[first + i],
+                       w->rows[first + i], w->cols[first], y + at, ldy);
 }
 
 /* The element-wise steps (RMSNorm, residual adds, SiLU, softmax) run on all CPUs over
@@ -246,7 +247,7 @@ static void rows_task(void *p, int64_t t)
 }
 
 /* fn over rows 0 .. rows-1 in tasks of about `work` floats (width floats per row). */
-static void for_rows(int64_t rows, int64_t width, rows_fn fn, void *ctx)
+static void for_rows(int threads, int64_t rows, int64_t width, rows_fn fn, void *ctx)
 {
     const int64_t work = 1 << 16;
     int64_t per = width >= work ? 1 : work / (width > 0 ? width : 1);
@@ -256,7 +257,7 @@ static void for_rows(int64_t rows, int64_t width, rows_fn fn, void *ctx)
     }
     rows_job j = {fn, ctx, rows, per};
     /* Failing to start threads only means this thread does every task. */
-    (void)ls_parallel_for((rows + per - 1) / per, ls_cpu_count(), rows_task, &j);
+    (void)ls_parallel_for((rows + per - 1) / per, threads, rows_task, &j);
 }
 
 typedef struct norm_job {
@@ -282,11 +283,11 @@ static void norm_rows(void *p, int64_t r0, int64_t r1)
     }
 }
 
-void ls_fwd_rmsnorm(const float *x, const float *weight, int64_t rows, int dim, double eps,
-                    float *y)
+void ls_fwd_rmsnorm(int threads, const float *x, const float *weight, int64_t rows, int dim,
+                    double eps, float *y)
 {
     norm_job j = {x, weight, dim, eps, y};
-    for_rows(rows, dim, norm_rows, &j);
+    for_rows(threads, rows, dim, norm_rows, &j);
 }
 
 /* exp(x) for softmax and SiLU: Cephes' expf polynomial (relative error ~2e-7, like libm)
@@ -431,7 +432,7 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
     for (int i = 0; i < n_seq; i++)
         rows += seq_len[i];
     float *ctx = ctx_out ? ctx_out : s->ctx;
-    linear_group(xn, rows, w, LS_MOD_Q, 3, s->qkv, ld);
+    linear_group(f->threads, xn, rows, w, LS_MOD_Q, 3, s->qkv, ld);
     add_bias(s->qkv, rows, qw, ld, w->bq);
     add_bias(s->qkv + qw, rows, kw, ld, w->bk);
     add_bias(s->qkv + qw + kw, rows, kw, ld, w->bv);
@@ -444,7 +445,7 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
         ls_rope_apply(&f->rope, k, T, ld, c->n_kv_heads);
         if (s->fused) {
             ls_attn_args aa = {q, k, v, ld, T, c->n_heads, c->n_kv_heads, hd, scale,
-                               c->sliding_window, ctx + r0 * qw, qw};
+                               c->sliding_window, ctx + r0 * qw, qw, f->threads};
             ls_attn_fused(&aa, s->kt);
             r0 += T;
             continue;
@@ -466,7 +467,7 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
                             scale, s->qs, hd, k + (int64_t)g * hd, (blasint)ld, 0.0f,
                             s->scores, nk);
                 softmax_job sj = {s->scores, i0, nr, c->sliding_window};
-                for_rows(m, nk, softmax_rows, &sj);
+                for_rows(f->threads, m, nk, softmax_rows, &sj);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)m, hd, nk,
                             1.0f, s->scores, nk, v + (int64_t)g * hd, (blasint)ld, 0.0f,
                             s->cs, hd);
@@ -479,7 +480,7 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
         }
         r0 += T;
     }
-    ls_fwd_linear(ctx, rows, w->w[LS_MOD_O], c->dim, qw, out);
+    ls_fwd_linear(f->threads, ctx, rows, w->w[LS_MOD_O], c->dim, qw, out);
 }
 
 typedef struct swiglu_job {
@@ -516,10 +517,10 @@ void ls_fwd_mlp(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s, const
     const ls_config *c = &f->c;
     int64_t hid = c->hidden_dim;
     float *a = act ? act : s->act;
-    linear_group(xn, n_rows, w, LS_MOD_GATE, 2, s->gu, 2 * hid);
+    linear_group(f->threads, xn, n_rows, w, LS_MOD_GATE, 2, s->gu, 2 * hid);
     swiglu_job j = {s->gu, hid, a};
-    for_rows(n_rows, hid, swiglu_rows, &j);
-    ls_fwd_linear(a, n_rows, w->w[LS_MOD_DOWN], c->dim, hid, out);
+    for_rows(f->threads, n_rows, hid, swiglu_rows, &j);
+    ls_fwd_linear(f->threads, a, n_rows, w->w[LS_MOD_DOWN], c->dim, hid, out);
 }
 
 static int embed(const ls_fwd *f, const ls_fwd_seqs *s, float *x, ls_error *err)
@@ -554,10 +555,10 @@ static void add_rows(void *p, int64_t r0, int64_t r1)
 }
 
 /* x += y, both [rows][width] */
-static void residual_add(float *x, const float *y, int64_t rows, int64_t width)
+static void residual_add(int threads, float *x, const float *y, int64_t rows, int64_t width)
 {
     add_job j = {x, y, width};
-    for_rows(rows, width, add_rows, &j);
+    for_rows(threads, rows, width, add_rows, &j);
 }
 
 /* One layer over one chunk of whole sequences starting at sequence si, row r0. */
@@ -567,12 +568,12 @@ static int run_chunk(ls_fwd *f, int layer, float *x, int n_seq, int64_t r0, int6
     const ls_config *c = &f->c;
     ls_fwd_scratch *s = &f->s;
     float *xc = x + r0 * c->dim;
-    ls_fwd_rmsnorm(xc, f->w.attn_norm, rows, c->dim, c->norm_eps, s->xa);
+    ls_fwd_rmsnorm(f->threads, xc, f->w.attn_norm, rows, c->dim, c->norm_eps, s->xa);
     ls_fwd_attention(f, &f->w, s, s->xa, n_seq, f->seq_len, s->ctx, s->oa);
-    residual_add(xc, s->oa, rows, c->dim);
-    ls_fwd_rmsnorm(xc, f->w.ffn_norm, rows, c->dim, c->norm_eps, s->xm);
+    residual_add(f->threads, xc, s->oa, rows, c->dim);
+    ls_fwd_rmsnorm(f->threads, xc, f->w.ffn_norm, rows, c->dim, c->norm_eps, s->xm);
     ls_fwd_mlp(f, &f->w, s, s->xm, rows, s->act, s->om);
-    residual_add(xc, s->om, rows, c->dim);
+    residual_add(f->threads, xc, s->om, rows, c->dim);
     if (obs && obs->chunk) {
         ls_fwd_record rec = {layer, n_seq, f->seq_len, rows, r0, s->xa, s->ctx, s->oa,
                              s->xm, s->act, s->om};
@@ -619,7 +620,7 @@ int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_obse
     }
     int64_t rows = s->offset[s->n_seq];
     /* Final RMSNorm in place, row by row (each row is read before it is written). */
-    ls_fwd_rmsnorm(hidden, f->final_norm, rows, c->dim, c->norm_eps, hidden);
+    ls_fwd_rmsnorm(f->threads, hidden, f->final_norm, rows, c->dim, c->norm_eps, hidden);
     return 0;
 }
 
@@ -649,5 +650,5 @@ void ls_fwd_head_free(ls_fwd *f)
 
 void ls_fwd_logits(const ls_fwd *f, const float *hidden, int64_t n, float *logits)
 {
-    ls_fwd_linear(hidden, n, f->head, f->c.vocab_size, f->c.dim, logits);
+    ls_fwd_linear(f->threads, hidden, n, f->head, f->c.vocab_size, f->c.dim, logits);
 }

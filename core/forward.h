@@ -86,6 +86,7 @@ typedef struct ls_fwd {
     ls_config c;
     int max_seq;
     int64_t chunk_rows;
+    int threads;             /* cores the products and element-wise steps are split over */
     ls_rope rope;
     ls_layer_f32 w;          /* the current layer */
     float *final_norm;       /* [dim] */
@@ -124,11 +125,12 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
 /* act (may be NULL: scratch act) gets silu(gate)*up, the input of down_proj. */
 void ls_fwd_mlp(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s, const float *xn,
                 int64_t n_rows, float *act, float *out);
-/* y[rows][out] = x[rows][in] . W^T, W [out][in] row-major (one sgemm). */
-void ls_fwd_linear(const float *x, int64_t rows, const float *W, int64_t out, int64_t in,
-                   float *y);
-void ls_fwd_rmsnorm(const float *x, const float *weight, int64_t rows, int dim, double eps,
-                    float *y);
+/* y[rows][out] = x[rows][in] . W^T, W [out][in] row-major: one sgemm, or one per thread
+ * over column ranges when OpenBLAS runs on the caller's thread only. */
+void ls_fwd_linear(int threads, const float *x, int64_t rows, const float *W, int64_t out,
+                   int64_t in, float *y);
+void ls_fwd_rmsnorm(int threads, const float *x, const float *weight, int64_t rows, int dim,
+                    double eps, float *y);
 
 /* The naive reference (core/forward_ref.c): one sequence, plain loops with double
  * accumulation, weights read through ls_layer_f32_load. logits [n][vocab]. */

@@ -304,7 +304,7 @@ static void score_block(scorer *s, int64_t n, double *out)
 {
     ls_fwd_logits(s->f, s->rows, n, s->logits);
     /* Failing to start threads only means this thread scores every row. */
-    (void)ls_parallel_for(n, ls_cpu_count(), nll_task, s);
+    (void)ls_parallel_for(n, s->f->threads, nll_task, s);
     memcpy(out, s->nll, (size_t)n * sizeof *out);
 }
 

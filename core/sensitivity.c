@@ -288,7 +288,7 @@ static int on_chunk(void *ctx, const ls_fwd_record *rec, ls_error *err)
     if (tick(s, rec->layer, 1, "attn_in"))
         return ls_fail(err, "sensitivity: cancelled");
     /* attn_out: o_proj alone on its recorded input */
-    ls_fwd_linear(rec->attn_ctx, rec->n_rows, s->wq[LS_MOD_O], c->dim, qw, s->y);
+    ls_fwd_linear(s->f->threads, rec->attn_ctx, rec->n_rows, s->wq[LS_MOD_O], c->dim, qw, s->y);
     s->sse[LS_PART_ATTN_OUT] += sq_err(s->y, rec->attn_out, n);
     if (tick(s, rec->layer, 2, "attn_out"))
         return ls_fail(err, "sensitivity: cancelled");
@@ -298,7 +298,7 @@ static int on_chunk(void *ctx, const ls_fwd_record *rec, ls_error *err)
     if (tick(s, rec->layer, 3, "mlp_gate"))
         return ls_fail(err, "sensitivity: cancelled");
     /* mlp_down: down_proj alone on its recorded input */
-    ls_fwd_linear(rec->mlp_act, rec->n_rows, s->wq[LS_MOD_DOWN], c->dim, c->hidden_dim, s->y);
+    ls_fwd_linear(s->f->threads, rec->mlp_act, rec->n_rows, s->wq[LS_MOD_DOWN], c->dim, c->hidden_dim, s->y);
     s->sse[LS_PART_MLP_DOWN] += sq_err(s->y, rec->mlp_out, n);
     s->rows_seen += rec->n_rows;
     return 0;

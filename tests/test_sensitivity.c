@@ -167,11 +167,11 @@ static void test_parts_direct(void)
         for (int i = 0; i < dim; i++)
             x[t * dim + i] = ls_tensor_get(m->tok_emb, (int64_t)blocks[t] * dim + i);
     int lens[3] = {T, T, T};
-    ls_fwd_rmsnorm(x, w.attn_norm, rows, dim, m->cfg.norm_eps, xn);
+    ls_fwd_rmsnorm(f->threads, x, w.attn_norm, rows, dim, m->cfg.norm_eps, xn);
     ls_fwd_attention(f, &w, &f->s, xn, nb, lens, NULL, o);
     for (int64_t i = 0; i < rows * dim; i++)
         x[i] += o[i];
-    ls_fwd_rmsnorm(x, w.ffn_norm, rows, dim, m->cfg.norm_eps, xn);
+    ls_fwd_rmsnorm(f->threads, x, w.ffn_norm, rows, dim, m->cfg.norm_eps, xn);
     ls_fwd_mlp(f, &w, &f->s, xn, rows, act, y);
     ls_hqq_cfg hc;
     ls_hqq_cfg_default(&hc, 4, 64);
@@ -180,7 +180,7 @@ static void test_parts_direct(void)
     CHECK(ls_hqq_quantize("down", w.w[LS_MOD_DOWN], dim, hid, &hc, 1, &hr, &e) == 0);
     ls_hqq_dequantize(&hr, wq);
     ls_hqq_free(&hr);
-    ls_fwd_linear(act, rows, wq, dim, hid, yq);
+    ls_fwd_linear(f->threads, act, rows, wq, dim, hid, yq);
     double sse = 0;
     for (int64_t i = 0; i < rows * dim; i++)
         sse += ((double)y[i] - yq[i]) * ((double)y[i] - yq[i]);
