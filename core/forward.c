@@ -7,6 +7,7 @@
 
 #include "attention.h"
 #include "blas_check.h"
+#include "exp_poly.h"
 #include "parallel.h"
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -294,19 +295,19 @@ void ls_fwd_rmsnorm(int threads, const float *x, const float *weight, int64_t ro
  * without libm's call and its errno path on underflow, which dominated small models. */
 static inline float fast_expf(float x)
 {
-    x = x < -87.0f ? -87.0f : x; /* below: < 2^-125, as good as 0 for a softmax */
-    x = x > 88.0f ? 88.0f : x;
-    float t = x * 1.44269504088896341f;
+    x = x < LS_EXP_MIN ? LS_EXP_MIN : x; /* below: < 2^-125, as good as 0 for a softmax */
+    x = x > LS_EXP_MAX ? LS_EXP_MAX : x;
+    float t = x * LS_EXP_LOG2E;
     int n = (int)(t + (t >= 0 ? 0.5f : -0.5f));
     float fn = (float)n;
-    float r = x - fn * 0.693359375f;
-    r = r - fn * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
+    float r = x - fn * LS_EXP_LN2_HI;
+    r = r - fn * LS_EXP_LN2_LO;
+    float p = LS_EXP_P0;
+    p = p * r + LS_EXP_P1;
+    p = p * r + LS_EXP_P2;
+    p = p * r + LS_EXP_P3;
+    p = p * r + LS_EXP_P4;
+    p = p * r + LS_EXP_P5;
     p = p * (r * r) + r + 1.0f;
     uint32_t bits = (uint32_t)(n + 127) << 23;
     float scale;
@@ -328,17 +329,17 @@ static void add_bias(float *y, int64_t rows, int64_t width, int64_t ld, const fl
  * models. Same constants; rounding to nearest instead of half away from zero. */
 static inline __m128 fast_exp4(__m128 x)
 {
-    x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(-87.0f)), _mm_set1_ps(88.0f));
-    __m128i n = _mm_cvtps_epi32(_mm_mul_ps(x, _mm_set1_ps(1.44269504088896341f)));
+    x = _mm_min_ps(_mm_max_ps(x, _mm_set1_ps(LS_EXP_MIN)), _mm_set1_ps(LS_EXP_MAX));
+    __m128i n = _mm_cvtps_epi32(_mm_mul_ps(x, _mm_set1_ps(LS_EXP_LOG2E)));
     __m128 fn = _mm_cvtepi32_ps(n);
-    __m128 r = _mm_sub_ps(x, _mm_mul_ps(fn, _mm_set1_ps(0.693359375f)));
-    r = _mm_sub_ps(r, _mm_mul_ps(fn, _mm_set1_ps(-2.12194440e-4f)));
-    __m128 p = _mm_set1_ps(1.9875691500e-4f);
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.3981999507e-3f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(8.3334519073e-3f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(4.1665795894e-2f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(1.6666665459e-1f));
-    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(5.0000001201e-1f));
+    __m128 r = _mm_sub_ps(x, _mm_mul_ps(fn, _mm_set1_ps(LS_EXP_LN2_HI)));
+    r = _mm_sub_ps(r, _mm_mul_ps(fn, _mm_set1_ps(LS_EXP_LN2_LO)));
+    __m128 p = _mm_set1_ps(LS_EXP_P0);
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(LS_EXP_P1));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(LS_EXP_P2));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(LS_EXP_P3));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(LS_EXP_P4));
+    p = _mm_add_ps(_mm_mul_ps(p, r), _mm_set1_ps(LS_EXP_P5));
     p = _mm_add_ps(_mm_add_ps(_mm_mul_ps(p, _mm_mul_ps(r, r)), r), _mm_set1_ps(1.0f));
     __m128i e = _mm_slli_epi32(_mm_add_epi32(n, _mm_set1_epi32(127)), 23);
     return _mm_mul_ps(p, _mm_castsi128_ps(e));
