@@ -28,6 +28,23 @@ static ls_model *tiny_model(char *dir_out, size_t cap)
     return ls_model_open(dir_out, NULL, &m, &err) == 0 ? m : NULL;
 }
 
+/* The tiny model with its FNorm measured on `threads` threads; NULL (checked) on failure. */
+static ls_profile *measured_tiny(int threads, ls_model **m_out)
+{
+    char dir[600];
+    ls_model *m = tiny_model(dir, sizeof dir);
+    CHECK(m != NULL);
+    *m_out = m;
+    if (!m)
+        return NULL;
+    ls_error err;
+    ls_profile *p = ls_profile_from_model(m, &err);
+    CHECK(p && ls_fnorm_model(m, threads, NULL, p, &err) == 0);
+    if (!p)
+        ls_model_free(m);
+    return p;
+}
+
 static double fnorm_at(const ls_profile *p, int layer, int mod, int stop)
 {
     return p->fnorm[(size_t)LS_IDX(layer, mod) * LS_N_STOPS + (size_t)stop];
@@ -37,14 +54,11 @@ static double fnorm_at(const ls_profile *p, int layer, int mod, int stop)
  * and more bits at the same group size never cost more error. */
 static void test_against_exact_hqq(void)
 {
-    char dir[600];
-    ls_model *m = tiny_model(dir, sizeof dir);
-    CHECK(m != NULL);
-    if (!m)
+    ls_model *m;
+    ls_profile *p = measured_tiny(2, &m);
+    if (!p)
         return;
     ls_error err;
-    ls_profile *p = ls_profile_from_model(m, &err);
-    CHECK(ls_fnorm_model(m, 2, NULL, p, &err) == 0);
     double worst = 0;
     for (int l = 0; l < m->cfg.n_layers; l++)
         for (int mod = 0; mod < LS_N_MODULES; mod++) {
@@ -85,14 +99,11 @@ static void test_against_exact_hqq(void)
 /* --fnorm fills the column of --export-metrics-csv, and the file reads back. */
 static void test_csv_round_trip(void)
 {
-    char dir[600];
-    ls_model *m = tiny_model(dir, sizeof dir);
-    CHECK(m != NULL);
-    if (!m)
+    ls_model *m;
+    ls_profile *p = measured_tiny(1, &m);
+    if (!p)
         return;
     ls_error err;
-    ls_profile *p = ls_profile_from_model(m, &err);
-    CHECK(ls_fnorm_model(m, 1, NULL, p, &err) == 0);
     char path[700];
     snprintf(path, sizeof path, "%s/fnorm-tiny.csv", t_tmpdir("fnorm_csv"));
     CHECK(ls_write_metrics_csv(path, p, &err) == 0);
