@@ -4,20 +4,28 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 PKGS    := ncursesw libcjson openblas
+CORE_PKGS := libcjson openblas
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw -lcjson -lopenblas)
+PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CORE_CFLAGS := $(shell pkg-config --cflags $(CORE_PKGS) 2>/dev/null)
+PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw -lcjson -lopenblas)
 
 # -ffp-contract=off: no FMA contraction, so HQQ's bit-exact path matches the reference.
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?= $(OPT) -g
 WARN     := -Wall -Wextra -Wpedantic -Werror
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $(CFLAGS) \
-             $(PKG_CFLAGS) -Icore -Iwidgets -Itui -MMD -MP
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $(CFLAGS) -MMD -MP
+# The layering, enforced by the include path (docs/architecture.md): core/ sees only core/ and
+# no curses (a poisoned curses.h stands first on its path), widgets/ sees only widgets/, and
+# tui/, tests/ and tools/ see everything.
+ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Icore -Iwidgets -Itui -Itests/support
+$(BUILD)/core/%.o:    ALL_CFLAGS = $(BASE_CFLAGS) -I$(BUILD)/nocurses $(CORE_CFLAGS) -Icore
+$(BUILD)/widgets/%.o: ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Iwidgets
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
-CORE_SRC    := $(wildcard core/*.c)
+CORE_SRC    := $(wildcard core/*/*.c)
+SUPPORT_SRC := $(wildcard tests/support/*.c)
 WIDGETS_SRC := $(wildcard widgets/*.c)
 TUI_SRC     := $(wildcard tui/*.c)
 TEST_SRC    := $(wildcard tests/test_*.c)
@@ -30,12 +38,15 @@ TUI_OBJ     := $(TUI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN   := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN    := $(TOOL_SRC:tools/%.c=%)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
 LIBCORE    := $(BUILD)/libcore.a
 
 # The bundled sample (demo model, evaluation and calibration texts) in this source tree.
-CFLAGS_core_samples := -DLS_SAMPLES_DIR='"$(CURDIR)/samples"'
+CFLAGS_core_formats_samples := -DLS_SAMPLES_DIR='"$(CURDIR)/samples"'
 LIBWIDGETS := $(BUILD)/libwidgets.a
+# Test support (synthetic model writer): linked into tests and tools, never into the program.
+LIBSUPPORT := $(BUILD)/libsupport.a
 
 .PHONY: all deps test run bench fuzz asan install clean check-man
 # Keep intermediate objects so test binaries are not relinked from scratch every run.
@@ -47,7 +58,7 @@ all: $(BIN) $(TOOL_BIN)
 deps:
 	@sh tools/install-deps.sh
 
-# Per-file extra flags: CFLAGS_core_hqq_fast := ... applies to core/hqq_fast.c only.
+# Per-file extra flags: CFLAGS_core_quant_hqq_fast := ... applies to core/quant/hqq_fast.c only.
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CFLAGS_$(subst /,_,$*)) -c $< -o $@
@@ -56,6 +67,18 @@ $(LIBCORE): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(LIBSUPPORT): $(SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	@rm -f $@
+	ar rcs $@ $^
+
+# Stand-ins for the curses headers that fail the build of any core/ file including them.
+NOCURSES := $(addprefix $(BUILD)/nocurses/,curses.h ncurses.h ncursesw/curses.h ncursesw/ncurses.h)
+$(NOCURSES):
+	@mkdir -p $(dir $@)
+	@echo '#error "core/ must not include curses: drawing belongs in widgets/ or tui/"' > $@
+$(CORE_OBJ): | $(NOCURSES)
 
 $(LIBWIDGETS): $(WIDGETS_OBJ)
 	@mkdir -p $(dir $@)
@@ -66,11 +89,11 @@ $(BIN): $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TUI_OBJ) $(LIBWIDGETS) $(LIBCORE) $(LDLIBS)
 
 # Project tools (tools/NAME.c -> ./NAME), e.g. the synthetic model generator.
-$(TOOL_BIN): %: $(BUILD)/tools/%.o $(LIBCORE)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBCORE) $(LDLIBS)
+$(TOOL_BIN): %: $(BUILD)/tools/%.o $(LIBSUPPORT) $(LIBCORE)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBWIDGETS) $(LIBCORE)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBWIDGETS) $(LIBCORE) $(LDLIBS)
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBWIDGETS) $(LIBSUPPORT) $(LIBCORE)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBWIDGETS) $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)

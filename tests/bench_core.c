@@ -11,12 +11,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "analysis.h"
-#include "half.h"
-#include "kurtosis.h"
-#include "parallel.h"
-#include "profile.h"
-#include "rng.h"
+#include "method/analysis.h"
+#include "base/half.h"
+#include "method/kurtosis.h"
+#include "base/parallel.h"
+#include "method/profile.h"
+#include "base/rng.h"
 
 static double now(void)
 {

@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hqq.h"
+#include "quant/hqq.h"
 
 static double now(void)
 {

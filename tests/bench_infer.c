@@ -2,7 +2,7 @@
  *
  * 1. OpenBLAS sgemm peak (2048^3, best of several) measured in child processes with the
  *    environment as given and with OPENBLAS_CORETYPE=SkylakeX, plus the start-up check
- *    of core/blas_check.h.
+ *    of core/nn/blas_check.h.
  * 2. Evaluation speed of the forward pass, configured as the program runs it (OpenBLAS on
  *    the calling thread, products split over our threads), on a generated model with
  *    TinyLlama-1.1B shapes (dim 2048, hidden 5632, 32/4 heads, vocab 32000, BF16) cut to
@@ -24,10 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blas_check.h"
-#include "model.h"
+#include "nn/blas_check.h"
+#include "formats/model.h"
 #include "model_writer.h"
-#include "perplexity.h"
+#include "eval/perplexity.h"
 
 static double now(void)
 {

@@ -4,11 +4,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "batch.h"
-#include "import.h"
-#include "manual.h"
-#include "mapfile.h"
-#include "options.h"
+#include "cli/batch.h"
+#include "method/import.h"
+#include "method/manual.h"
+#include "base/mapfile.h"
+#include "cli/options.h"
 
 static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
 {

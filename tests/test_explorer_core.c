@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "analysis.h"
-#include "explain.h"
-#include "histogram.h"
-#include "jobs.h"
-#include "profile.h"
-#include "profile_copy.h"
-#include "uiconfig.h"
+#include "method/analysis.h"
+#include "method/explain.h"
+#include "method/histogram.h"
+#include "base/jobs.h"
+#include "method/profile.h"
+#include "method/profile_copy.h"
+#include "io/uiconfig.h"
 
 /* A profile of L layers whose kurtosis is flat except a spike at layer `spike`. */
 static ls_profile *spiky_profile(int L, int spike)

@@ -3,13 +3,13 @@
  * metrics CSV and read back. */
 #include "test.h"
 
-#include "alloc.h"
-#include "fnorm.h"
-#include "hqq.h"
-#include "import.h"
-#include "interop.h"
+#include "method/budget.h"
+#include "quant/fnorm.h"
+#include "quant/hqq.h"
+#include "method/import.h"
+#include "io/interop.h"
 #include "model_writer.h"
-#include "samples.h"
+#include "formats/samples.h"
 
 static ls_model *tiny_model(char *dir_out, size_t cap)
 {

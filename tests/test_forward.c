@@ -6,13 +6,13 @@
 
 #include "test.h"
 
-#include "attention.h"
-#include "blas_check.h"
-#include "forward.h"
-#include "model.h"
+#include "nn/attention.h"
+#include "nn/blas_check.h"
+#include "nn/forward.h"
+#include "formats/model.h"
 #include "model_writer.h"
-#include "qmodel.h"
-#include "weights_f32.h"
+#include "quant/qmodel.h"
+#include "nn/weights_f32.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -464,7 +464,7 @@ static void test_stories_greedy(void)
     cJSON_Delete(ref);
 }
 
-/* The fused attention (core/attention.c, head_dim a multiple of 16, AVX-512) and the sgemm
+/* The fused attention (core/nn/attention.c, head_dim a multiple of 16, AVX-512) and the sgemm
  * fallback both against the reference: several head sizes, GQA, a sliding window, and
  * sequences that end inside a query tile and a key block. */
 static void fused_spec(ls_synth_spec *s, int dim, int heads, int kv_heads)

@@ -3,8 +3,8 @@
 #include <float.h>
 #include <stdint.h>
 
-#include "bitpack.h"
-#include "hqq.h"
+#include "quant/bitpack.h"
+#include "quant/hqq.h"
 #include "test.h"
 
 /* ---- helpers ---- */

@@ -3,11 +3,11 @@
  * llama.cpp override list names exactly the boosted tensors. */
 #include "test.h"
 
-#include "analysis.h"
-#include "csv.h"
-#include "import.h"
-#include "interop.h"
-#include "mapfile.h"
+#include "method/analysis.h"
+#include "base/csv.h"
+#include "method/import.h"
+#include "io/interop.h"
+#include "base/mapfile.h"
 
 static void test_metrics_csv_reproduces_paper_file(void)
 {

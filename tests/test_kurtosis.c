@@ -5,11 +5,11 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "half.h"
-#include "kurtosis.h"
-#include "model.h"
-#include "profile.h"
-#include "rng.h"
+#include "base/half.h"
+#include "method/kurtosis.h"
+#include "formats/model.h"
+#include "method/profile.h"
+#include "base/rng.h"
 
 static double uniform01(ls_rng *r)
 {

@@ -6,12 +6,12 @@
 
 #include "test.h"
 
-#include "gguf.h"
-#include "hfconfig.h"
-#include "llama2c.h"
-#include "model.h"
+#include "formats/gguf.h"
+#include "formats/hfconfig.h"
+#include "formats/llama2c.h"
+#include "formats/model.h"
 #include "model_writer.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -4,12 +4,12 @@
 
 #include <math.h>
 
-#include "alloc.h"
-#include "analysis.h"
-#include "csv.h"
-#include "detect.h"
-#include "import.h"
-#include "rng.h"
+#include "method/budget.h"
+#include "method/analysis.h"
+#include "base/csv.h"
+#include "method/detect.h"
+#include "method/import.h"
+#include "base/rng.h"
 
 #define PAPER_METRICS "data/paper/fnorm-Llama-2-7b-hf.csv"
 

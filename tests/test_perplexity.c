@@ -6,14 +6,14 @@
 
 #include "test.h"
 
-#include "forward.h"
-#include "model.h"
+#include "nn/forward.h"
+#include "formats/model.h"
 #include "model_writer.h"
-#include "perplexity.h"
-#include "ppl_text.h"
-#include "profile.h"
-#include "progress.h"
-#include "qmodel.h"
+#include "eval/perplexity.h"
+#include "eval/ppl_text.h"
+#include "method/profile.h"
+#include "base/progress.h"
+#include "quant/qmodel.h"
 
 /* ---------------------------------------------------------------- helpers */
 

@@ -4,14 +4,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "analysis.h"
-#include "batch.h"
-#include "kurtosis.h"
-#include "mapfile.h"
+#include "method/analysis.h"
+#include "cli/batch.h"
+#include "method/kurtosis.h"
+#include "base/mapfile.h"
 #include "model_writer.h"
-#include "options.h"
-#include "qmodel.h"
-#include "qmodel_io.h"
+#include "cli/options.h"
+#include "quant/qmodel.h"
+#include "quant/qmodel_io.h"
 
 /* A 24-layer tiny model (F16) with two injected outliers, so KurtBoost boosts a few. */
 static ls_model *tiny_model(const char *name, char *dir_out, size_t cap)

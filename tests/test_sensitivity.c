@@ -6,15 +6,15 @@
 
 #include "test.h"
 
-#include "forward.h"
-#include "hqq.h"
-#include "import.h"
-#include "model.h"
+#include "nn/forward.h"
+#include "quant/hqq.h"
+#include "method/import.h"
+#include "formats/model.h"
 #include "model_writer.h"
-#include "profile.h"
-#include "progress.h"
-#include "sensitivity.h"
-#include "tokenizer.h"
+#include "method/profile.h"
+#include "base/progress.h"
+#include "eval/sensitivity.h"
+#include "tokenizer/tokenizer.h"
 
 /* ---------------------------------------------------------------- stories260K */
 

@@ -2,9 +2,9 @@
  * is detected and its stale metrics are not mixed in; bad files give one clear line. */
 #include "test.h"
 
-#include "import.h"
+#include "method/import.h"
 #include "model_writer.h"
-#include "session.h"
+#include "io/session.h"
 
 static ls_profile *toy_profile(void)
 {

@@ -18,14 +18,14 @@
 
 #include "test.h"
 
-#include "gguf.h"
-#include "mapfile.h"
-#include "model.h"
-#include "tok_bpe.h"
-#include "tok_impl.h"
-#include "tok_pretok.h"
-#include "tokenizer.h"
-#include "unicode_tables.h"
+#include "formats/gguf.h"
+#include "base/mapfile.h"
+#include "formats/model.h"
+#include "tokenizer/tok_bpe.h"
+#include "tokenizer/tok_impl.h"
+#include "tokenizer/tok_pretok.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode_tables.h"
 
 #define TOK512 "models/stories260K/tok512.bin"
 #define GGUF260 "models/stories260K/stories260K.gguf"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Generates core/unicode_tables.c: code-point ranges with the flags the pre-tokenizer
+"""Generates core/tokenizer/unicode_tables.c: code-point ranges with the flags the pre-tokenizer
 scanners need (spec/formats.md 7.4) and the NFC check of the tokenizer.
 
-    python3 tools/gen_unicode_tables.py > core/unicode_tables.c
+    python3 tools/gen_unicode_tables.py > core/tokenizer/unicode_tables.c
 
 Flags: L (general category L*), N (N*), WS (White_Space), NFC_NO and NFC_MAYBE (the
 NFC_Quick_Check property of UAX #15, derived: No = the code point changes under NFC by

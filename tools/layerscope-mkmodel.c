@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manual.h"
+#include "method/manual.h"
 #include "model_writer.h"
 
 static void usage(FILE *f)

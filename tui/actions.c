@@ -1,13 +1,13 @@
 #include "actions.h"
 
-#include "samples.h"
+#include "formats/samples.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "keys.h"
-#include "result_json.h"
+#include "io/result_json.h"
 #include "view.h"
 
 typedef unsigned (*action_fn)(app *a, int ch);

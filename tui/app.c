@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kurtosis.h"
-#include "manual.h"
-#include "parallel.h"
-#include "source.h"
+#include "method/kurtosis.h"
+#include "method/manual.h"
+#include "base/parallel.h"
+#include "formats/source.h"
 
 void app_msg(app *a, bool error, const char *fmt, ...)
 {

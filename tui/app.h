@@ -6,24 +6,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "analysis.h"
-#include "histogram.h"
-#include "jobs.h"
+#include "method/analysis.h"
+#include "method/histogram.h"
+#include "base/jobs.h"
 #include "layout.h"
-#include "model.h"
-#include "options.h"
-#include "discover.h"
+#include "formats/model.h"
+#include "cli/options.h"
+#include "formats/discover.h"
 #include "picker.h"
-#include "profile.h"
+#include "method/profile.h"
 #include "prompt.h"
-#include "qmodel.h"
-#include "session.h"
+#include "quant/qmodel.h"
+#include "io/session.h"
 #include "style.h"
 #include "uiargs.h"
-#include "uiconfig.h"
+#include "io/uiconfig.h"
 
 /* Where `layerscope` with no argument looks first (issue 6 will ship a sample instead). */
-#define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/samples.h) */
+#define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/formats/samples.h) */
 
 #define APP_UNDO_MAX 64
 #define APP_MAX_JOBS 8

@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "app.h"
-#include "ppl_text.h"
-#include "result_json.h"
-#include "sensitivity.h"
+#include "eval/ppl_text.h"
+#include "io/result_json.h"
+#include "eval/sensitivity.h"
 
 typedef struct eval_arg {
     const ls_model *model;

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "app.h"
-#include "profile_copy.h"
-#include "qmodel_io.h"
+#include "method/profile_copy.h"
+#include "quant/qmodel_io.h"
 
 typedef struct quant_arg {
     const ls_model *model;

@@ -1,12 +1,12 @@
 /* Sessions in the explorer: s saves the exploration (model path and fingerprint, settings,
  * manual set, measured metrics, quantization and perplexity results) as one JSON file; O
- * loads one, with the same rules as --session in batch mode (core/session.h). */
+ * loads one, with the same rules as --session in batch mode (core/io/session.h). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "app.h"
-#include "result_json.h"
+#include "io/result_json.h"
 
 /* The results block: the quantization totals (when the qmodel is at hand) and the last
  * perplexity comparison. */

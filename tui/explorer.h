@@ -2,7 +2,7 @@
 #ifndef TUI_EXPLORER_H
 #define TUI_EXPLORER_H
 
-#include "options.h"
+#include "cli/options.h"
 #include "uiargs.h"
 
 /* Returns the process exit status (0, or 2 when the terminal cannot be used). */

@@ -2,12 +2,12 @@
 #include <locale.h>
 #include <stdio.h>
 
-#include "batch.h"
-#include "blas_check.h"
+#include "cli/batch.h"
+#include "nn/blas_check.h"
 #include "explorer.h"
-#include "options.h"
+#include "cli/options.h"
 #include "uiargs.h"
-#include "version.h"
+#include "base/version.h"
 
 static void print_version(void)
 {

@@ -1,5 +1,5 @@
 /* Options only the explorer knows (test and automation hooks, the config file), taken out
- * of argv before the shared parser (core/options.c) sees the rest. */
+ * of argv before the shared parser (core/cli/options.c) sees the rest. */
 #ifndef TUI_UIARGS_H
 #define TUI_UIARGS_H
 

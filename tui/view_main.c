@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bar.h"
-#include "explain.h"
+#include "method/explain.h"
 #include "view.h"
 
 #define LIST_TOP 2 /* tab strip and column header above the layer rows */

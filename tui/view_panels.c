@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "bar.h"
-#include "explain.h"
+#include "method/explain.h"
 #include "keys.h"
-#include "result_json.h"
+#include "io/result_json.h"
 #include "view.h"
 
 void view_apply_theme(app *a)

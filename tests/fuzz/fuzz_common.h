@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "model.h"
+#include "formats/model.h"
 
 /* A memfd holding the input, opened by path through /proc/self/fd. */
 static const char *fuzz_memfile(const uint8_t *data, size_t size)

@@ -2,10 +2,10 @@
  * sensitivity) and the manual-set reader, on the same input. */
 #include <stdlib.h>
 
-#include "csv.h"
+#include "base/csv.h"
 #include "fuzz_common.h"
-#include "import.h"
-#include "manual.h"
+#include "method/import.h"
+#include "method/manual.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

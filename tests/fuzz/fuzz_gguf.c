@@ -1,7 +1,7 @@
 /* libFuzzer target: the GGUF reader, the metadata lookup API, the llama/qwen2 config mapping
  * and the model binding. */
 #include "fuzz_common.h"
-#include "gguf.h"
+#include "formats/gguf.h"
 
 static void walk_arrays(const ls_gguf *g)
 {

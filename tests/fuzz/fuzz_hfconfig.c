@@ -1,7 +1,7 @@
 /* libFuzzer target: config.json (§2) and model.safetensors.index.json (§3.2) parsing. */
 #include "fuzz_common.h"
-#include "hfconfig.h"
-#include "safetensors.h"
+#include "formats/hfconfig.h"
+#include "formats/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "llama2c.h"
+#include "formats/llama2c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,7 +1,7 @@
 /* libFuzzer target: the safetensors header parser, then the HF loader on a directory holding
  * the input as model.safetensors next to a fixed tiny config.json. */
 #include "fuzz_common.h"
-#include "safetensors.h"
+#include "formats/safetensors.h"
 
 #include <sys/stat.h>
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds every tests/fuzz/fuzz_*.c as a libFuzzer target (clang, ASan + UBSan) against all of
-# core/*.c and runs each one for FUZZ_SECONDS (default 60).
+# core/*/*.c and runs each one for FUZZ_SECONDS (default 60).
 #
 #   tests/fuzz/run.sh [NAME ...]     NAME = gguf for fuzz_gguf.c; default: every target
 #
@@ -21,15 +21,15 @@ OUT=build-fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 PKG_CFLAGS=$(pkg-config --cflags libcjson openblas 2>/dev/null || true)
 PKG_LIBS=$(pkg-config --libs libcjson openblas 2>/dev/null || echo "-lcjson -lopenblas")
-CFLAGS="-std=c11 -D_GNU_SOURCE -pthread -g -O1 $SAN $PKG_CFLAGS -Icore"
+CFLAGS="-std=c11 -D_GNU_SOURCE -pthread -g -O1 $SAN $PKG_CFLAGS -Icore -Itests/support"
 LIBS="$PKG_LIBS -lpthread -lm"
 
 mkdir -p "$OUT/obj"
 
 # Core objects with coverage instrumentation; rebuilt when the source or any header is newer.
-newest_header=$(ls -t core/*.h | head -n 1)
+newest_header=$(ls -t core/*/*.h tests/support/*.h | head -n 1)
 objs=""
-for src in core/*.c; do
+for src in core/*/*.c tests/support/*.c; do
     obj="$OUT/obj/$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_header" -nt "$obj" ]; then
         echo "cc $src"

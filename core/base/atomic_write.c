@@ -1,0 +1,83 @@
+#include "base/atomic_write.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int ls_atomic_open(const char *path, ls_atomic_file *af, ls_error *err)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->tmp_path = malloc(n + 16);
+    af->path = strdup(path);
+    if (!af->tmp_path || !af->path) {
+        ls_atomic_abort(af);
+        return ls_fail(err, "%s: out of memory", path);
+    }
+    snprintf(af->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        int e = errno;
+        free(af->tmp_path);
+        af->tmp_path = NULL;
+        ls_atomic_abort(af);
+        return ls_fail(err, "%s: cannot create a temporary file beside it: %s", path,
+                       strerror(e));
+    }
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        close(fd);
+        ls_atomic_abort(af);
+        return ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+int ls_atomic_commit(ls_atomic_file *af, ls_error *err)
+{
+    int bad = fflush(af->f) != 0 || ferror(af->f) || fsync(fileno(af->f)) != 0;
+    int e = errno;
+    if (fclose(af->f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    af->f = NULL;
+    if (!bad && rename(af->tmp_path, af->path) != 0) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        ls_fail(err, "%s: write failed: %s", af->path, strerror(e));
+        ls_atomic_abort(af);
+        return -1;
+    }
+    free(af->tmp_path);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+    return 0;
+}
+
+void ls_atomic_abort(ls_atomic_file *af)
+{
+    if (af->f)
+        fclose(af->f);
+    if (af->tmp_path)
+        unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+}
+
+int ls_write_file_atomic(const char *path, const void *data, size_t len, ls_error *err)
+{
+    ls_atomic_file af;
+    if (ls_atomic_open(path, &af, err) < 0)
+        return -1;
+    if (len && fwrite(data, 1, len, af.f) != len) {
+        int e = errno;
+        ls_atomic_abort(&af);
+        return ls_fail(err, "%s: write failed: %s", path, strerror(e));
+    }
+    return ls_atomic_commit(&af, err);
+}

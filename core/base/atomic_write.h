@@ -1,0 +1,25 @@
+/* Files we write appear whole or not at all: a temporary file beside the target
+ * (name.tmp.XXXXXX), fsync, then rename. */
+#ifndef LS_ATOMIC_WRITE_H
+#define LS_ATOMIC_WRITE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "base/error.h"
+
+int ls_write_file_atomic(const char *path, const void *data, size_t len, ls_error *err);
+
+/* Streaming form: open gives a FILE* on the temporary file; commit flushes, fsyncs and
+ * renames; abort removes the temporary file. */
+typedef struct ls_atomic_file {
+    FILE *f;
+    char *tmp_path;
+    char *path;
+} ls_atomic_file;
+
+int ls_atomic_open(const char *path, ls_atomic_file *af, ls_error *err);
+int ls_atomic_commit(ls_atomic_file *af, ls_error *err);
+void ls_atomic_abort(ls_atomic_file *af);
+
+#endif

@@ -1,0 +1,104 @@
+#include "base/mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int ls_map_file(const char *path, ls_mapped_file *out, ls_error *err)
+{
+    out->data = NULL;
+    out->size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return ls_fail(err, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return ls_fail(err, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return 0;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return ls_fail(err, "%s: cannot map: %s", path, strerror(e));
+    out->data = p;
+    out->size = (size_t)st.st_size;
+    return 0;
+}
+
+void ls_unmap_file(ls_mapped_file *mf)
+{
+    if (mf->data)
+        munmap((void *)mf->data, mf->size);
+    mf->data = NULL;
+    mf->size = 0;
+}
+
+char *ls_read_text_file(const char *path, size_t max_bytes, size_t *len_out, ls_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        ls_fail(err, "%s: out of memory", path);
+        return NULL;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap > max_bytes) {
+                free(buf);
+                fclose(f);
+                ls_fail(err, "%s: file larger than %zu bytes", path, max_bytes);
+                return NULL;
+            }
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                ls_fail(err, "%s: out of memory", path);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - 1 - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        ls_fail(err, "%s: read error", path);
+        return NULL;
+    }
+    if (len > max_bytes) {
+        free(buf);
+        ls_fail(err, "%s: file larger than %zu bytes", path, max_bytes);
+        return NULL;
+    }
+    buf[len] = '\0';
+    if (len_out)
+        *len_out = len;
+    return buf;
+}

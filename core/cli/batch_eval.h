@@ -1,0 +1,28 @@
+/* Batch mode's inference steps: measuring activation sensitivity (--sensitivity) and the
+ * perplexity comparison fp / base / current (--perplexity), with llama.cpp-style output
+ * on stdout and one progress line on stderr. */
+#ifndef LS_BATCH_EVAL_H
+#define LS_BATCH_EVAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "method/analysis.h"
+#include "formats/model.h"
+#include "cli/options.h"
+#include "eval/ppl_text.h"
+#include "method/profile.h"
+#include "quant/qmodel.h"
+
+/* Fills p->sensitivity from a measurement (and writes --export-sensitivity-csv). is_demo
+ * selects the sample's calibration text when --calib is not given. */
+int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, ls_profile *p,
+                         int threads, FILE *errf, ls_error *err);
+
+/* PPL of fp, the base allocation and the current allocation (a->cfg, or the saved model
+ * of --quantized). qm: quantized modules to reuse (may be NULL). */
+int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
+                        const ls_analysis *a, ls_qmodel *qm, int threads, FILE *out,
+                        FILE *errf, ls_ppl_compare *cmp, ls_error *err);
+
+#endif

@@ -1,0 +1,377 @@
+#include "cli/options.h"
+
+#include "eval/perplexity.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    OPT_JSON = 256,
+    OPT_EXPORT,
+    OPT_METHOD,
+    OPT_MODE,
+    OPT_TOP_M,
+    OPT_BOOST_STOP,
+    OPT_BASE,
+    OPT_ABLATION,
+    OPT_SEED,
+    OPT_MANUAL,
+    OPT_TOKENIZER,
+    OPT_THREADS,
+    OPT_SENSI_CSV,
+    OPT_KURT_CSV,
+    OPT_SENSI_DATASET,
+    OPT_SENSI_CONFIG,
+    OPT_THRESHOLD,
+    OPT_TRIM,
+    OPT_KURT_OUT,
+    OPT_METRICS_OUT,
+    OPT_LLAMACPP_OUT,
+    OPT_LIST_MODELS,
+    OPT_QUANTIZE,
+    OPT_NO_QUANT_META,
+    OPT_SAVE_QUANTIZED,
+    OPT_SESSION,
+    OPT_SAVE_SESSION,
+    OPT_PERPLEXITY,
+    OPT_EVAL,
+    OPT_PPL_PROTOCOL,
+    OPT_CTX,
+    OPT_STRIDE,
+    OPT_CHUNKS,
+    OPT_ALLOW_LONG_CTX,
+    OPT_LOAD_QUANTIZED,
+    OPT_SENSITIVITY,
+    OPT_CALIB,
+    OPT_CALIB_SAMPLES,
+    OPT_CALIB_SEQLEN,
+    OPT_CALIB_NO_SHUFFLE,
+    OPT_SENSI_OUT,
+    OPT_FNORM,
+};
+
+static const struct option long_opts[] = {
+    {"batch", no_argument, NULL, 'b'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"export", required_argument, NULL, OPT_EXPORT},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"top-m", required_argument, NULL, OPT_TOP_M},
+    {"boost-stop", required_argument, NULL, OPT_BOOST_STOP},
+    {"base", required_argument, NULL, OPT_BASE},
+    {"ablation", no_argument, NULL, OPT_ABLATION},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"manual", required_argument, NULL, OPT_MANUAL},
+    {"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"sensitivity-csv", required_argument, NULL, OPT_SENSI_CSV},
+    {"kurtosis-csv", required_argument, NULL, OPT_KURT_CSV},
+    {"sensitivity-dataset", required_argument, NULL, OPT_SENSI_DATASET},
+    {"sensitivity-config", required_argument, NULL, OPT_SENSI_CONFIG},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"trim", required_argument, NULL, OPT_TRIM},
+    {"export-kurtosis-csv", required_argument, NULL, OPT_KURT_OUT},
+    {"export-metrics-csv", required_argument, NULL, OPT_METRICS_OUT},
+    {"export-llamacpp", required_argument, NULL, OPT_LLAMACPP_OUT},
+    {"list-models", no_argument, NULL, OPT_LIST_MODELS},
+    {"quantize", no_argument, NULL, OPT_QUANTIZE},
+    {"no-quant-meta", no_argument, NULL, OPT_NO_QUANT_META},
+    {"save-quantized", required_argument, NULL, OPT_SAVE_QUANTIZED},
+    {"session", required_argument, NULL, OPT_SESSION},
+    {"save-session", required_argument, NULL, OPT_SAVE_SESSION},
+    {"perplexity", no_argument, NULL, OPT_PERPLEXITY},
+    {"eval", required_argument, NULL, OPT_EVAL},
+    {"ppl-protocol", required_argument, NULL, OPT_PPL_PROTOCOL},
+    {"ctx", required_argument, NULL, OPT_CTX},
+    {"stride", required_argument, NULL, OPT_STRIDE},
+    {"chunks", required_argument, NULL, OPT_CHUNKS},
+    {"allow-long-ctx", no_argument, NULL, OPT_ALLOW_LONG_CTX},
+    {"quantized", required_argument, NULL, OPT_LOAD_QUANTIZED},
+    {"sensitivity", no_argument, NULL, OPT_SENSITIVITY},
+    {"calib", required_argument, NULL, OPT_CALIB},
+    {"calib-samples", required_argument, NULL, OPT_CALIB_SAMPLES},
+    {"calib-seqlen", required_argument, NULL, OPT_CALIB_SEQLEN},
+    {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
+    {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
+    {"fnorm", no_argument, NULL, OPT_FNORM},
+    {NULL, 0, NULL, 0},
+};
+
+void ls_options_print_usage(FILE *f)
+{
+    /* In parts: ISO C guarantees string literals of 4095 characters only. */
+    static const char *const parts[] = {
+        "usage: layerscope [options] [MODEL|PROFILE]\n"
+        "       layerscope --batch [--json FILE] [--export FILE] [options] MODEL|PROFILE\n"
+        "\n"
+        "MODEL is a Hugging Face directory (config.json + safetensors, sharded or not),\n"
+        "a GGUF file or a llama2.c .bin checkpoint. PROFILE is a metrics CSV of the\n"
+        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV.\n"
+        "\n"
+        "  -b, --batch              no interface: print the per-layer table and memory\n"
+        "      --json FILE          write the result document (layerscope-result v1)\n"
+        "      --export FILE        write the allocation (optimal_configs for HQQ)\n"
+        "      --export-kurtosis-csv F   kurtosis in the toolkit's kurtosis-<model>.csv form\n"
+        "      --export-metrics-csv F    metrics in the toolkit's fnorm-<model>.csv form\n"
+        "      --fnorm              measure the toolkit's FNorm (HQQ error of all 12\n"
+        "                           configs of every matrix) for that file's fnorm column\n"
+        "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
+        "      --method M           sensi | kurt | both | manual      (default sensi)\n"
+        "      --mode D             subtract | divide: override the method's pairing\n"
+        "      --top-m N            keep the N strongest outliers per module; 0 = all\n"
+        "      --boost-stop N       boosted matrices move N stops up, 1..11 (default 3)\n"
+        "      --base CFG           base config, b3g128 or 3.13 style  (default b3g128)\n"
+        "      --ablation           random layers, as many as the method flags\n"
+        "      --seed N             ablation seed                        (default 42)\n"
+        "      --manual FILE        boosted set for --method manual: lines LAYER.MODULE\n"
+        "      --sensitivity-csv F  take sensitivity from a toolkit sensitivity CSV\n",
+        "      --sensitivity-dataset NAME   rows of that file to use (default pileval,\n"
+        "                           or the file's only data set)\n"
+        "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
+        "      --kurtosis-csv F     take kurtosis from a toolkit kurtosis CSV\n"
+        "      --threshold Z        outlier threshold (default 3; not the paper's if set)\n"
+        "      --trim F             trimmed fraction per side (default 0.05)\n"
+        "      --quantize           HQQ-quantize every module with its allocated config\n"
+        "                           and report errors and real stored sizes\n"
+        "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
+        "                           sensitivity and error measurements)\n"
+        "      --save-quantized DIR write the quantized model (implies --quantize)\n"
+        "      --session FILE       resume a saved session: its model (unless MODEL is\n"
+        "                           given), settings (unless any is given), manual set\n"
+        "                           and measured metrics\n"
+        "      --save-session FILE  save the session after the run\n"
+        "      --perplexity         perplexity of the unquantized model, the base and the\n"
+        "                           current allocation (HQQ), with the change in percent\n"
+        "      --eval FILE          evaluation text (default with the demo: its eval.txt)\n"
+        "      --ppl-protocol P     paper (strided windows) | llama.cpp   (default paper)\n"
+        "      --ctx N, --stride N  window and stride (paper: 1024/512 clamped to the\n"
+        "                           model's context; llama.cpp: n_ctx 512)\n"
+        "      --chunks N           evaluate at most N windows or chunks\n",
+        "      --allow-long-ctx     honour a --ctx beyond the model's trained context\n"
+        "      --quantized DIR      use a model saved by --save-quantized as the current\n"
+        "                           allocation instead of quantizing again\n"
+        "      --sensitivity        measure activation sensitivity (the paper's method)\n"
+        "      --calib FILE         calibration text, one sample per line (default with\n"
+        "                           the demo: its calib.txt)\n"
+        "      --calib-samples N    samples (default 128)\n"
+        "      --calib-seqlen N     block length and longest sample (default 512, clamped\n"
+        "                           to the model's context)\n"
+        "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
+        "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
+        "      --threads N          threads for kurtosis and HQQ (default: all cores;\n"
+        "                           the forward pass always uses every core)\n"
+        "      --list-models [DIR]  list the models in the Hugging Face cache and in DIR\n"
+        "                           (default: the current directory), then exit\n"
+        "  -h, --help               this text\n"
+        "  -V, --version            version and build information\n"
+        "\n"
+        "Exit status: 0 success, 2 bad input (the message names file, field and reason).\n",
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        fputs(parts[i], f);
+}
+
+static int parse_int(const char *opt, const char *s, long lo, long hi, long *out, ls_error *err)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        return ls_fail(err, "option --%s: \"%s\" is not a whole number from %ld to %ld", opt,
+                       s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out,
+                        ls_error *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi))
+        return ls_fail(err, "option --%s: \"%s\" is not a number from %g to %g", opt, s, lo,
+                       hi);
+    *out = v;
+    return 0;
+}
+
+static int apply(ls_options *o, int c, const char *arg, ls_error *err)
+{
+    long v;
+    double d;
+    switch (c) {
+    case 'b': o->batch = true; return 0;
+    case 'h': o->help = true; return 0;
+    case 'V': o->version = true; return 0;
+    case OPT_JSON: o->json_path = arg; return 0;
+    case OPT_EXPORT: o->export_path = arg; return 0;
+    case OPT_KURT_OUT: o->kurtosis_out = arg; return 0;
+    case OPT_LIST_MODELS: o->list_models = true; return 0;
+    case OPT_QUANTIZE: o->quantize = true; return 0;
+    case OPT_NO_QUANT_META: o->no_quant_meta = true; return 0;
+    case OPT_SESSION: o->session = arg; return 0;
+    case OPT_PERPLEXITY: o->perplexity = true; return 0;
+    case OPT_EVAL: o->eval_path = arg; return 0;
+    case OPT_PPL_PROTOCOL: {
+        int p = ls_ppl_protocol_parse(arg);
+        if (p < 0)
+            return ls_fail(err, "option --ppl-protocol: \"%s\": use paper or llama.cpp", arg);
+        o->ppl_protocol = p;
+        return 0;
+    }
+    case OPT_CTX:
+        if (parse_int("ctx", arg, 2, 1 << 20, &v, err) < 0)
+            return -1;
+        o->ctx = (int)v;
+        return 0;
+    case OPT_STRIDE:
+        if (parse_int("stride", arg, 1, 1 << 20, &v, err) < 0)
+            return -1;
+        o->stride = (int)v;
+        return 0;
+    case OPT_CHUNKS:
+        if (parse_int("chunks", arg, 1, 1 << 30, &v, err) < 0)
+            return -1;
+        o->chunks = (int)v;
+        return 0;
+    case OPT_ALLOW_LONG_CTX: o->allow_long_ctx = true; return 0;
+    case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
+    case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
+    case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_CALIB: o->calib_path = arg; return 0;
+    case OPT_CALIB_SAMPLES:
+        if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)
+            return -1;
+        o->calib_samples = (int)v;
+        return 0;
+    case OPT_CALIB_SEQLEN:
+        if (parse_int("calib-seqlen", arg, 2, 1 << 20, &v, err) < 0)
+            return -1;
+        o->calib_seqlen = (int)v;
+        return 0;
+    case OPT_CALIB_NO_SHUFFLE: o->calib_no_shuffle = true; return 0;
+    case OPT_SENSI_OUT: o->sensitivity_out = arg; return 0;
+    case OPT_SAVE_SESSION: o->save_session = arg; return 0;
+    case OPT_SAVE_QUANTIZED:
+        o->save_quantized = arg;
+        o->quantize = true;
+        return 0;
+    case OPT_METRICS_OUT: o->metrics_out = arg; return 0;
+    case OPT_LLAMACPP_OUT: o->llamacpp_out = arg; return 0;
+    case OPT_MANUAL: o->manual_path = arg; return 0;
+    case OPT_TOKENIZER: o->tokenizer_path = arg; return 0;
+    case OPT_SENSI_CSV: o->sensitivity_csv = arg; return 0;
+    case OPT_KURT_CSV: o->kurtosis_csv = arg; return 0;
+    case OPT_SENSI_DATASET: o->sensi_select.dataset = arg; return 0;
+    case OPT_SENSI_CONFIG: {
+        int s = ls_stop_parse(arg);
+        if (s < 0)
+            return ls_fail(err, "option --sensitivity-config: \"%s\" is not one of the 12 "
+                                "configs (b2g128 ... b8g32)", arg);
+        o->sensi_select.nbits = ls_stop_get(s)->nbits;
+        o->sensi_select.group_size = ls_stop_get(s)->group_size;
+        return 0;
+    }
+    case OPT_THREADS:
+        if (parse_int("threads", arg, 1, 256, &v, err) < 0)
+            return -1;
+        o->threads = (int)v;
+        return 0;
+    default:
+        break;
+    }
+    o->settings_given = true;
+    ls_settings *s = &o->settings;
+    switch (c) {
+    case OPT_METHOD: {
+        int m = ls_method_parse(arg);
+        if (m < 0)
+            return ls_fail(err, "option --method: \"%s\": use sensi, kurt, both or manual", arg);
+        s->method = (ls_method)m;
+        return 0;
+    }
+    case OPT_MODE: {
+        int m = ls_diff_mode_parse(arg);
+        if (m < 0)
+            return ls_fail(err, "option --mode: \"%s\": use subtract or divide", arg);
+        s->mode = m;
+        return 0;
+    }
+    case OPT_TOP_M:
+        if (parse_int("top-m", arg, 0, 100000, &v, err) < 0)
+            return -1;
+        s->top_m = (int)v;
+        return 0;
+    case OPT_BOOST_STOP:
+        if (parse_int("boost-stop", arg, 1, LS_N_STOPS - 1, &v, err) < 0)
+            return -1;
+        s->boost_stop = (int)v;
+        return 0;
+    case OPT_BASE: {
+        int b = ls_stop_parse(arg);
+        if (b < 0)
+            return ls_fail(err, "option --base: \"%s\" is not one of the 12 configs "
+                                "(b2g128 ... b8g32, or 2.13 ... 8.51)", arg);
+        s->base = b;
+        return 0;
+    }
+    case OPT_ABLATION: s->ablation = true; return 0;
+    case OPT_SEED: {
+        char *end;
+        unsigned long long u = strtoull(arg, &end, 10);
+        if (*arg == '\0' || *end != '\0' || arg[0] == '-')
+            return ls_fail(err, "option --seed: \"%s\" is not a non-negative integer", arg);
+        s->seed = u;
+        return 0;
+    }
+    case OPT_THRESHOLD:
+        if (parse_double("threshold", arg, 0, 1e9, &d, err) < 0)
+            return -1;
+        s->detect.threshold = d;
+        return 0;
+    case OPT_TRIM:
+        if (parse_double("trim", arg, 0, 0.49, &d, err) < 0)
+            return -1;
+        s->detect.trim_frac = d;
+        return 0;
+    default:
+        return ls_fail(err, "unknown option");
+    }
+}
+
+int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err)
+{
+    memset(o, 0, sizeof *o);
+    o->settings = ls_settings_default();
+    o->sensi_select = LS_SENSI_SELECT_PAPER;
+    optind = 1;
+    opterr = 0;
+    for (;;) {
+        int idx = 0;
+        int c = getopt_long(argc, argv, ":bhV", long_opts, &idx);
+        if (c == -1)
+            break;
+        if (c == '?')
+            return ls_fail(err, "unknown option \"%s\" (see --help)", argv[optind - 1]);
+        if (c == ':')
+            return ls_fail(err, "option \"%s\" needs a value", argv[optind - 1]);
+        if (apply(o, c, optarg, err) < 0)
+            return -1;
+    }
+    if (optind < argc)
+        o->model_path = argv[optind++];
+    if (optind < argc)
+        return ls_fail(err, "unexpected argument \"%s\": give one MODEL or PROFILE",
+                       argv[optind]);
+    if (o->settings.ablation && o->settings.method != LS_METHOD_SENSI &&
+        o->settings.method != LS_METHOD_KURT)
+        return ls_fail(err, "option --ablation: applies to --method sensi or kurt");
+    if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && !o->session && o->batch)
+        return ls_fail(err, "option --method manual: needs --manual FILE (or --session) in "
+                            "batch mode");
+    return 0;
+}

@@ -1,0 +1,58 @@
+/* Command-line options shared by batch mode and the explorer. Parsing is pure: no output,
+ * no exit; --help and --version are reported as flags for the caller to act on. */
+#ifndef LS_OPTIONS_H
+#define LS_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "method/analysis.h"
+#include "base/error.h"
+#include "method/import.h"
+
+typedef struct ls_options {
+    bool batch, help, version;
+    bool list_models;            /* --list-models: print what discovery finds and exit */
+    bool quantize;               /* --quantize: HQQ over the whole model (batch mode) */
+    bool no_quant_meta;          /* --no-quant-meta: keep scale and zero unquantized */
+    const char *save_quantized;  /* --save-quantized DIR (implies --quantize) */
+    const char *session;         /* --session FILE: resume a saved exploration */
+    /* perplexity (--perplexity and its parameters) */
+    bool perplexity;
+    const char *eval_path;       /* --eval FILE; NULL = the sample's text with the demo */
+    int ppl_protocol;            /* enum ls_ppl_protocol */
+    int ctx, stride, chunks;     /* 0 = the protocol's defaults */
+    bool allow_long_ctx;         /* --allow-long-ctx: a ctx beyond the model's context */
+    const char *load_quantized;  /* --quantized DIR: the current allocation from a save */
+    /* activation sensitivity (--sensitivity and its parameters) */
+    bool measure_sensitivity;
+    const char *calib_path;      /* --calib FILE; NULL = the sample's text with the demo */
+    int calib_samples, calib_seqlen; /* 0 = defaults (128, 512) */
+    bool calib_no_shuffle;
+    const char *sensitivity_out; /* --export-sensitivity-csv FILE */
+    const char *save_session;    /* --save-session FILE */
+    const char *model_path;      /* MODEL directory/file or PROFILE csv; NULL = none */
+    const char *json_path;       /* --json FILE */
+    const char *export_path;     /* --export FILE */
+    const char *kurtosis_out;    /* --export-kurtosis-csv FILE */
+    const char *metrics_out;     /* --export-metrics-csv FILE */
+    bool measure_fnorm;          /* --fnorm: the toolkit's FNorm for all 12 configs */
+    const char *llamacpp_out;    /* --export-llamacpp FILE */
+    const char *manual_path;     /* --manual FILE */
+    const char *tokenizer_path;  /* --tokenizer FILE */
+    const char *sensitivity_csv; /* --sensitivity-csv FILE */
+    const char *kurtosis_csv;    /* --kurtosis-csv FILE */
+    ls_sensi_select sensi_select;
+    int threads;                 /* 0 = all cores */
+    ls_settings settings;
+    bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
+} ls_options;
+
+/* Fills o from argv (defaults: the paper's headline setting). Returns -1 with a one-line
+ * message naming the option on bad input. */
+int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err);
+
+/* Prints the --help text. */
+void ls_options_print_usage(FILE *f);
+
+#endif

@@ -1,0 +1,28 @@
+/* Opening what the user names: a model (weights) or a profile (toolkit CSV), plus the
+ * optional metric files that complete it. Shared by batch mode and the explorer. */
+#ifndef LS_SOURCE_H
+#define LS_SOURCE_H
+
+#include "base/error.h"
+#include "method/import.h"
+#include "formats/model.h"
+#include "method/profile.h"
+
+typedef struct ls_source_options {
+    const char *tokenizer_path;
+    const char *sensitivity_csv;
+    const char *kurtosis_csv;
+    ls_sensi_select sensi_select;
+} ls_source_options;
+
+/* Opens path as a model (directory, .gguf, .bin) or a profile (a toolkit CSV). *model is
+ * NULL for a profile. Kurtosis of a model is not computed here (it is a job). */
+int ls_source_open(const char *path, const ls_source_options *opt, ls_model **model,
+                   ls_profile **profile, ls_error *err);
+
+/* Merges --sensitivity-csv / --kurtosis-csv into profile (layer counts must match). Without
+ * --sensitivity-csv, a sensitivity.csv inside a model directory (a measurement saved
+ * beside the weights, as the bundled demo ships one) is read. */
+int ls_source_add_metrics(ls_profile *profile, const ls_source_options *opt, ls_error *err);
+
+#endif

@@ -1,0 +1,200 @@
+#include "method/analysis.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/rng.h"
+
+static const char *const method_names[LS_N_METHODS] = {"sensi", "kurt", "both", "manual"};
+
+const char *ls_method_name(ls_method m)
+{
+    return (m >= 0 && m < LS_N_METHODS) ? method_names[m] : "?";
+}
+
+int ls_method_parse(const char *s)
+{
+    for (int i = 0; i < LS_N_METHODS; i++)
+        if (strcmp(s, method_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+ls_settings ls_settings_default(void)
+{
+    ls_settings s = {0};
+    s.method = LS_METHOD_SENSI;
+    s.mode = -1;
+    s.top_m = 0;
+    s.boost_stop = 3;
+    s.base = ls_stop_find(3, 128);
+    s.ablation = false;
+    s.seed = 42;
+    s.detect = LS_DETECT_PAPER;
+    return s;
+}
+
+bool ls_settings_paper_detect(const ls_settings *s)
+{
+    return s->detect.threshold == 3.0 && s->detect.trim_frac == 0.05;
+}
+
+const char *ls_settings_mode_label(const ls_settings *s)
+{
+    if (s->mode >= 0)
+        return ls_diff_mode_name((ls_diff_mode)s->mode);
+    switch (s->method) {
+    case LS_METHOD_SENSI:
+        return "divide";
+    case LS_METHOD_KURT:
+        return "subtract";
+    case LS_METHOD_BOTH:
+        return "paired";
+    default:
+        return NULL;
+    }
+}
+
+static void series_of(const double *metric, int n_layers, int module, double *out)
+{
+    for (int l = 0; l < n_layers; l++)
+        out[l] = metric[LS_IDX(l, module)];
+}
+
+static void detect_all(const ls_profile *p, const double *metric, ls_diff_mode mode,
+                       const ls_settings *s, ls_detection *out)
+{
+    double series[LS_MAX_LAYERS];
+    for (int m = 0; m < LS_N_MODULES; m++) {
+        series_of(metric, p->n_layers, m, series);
+        ls_detect(series, p->n_layers, mode, s->top_m, &s->detect, &out[m]);
+    }
+}
+
+/* Ablation (method.md §7): per module, draw as many layers as the ablated method flags,
+ * uniformly from {0 .. L-2} minus both methods' outliers, with SplitMix64 and a partial
+ * Fisher-Yates; the modules consume numbers in the fixed order q, k, v, o, gate, up, down. */
+static void draw_ablation(ls_analysis *a)
+{
+    ls_rng rng;
+    ls_rng_seed(&rng, a->settings.seed);
+    int L = a->n_layers;
+    for (int m = 0; m < LS_N_MODULES; m++) {
+        const ls_detection *S = &a->sensi[m], *K = &a->kurt[m];
+        int count = a->settings.method == LS_METHOD_SENSI ? S->n_selected : K->n_selected;
+        if (count == 0)
+            continue;
+        int eligible[LS_MAX_LAYERS], e = 0;
+        for (int l = 0; l < L - 1; l++) /* max_layer = L - 1 is never eligible (the quirk) */
+            if (!S->selected[l] && !K->selected[l])
+                eligible[e++] = l;
+        if (e < count) {
+            a->ablation_short[m] = count - e;
+            count = e;
+        }
+        for (int j = 0; j < count; j++) {
+            int r = j + (int)(ls_rng_next(&rng) % (uint64_t)(e - j));
+            int t = eligible[j];
+            eligible[j] = eligible[r];
+            eligible[r] = t;
+        }
+        for (int j = 0; j < count; j++)
+            a->boosted[LS_IDX(eligible[j], m)] = 1;
+    }
+}
+
+static void mark_selected(ls_analysis *a, const ls_detection *det)
+{
+    for (int m = 0; m < LS_N_MODULES; m++)
+        for (int l = 1; l < a->n_layers; l++)
+            if (det[m].selected[l])
+                a->boosted[LS_IDX(l, m)] = 1;
+}
+
+static void explain_empty(ls_analysis *a, const ls_detection *det)
+{
+    const ls_detection *d = &det[0];
+    if (d->status == LS_DETECT_NO_LAYERS)
+        snprintf(a->note, sizeof a->note, "needs at least 2 layers");
+    else if (d->status == LS_DETECT_TOO_FEW)
+        snprintf(a->note, sizeof a->note, "too few layers for trimmed statistics");
+    else if (d->max_z_possible <= a->settings.detect.threshold)
+        snprintf(a->note, sizeof a->note,
+                 "threshold %g unreachable: max z = %.2f with %d layers",
+                 a->settings.detect.threshold, d->max_z_possible, a->n_layers);
+}
+
+int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
+               ls_analysis *a, ls_error *err)
+{
+    memset(a, 0, sizeof *a);
+    a->n_layers = p->n_layers;
+    a->settings = *s;
+    if (s->base < 0 || s->base >= LS_N_STOPS)
+        return ls_fail(err, "settings: base: not one of the 12 stops");
+    if (s->top_m < 0)
+        return ls_fail(err, "settings: top-m: must be 0 (all) or positive");
+    if (s->boost_stop < 0 || s->boost_stop > LS_N_STOPS - 1)
+        return ls_fail(err, "settings: boost stop: must be 1 to 11");
+    if (s->ablation && s->method != LS_METHOD_SENSI && s->method != LS_METHOD_KURT)
+        return ls_fail(err, "settings: ablation: applies to the sensi or kurt method only");
+
+    a->have_sensi = ls_profile_has_sensitivity(p);
+    a->have_kurt = ls_profile_has_kurtosis(p);
+    ls_diff_mode sensi_mode = s->mode >= 0 ? (ls_diff_mode)s->mode : LS_DIFF_DIVIDE;
+    ls_diff_mode kurt_mode = s->mode >= 0 ? (ls_diff_mode)s->mode : LS_DIFF_SUBTRACT;
+    detect_all(p, p->sensitivity, sensi_mode, s, a->sensi);
+    detect_all(p, p->kurtosis, kurt_mode, s, a->kurt);
+
+    bool need_sensi = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
+    bool need_kurt = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
+    if (s->ablation)
+        need_sensi = need_kurt = true; /* the excluded set is S union K */
+    if (need_sensi && !a->have_sensi)
+        snprintf(a->note, sizeof a->note, "no sensitivity measured: nothing flagged by it");
+    else if (need_kurt && !a->have_kurt)
+        snprintf(a->note, sizeof a->note, "no kurtosis known: nothing flagged by it");
+
+    if (s->ablation) {
+        draw_ablation(a);
+    } else {
+        if (need_sensi)
+            mark_selected(a, a->sensi);
+        if (need_kurt)
+            mark_selected(a, a->kurt);
+        if (s->method == LS_METHOD_MANUAL && manual)
+            for (int i = 0; i < p->n_layers * LS_N_MODULES; i++)
+                a->boosted[i] = manual[i] ? 1 : 0;
+    }
+
+    a->target = ls_boost_target(s->base, s->boost_stop);
+    int n = p->n_layers * LS_N_MODULES;
+    for (int i = 0; i < n; i++) {
+        a->cfg[i] = (unsigned char)(a->boosted[i] ? a->target : s->base);
+        a->n_boosted += a->boosted[i];
+    }
+    if (a->n_boosted == 0 && !a->note[0] && s->method != LS_METHOD_MANUAL)
+        explain_empty(a, need_sensi ? a->sensi : a->kurt);
+    a->memory_known = ls_profile_params_known(p);
+    if (a->memory_known)
+        ls_memory_compute(p->params, a->cfg, n, s->base, &a->mem);
+    return 0;
+}
+
+const ls_detection *ls_analysis_detection(const ls_analysis *a, int module, int layer)
+{
+    switch (a->settings.method) {
+    case LS_METHOD_SENSI:
+        return &a->sensi[module];
+    case LS_METHOD_KURT:
+        return &a->kurt[module];
+    case LS_METHOD_BOTH:
+        if (layer > 0 && layer < a->n_layers && a->kurt[module].selected[layer] &&
+            !a->sensi[module].selected[layer])
+            return &a->kurt[module];
+        return &a->sensi[module];
+    default:
+        return NULL;
+    }
+}

@@ -1,0 +1,143 @@
+#include "method/explain.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void ls_fmt_value(char *buf, int cap, double v)
+{
+    if (isnan(v))
+        snprintf(buf, (size_t)cap, "n/a");
+    else if (isinf(v))
+        snprintf(buf, (size_t)cap, v > 0 ? "inf" : "-inf");
+    else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e5))
+        snprintf(buf, (size_t)cap, "%.3e", v);
+    else
+        snprintf(buf, (size_t)cap, "%.4g", v);
+}
+
+__attribute__((format(printf, 2, 3))) static void add(ls_explain *e, const char *fmt, ...)
+{
+    if (e->n_lines >= LS_EXPLAIN_MAX_LINES)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->line[e->n_lines++], LS_EXPLAIN_LINE_MAX, fmt, ap);
+    va_end(ap);
+}
+
+static bool series_known(const double *metric, int n_layers, int module)
+{
+    for (int l = 0; l < n_layers; l++)
+        if (!isnan(metric[LS_IDX(l, module)]))
+            return true;
+    return false;
+}
+
+/* One metric's detection for the matrix: the numbers, then the verdict. */
+static void explain_series(const ls_profile *p, const ls_analysis *a, const ls_detection *d,
+                           const double *metric, const char *metric_name, const char *method,
+                           int layer, int module, ls_explain *e)
+{
+    const ls_settings *s = &a->settings;
+    double thr = s->detect.threshold;
+    char v[32], v0[32];
+    ls_fmt_value(v, sizeof v, metric[LS_IDX(layer, module)]);
+    const char *op = d->mode == LS_DIFF_DIVIDE ? "/" : "-";
+    if (!series_known(metric, p->n_layers, module)) {
+        add(e, "%s: no %s known for this model, so %s flags nothing%s.", method, metric_name,
+            method,
+            strcmp(metric_name, "sensitivity") == 0
+                ? " (measure it with S, or give --sensitivity-csv FILE)"
+                : "");
+        return;
+    }
+    if (layer == 0) {
+        add(e, "%s: %s %s at layer 0. Layer 0 has no previous layer, so there is no "
+               "difference d and it can never be flagged (a spike here flags layer 1).",
+            method, metric_name, v);
+        return;
+    }
+    ls_fmt_value(v0, sizeof v0, metric[LS_IDX(layer - 1, module)]);
+    char dv[32];
+    ls_fmt_value(dv, sizeof dv, d->diff[layer]);
+    add(e, "%s: %s %s (layer %d: %s); d = %s %s %s = %s", method, metric_name, v, layer - 1,
+        v0, v, op, v0, d->valid[layer] ? dv : "invalid");
+    if (d->status != LS_DETECT_OK) {
+        add(e, "Not flagged: %s, so there are no trimmed statistics and nothing can be an "
+               "outlier.",
+            d->status == LS_DETECT_NO_LAYERS ? "fewer than 2 layers"
+                                             : "too few valid differences");
+        return;
+    }
+    char mu[32], sg[32];
+    ls_fmt_value(mu, sizeof mu, d->mu);
+    ls_fmt_value(sg, sizeof sg, d->sigma);
+    add(e, "trimmed mean %s, std %s over %d of %d differences (k = %d cut per side)", mu, sg,
+        d->n_core, d->n_valid, d->k);
+    if (!d->valid[layer]) {
+        add(e, "Not flagged: d is invalid (a missing value or a division by zero), so this "
+               "layer is left out of the statistics and never flagged.");
+        return;
+    }
+    char z[32];
+    ls_fmt_value(z, sizeof z, d->z[layer]);
+    bool out = d->outlier[layer];
+    if (out)
+        add(e, "z = |d - mean| / std = %s > %g: outlier, rank %d of %d by z; top-m %d%s", z,
+            thr, d->rank[layer], d->n_outliers, s->top_m, s->top_m == 0 ? " (all)" : "");
+    else
+        add(e, "z = |d - mean| / std = %s <= %g: within the usual spread", z, thr);
+    if (out && d->selected[layer])
+        add(e, "Outlier: the %s changes from layer %d to %d far more than between other "
+               "layers, so layer %d is flagged (the later layer of the pair).",
+            metric_name, layer - 1, layer, layer);
+    else if (out)
+        add(e, "Outlier, but rank %d is beyond top-m = %d, so it is dropped.", d->rank[layer],
+            s->top_m);
+    else if (d->max_z_possible <= thr)
+        add(e, "Not an outlier: threshold %g unreachable: max z = %.2f with %d layers.", thr,
+            d->max_z_possible, p->n_layers);
+    else
+        add(e, "Not an outlier: the step from layer %d is no larger than typical steps.",
+            layer - 1);
+}
+
+void ls_explain_matrix(const ls_profile *p, const ls_analysis *a, int layer, int module,
+                       ls_explain *out)
+{
+    memset(out, 0, sizeof *out);
+    if (layer < 0 || layer >= p->n_layers || module < 0 || module >= LS_N_MODULES)
+        return;
+    int i = LS_IDX(layer, module);
+    const ls_settings *s = &a->settings;
+    out->boosted = a->boosted[i] != 0;
+    const char *base = ls_stop_get(s->base)->name, *cfg = ls_stop_get(a->cfg[i])->name;
+    if (out->boosted)
+        add(out, "Layer %d %s: boosted %s -> %s", layer, ls_module_name(module), base, cfg);
+    else
+        add(out, "Layer %d %s: stays at %s", layer, ls_module_name(module), base);
+
+    bool sensi = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
+    bool kurt = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
+    if (s->method == LS_METHOD_MANUAL) {
+        add(out, "Manual set: %s by hand (space toggles). For reference:",
+            out->boosted ? "boosted" : "not boosted");
+        sensi = kurt = true;
+    }
+    if (s->ablation)
+        add(out, "Ablation (seed %llu): %s at random among the layers neither method flags, "
+                 "as many as %s flags.",
+            (unsigned long long)s->seed, out->boosted ? "drawn" : "not drawn",
+            s->method == LS_METHOD_SENSI ? "SensiBoost" : "KurtBoost");
+    if (kurt)
+        explain_series(p, a, &a->kurt[module], p->kurtosis, "kurtosis", "KurtBoost", layer,
+                       module, out);
+    if (sensi)
+        explain_series(p, a, &a->sensi[module], p->sensitivity, "sensitivity", "SensiBoost",
+                       layer, module, out);
+    if (!s->ablation && s->mode >= 0)
+        add(out, "(difference mode overridden to %s: not the paper's pairing)",
+            ls_diff_mode_name((ls_diff_mode)s->mode));
+}

@@ -1,0 +1,28 @@
+/* The detail pane's text: for one matrix (layer, module), the numbers the detection used
+ * (metric, difference d to the previous layer, trimmed mean and std, z against the
+ * threshold, rank, top-m) and one sentence saying why it is or is not boosted, so a learner
+ * can follow the algorithm of spec/method.md §4-§5. Pure; plain ASCII. */
+#ifndef LS_EXPLAIN_H
+#define LS_EXPLAIN_H
+
+#include <stdbool.h>
+
+#include "method/analysis.h"
+#include "method/profile.h"
+
+#define LS_EXPLAIN_MAX_LINES 10
+#define LS_EXPLAIN_LINE_MAX 240
+
+typedef struct ls_explain {
+    int n_lines;
+    char line[LS_EXPLAIN_MAX_LINES][LS_EXPLAIN_LINE_MAX];
+    bool boosted;
+} ls_explain;
+
+void ls_explain_matrix(const ls_profile *p, const ls_analysis *a, int layer, int module,
+                       ls_explain *out);
+
+/* "12.35", "1.234e+06", "n/a", "inf": metric values as the explorer prints them. */
+void ls_fmt_value(char *buf, int cap, double v);
+
+#endif
