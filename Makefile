@@ -14,7 +14,7 @@ PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lncursesw 
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   ?= $(OPT) -g
-WARN     := -Wall -Wextra -Wpedantic -Werror
+WARN     := -Wall -Wextra -Wpedantic -Wshadow -Werror
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $(CFLAGS) -MMD -MP
 # The layering, enforced by the include path (docs/architecture.md): core/ sees only core/ and
 # no curses (a poisoned curses.h stands first on its path), widgets/ sees only widgets/, and

@@ -5,17 +5,17 @@ implementation, and measures its activation sensitivity.
     nice -n 19 /usr/bin/python3 samples/check_demo.py [--csv FILE]
 
 Prints
-  * token counts of eval.txt and calib.txt with the Python encoder (formats.md §7.3);
-  * perplexity of eval.txt, both protocols of method.md §9 (paper: M = context = 256,
+  * token counts of eval.txt and calib.txt with the Python encoder (docs/formats.md §7.3);
+  * perplexity of eval.txt, both protocols of docs/method.md §9 (paper: M = context = 256,
     S = 128; llama.cpp: n_ctx = 256), full precision and after HQQ quantization of all
-    seven linear modules (hqq.md: axis 0, optimizer on, round_zero for 4 bits, 8-bit
+    seven linear modules (docs/hqq.md: axis 0, optimizer on, round_zero for 4 bits, 8-bit
     metadata quantization of zero (per tensor) and scale (g128, when it divides));
-  * Pearson kurtosis of every (layer, module) and the KurtBoost outliers (method.md §4,
+  * Pearson kurtosis of every (layer, module) and the KurtBoost outliers (docs/method.md §4,
     subtract, trimmed mean/std with k = floor(0.05 n), z > 3);
-  * activation sensitivity (method.md §3 with the adaptations of §3.6: calib.txt, shuffle
+  * activation sensitivity (docs/method.md §3 with the adaptations of §3.6: calib.txt, shuffle
     seed 42, [BOS] + document, at most 512 tokens, 128 documents, block = context 256,
     HQQ b4g64 axis 0 optimize, fp32) and the SensiBoost outliers (divide);
-and writes the sensitivity as a toolkit CSV (method.md §10.4).
+and writes the sensitivity as a toolkit CSV (docs/method.md §10.4).
 """
 import argparse
 import math
@@ -38,7 +38,7 @@ MODS = demo_lib.MODULES
 
 
 # ---------------------------------------------------------------------------------------
-# HQQ (hqq.md §1-§4), fp32 on CPU
+# HQQ (docs/hqq.md §1-§4), fp32 on CPU
 
 def _minmax_params(Wg, nbits, dim):
     mn = Wg.amin(dim=dim, keepdim=True)
@@ -106,13 +106,13 @@ def hqq_dequant_model_weight(W, nbits, group, meta=True):
 
 
 def hqq_dequant_sensi(W, nbits=4, group=64):
-    """The quantizer of the sensitivity metric (method.md §3.4)."""
+    """The quantizer of the sensitivity metric (docs/method.md §3.4)."""
     Wq, scale, zero = hqq_quantize(W, nbits, group, True, False)
     return ((Wq - zero) * scale).reshape(W.shape)
 
 
 # ---------------------------------------------------------------------------------------
-# Perplexity (method.md §9)
+# Perplexity (docs/method.md §9)
 
 @torch.no_grad()
 def nll_rows(model, rows):
@@ -172,7 +172,7 @@ def ppl_llamacpp(model, ids, n_ctx, batch=16):
 
 
 # ---------------------------------------------------------------------------------------
-# Outlier detection (method.md §4.8)
+# Outlier detection (docs/method.md §4.8)
 
 def detect(series, mode, thr=3.0, frac=0.05):
     s = np.asarray(series, dtype=np.float64)
@@ -196,7 +196,7 @@ def kurtosis(w):
 
 
 # ---------------------------------------------------------------------------------------
-# Activation sensitivity (method.md §3)
+# Activation sensitivity (docs/method.md §3)
 
 def calib_docs(path, seed=42, shuffle=True):
     with open(path, encoding="utf-8") as f:

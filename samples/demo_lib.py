@@ -14,7 +14,7 @@ FIRST_FREE = BYTE_BASE + 256
 
 
 # ---------------------------------------------------------------------------------------
-# Tokenizer (formats.md §7.3, Llama-2 "legacy" SentencePiece-converted layout)
+# Tokenizer (docs/formats.md §7.3, Llama-2 "legacy" SentencePiece-converted layout)
 
 def normalize(text):
     """Prepend("▁") then Replace(" " -> "▁"); Prepend only touches non-empty text."""
@@ -138,7 +138,7 @@ def train_bpe(text, vocab_size):
 
 
 class Tokenizer:
-    """Encoder with the semantics of formats.md §7.3: normalise, characters not in the
+    """Encoder with the semantics of docs/formats.md §7.3: normalise, characters not in the
     vocabulary become their UTF-8 bytes as <0xXX> pieces, then repeatedly merge the adjacent
     pair of lowest merge rank (leftmost among equal ranks)."""
 
@@ -268,7 +268,7 @@ class Tokenizer:
 
 
 # ---------------------------------------------------------------------------------------
-# safetensors (formats.md §3.1)
+# safetensors (docs/formats.md §3.1)
 
 def write_safetensors(path, tensors, metadata=None):
     """tensors: list of (name, numpy array); F16/BF16 given as ('F16', uint16 array) too."""

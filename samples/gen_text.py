@@ -6,7 +6,7 @@ Every story is one line of text produced from a small hand-written grammar: char
 trade with correct arithmetic, a journey, a problem fixed together, a counting game),
 dialogue in quotes and numbers.  The text is the project's own, so it may be shipped.
 
-The random numbers come from SplitMix64 (the same generator layerscope uses, method.md
+The random numbers come from SplitMix64 (the same generator layerscope uses, docs/method.md
 §7.2), implemented here with integer arithmetic, so a seed gives the same text on every
 Python 3 version and platform.
 

@@ -8,7 +8,7 @@ Steps:
   1. text: gen_text.py seed 1 (training, not shipped), seed 2 (eval.txt), seed 3 (calib.txt,
      stories that fit the context as calibration documents)
   2. tokenizer: greedy BPE on the training text (demo_lib.train_bpe), written as a Llama-2
-     style SentencePiece-converted tokenizer.json (formats.md §7.3)
+     style SentencePiece-converted tokenizer.json (docs/formats.md §7.3)
   3. model: HF LlamaForCausalLM architecture in plain PyTorch (demo_lib.build_model),
      AdamW, cosine schedule, trained on random windows of the tokenised training text
   4. export: config.json, model.safetensors (F16), tokenizer.json, tokenizer_config.json,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A straightforward numpy implementation of the reference HQQ algorithm (HQQ 0.1.7.post2,
-spec/hqq.md sections 1, 2, 6: axis 0, fp32, legacy proximal optimizer, bit packing), used
+docs/hqq.md sections 1, 2, 6: axis 0, fp32, legacy proximal optimizer, bit packing), used
 by tests/bench_hqq.c as the speed baseline on the same matrix.
 
 usage: bench_hqq_ref.py FILE ROWS COLS NBITS GROUP ROUND_ZERO

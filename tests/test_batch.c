@@ -96,7 +96,7 @@ static void test_paper_profile_json(void)
             CHECK(cJSON_IsNull(cJSON_GetObjectItem(m, "z")));
     }
     CHECK(boosted == 18);
-    /* KurtBoost flags q_proj layer 1 with z = 71.994 (method.md §4.9) */
+    /* KurtBoost flags q_proj layer 1 with z = 71.994 (docs/method.md §4.9) */
     const cJSON *q1 = cJSON_GetArrayItem(mods, 7 * 1 + 0);
     CHECK(num(q1, "layer") == 1);
     CHECK_NEAR(num(q1, "z"), 71.994, 5e-4);
@@ -231,7 +231,7 @@ static void test_sensitivity_csv_merge(void)
     cJSON_Delete(doc);
 }
 
-/* --perplexity and --sensitivity through batch mode on stories260K, against method.md
+/* --perplexity and --sensitivity through batch mode on stories260K, against docs/method.md
  * §9.3 (llama.cpp running value after 3 chunks) and §3.7 (no-shuffle attn_in, layer 0). */
 static void test_inference_options(void)
 {

@@ -1,4 +1,4 @@
-/* HQQ for one matrix: hqq.md §10 vectors A-G on the exact path, packing, metadata
+/* HQQ for one matrix: docs/hqq.md §10 vectors A-G on the exact path, packing, metadata
  * quantization, storage accounting, fast vs exact spread, and bad input. */
 #include <float.h>
 #include <stdint.h>
@@ -422,7 +422,7 @@ static void test_storage_bpp(void)
     ls_hqq_cfg c;
     int64_t R = 4096, C = 4096;
     double eps = 32.0 / (double)(R * C);
-    /* stored = b_packed + 16/g + 1/(4g) + 32/N (hqq.md §7) */
+    /* stored = b_packed + 16/g + 1/(4g) + 32/N (docs/hqq.md §7) */
     const struct { int b, g; double bp; } rows[] = {
         {4, 64, 4.0}, {4, 128, 4.0}, {2, 32, 2.0}, {8, 128, 8.0},
         {3, 32, 4.0}, {3, 64, 3.5}, {3, 128, 3.25},
@@ -636,7 +636,7 @@ static void test_portable_kernels(void)
 }
 
 /* Fast vs exact on every linear module of the real stories260K checkpoint (llama2.c legacy
- * fp32, formats.md §5.1), all 12 configs, with and without metadata quantization. */
+ * fp32, docs/formats.md §5.1), all 12 configs, with and without metadata quantization. */
 static void test_fast_vs_exact_stories(void)
 {
     NEED_SHARED(path, "models/stories260K/stories260K.bin");

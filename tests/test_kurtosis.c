@@ -1,4 +1,4 @@
-/* Kurtosis (method.md §2): against a long-double two-pass reference, scipy when present,
+/* Kurtosis (docs/method.md §2): against a long-double two-pass reference, scipy when present,
  * thread-count independence, dtypes, non-finite handling and the stories260K table. */
 #include "test.h"
 
@@ -228,7 +228,7 @@ static void test_against_scipy(void)
     free(x);
 }
 
-/* method.md §2 table, identical for .bin, .gguf and both HF directories. */
+/* docs/method.md §2 table, identical for .bin, .gguf and both HF directories. */
 static void test_stories260k_table(void)
 {
     static const double want[LS_N_MODULES][5] = {

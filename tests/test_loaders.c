@@ -946,11 +946,11 @@ static void test_st_bad_headers(void)
     {
         const char *hdr = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} ";
         size_t n;
-        uint8_t *img = st_image(hdr, 8, &n);
-        img[8 + strlen(hdr) - 1] = 0; /* a NUL inside the header */
-        CHECK(ls_st_parse("nul.safetensors", img, n, &f, &e) == -1);
+        uint8_t *nul_img = st_image(hdr, 8, &n);
+        nul_img[8 + strlen(hdr) - 1] = 0; /* a NUL inside the header */
+        CHECK(ls_st_parse("nul.safetensors", nul_img, n, &f, &e) == -1);
         check_msg(&e, "nul.safetensors", "UTF-8 or NUL");
-        free(img);
+        free(nul_img);
     }
     st_expect("{\"a\":5}", 0, "'a'", "not an object");
 }

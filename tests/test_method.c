@@ -1,4 +1,4 @@
-/* Detection, allocation, memory and ablation against spec/method.md and the paper's own
+/* Detection, allocation, memory and ablation against docs/method.md and the paper's own
  * Llama-2-7B data in ../shared/data/paper. */
 #include "test.h"
 
@@ -42,7 +42,7 @@ static void test_stops_and_bpp(void)
     CHECK(ls_stop_parse("b5g64") == -1);
     CHECK(ls_stop_parse("3.14") == -1);
     CHECK(ls_stop_parse("") == -1);
-    /* method.md §5.2: targets used in the experiments. */
+    /* docs/method.md §5.2: targets used in the experiments. */
     static const char *const table[][3] = {
         {"b3g128", "b3g32", "b4g128"}, {"b3g64", "b4g128", "b4g64"}, {"b3g32", "b4g64", "b4g32"},
         {"b4g128", "b4g32", "b8g128"}, {"b4g64", "b8g128", "b8g64"}, {"b4g32", "b8g64", "b8g32"},
@@ -215,7 +215,7 @@ static void test_paper_outlier_trace(void)
     ls_profile_free(p);
 }
 
-/* method.md §4.9: flagged counts for top_m 0..3. */
+/* docs/method.md §4.9: flagged counts for top_m 0..3. */
 static void test_paper_flag_counts(void)
 {
     NEED_SHARED(metrics, PAPER_METRICS);
@@ -237,7 +237,7 @@ static void test_paper_flag_counts(void)
         CHECK(a->n_boosted == want_kurt[top]);
         free(a);
     }
-    /* SB30 and KB30 extra memory (method.md §6.1) */
+    /* SB30 and KB30 extra memory (docs/method.md §6.1) */
     ls_settings s = ls_settings_default();
     ls_analysis *a = malloc(sizeof *a);
     CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
@@ -304,7 +304,7 @@ static void test_paper_allocations(void)
             continue;
         bool anomaly = strcmp(att, "sensi-boost-3-3") == 0 && strcmp(base, "b3g128") == 0;
         if (anomaly)
-            continue; /* method.md §11: a stale MiLP-like checkpoint in the paper's data */
+            continue; /* docs/method.md §11: a stale MiLP-like checkpoint in the paper's data */
         s.base = ls_stop_parse(base);
         CHECK(s.base >= 0);
         CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
@@ -345,7 +345,7 @@ static void test_paper_allocations(void)
     ls_profile_free(p);
 }
 
-/* method.md §7.2: seeded ablation draws on Llama-2-7B, top_m 0, seed 42. */
+/* docs/method.md §7.2: seeded ablation draws on Llama-2-7B, top_m 0, seed 42. */
 static void test_paper_ablation_draws(void)
 {
     NEED_SHARED(metrics, PAPER_METRICS);

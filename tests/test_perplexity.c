@@ -1,7 +1,7 @@
-/* Perplexity: the windows and scoring of both protocols (method.md §9), analytic checks
+/* Perplexity: the windows and scoring of both protocols (docs/method.md §9), analytic checks
  * (all-equal logits give PPL = vocabulary size), agreement with the naive reference
  * forward, batching independence, cancel and bad input; with the tokenizer and ../shared,
- * the reference values of method.md §9.3 on stories260K. */
+ * the reference values of docs/method.md §9.3 on stories260K. */
 #include <stdint.h>
 
 #include "test.h"
@@ -371,7 +371,7 @@ static void log_win(void *ctx, int64_t i, double run, const ls_ppl_result *part)
         l->v[l->n++] = run;
 }
 
-/* One reference case of method.md §9.3 (tokenizer tok512, no whitespace collapsing). */
+/* One reference case of docs/method.md §9.3 (tokenizer tok512, no whitespace collapsing). */
 static void check_text_case(const char *text_rel, ls_ppl_protocol proto, int ctx, int stride,
                             int chunks, int64_t want_n, int64_t want_scored, double want_ppl,
                             double want_err, const double *want_run)

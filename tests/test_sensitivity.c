@@ -1,7 +1,7 @@
-/* Activation sensitivity (method.md §3): calibration sampling (shuffle, skipping, blocks),
+/* Activation sensitivity (docs/method.md §3): calibration sampling (shuffle, skipping, blocks),
  * the four parts against a direct computation on a synthetic model, the GQA rule, the CSV
  * round trip through the importer, bad input and cancel; with ../shared and the tokenizer,
- * the reference tables of method.md §3.7 on stories260K (both orders). */
+ * the reference tables of docs/method.md §3.7 on stories260K (both orders). */
 #include <stdint.h>
 
 #include "test.h"

@@ -1,5 +1,5 @@
-/* Tokenizers (spec/formats.md §7): the tok512 vectors through tok*.bin, GGUF and
- * tokenizer.json; whole-file token counts of method.md §9.3; the Llama-2 vocabulary; hand-made
+/* Tokenizers (docs/formats.md §7): the tok512 vectors through tok*.bin, GGUF and
+ * tokenizer.json; whole-file token counts of docs/method.md §9.3; the Llama-2 vocabulary; hand-made
  * byte-level tokenizer.json files (GPT-2, Llama-3, Qwen2 styles); the pre-tokenizer scanners;
  * decoding; bad input.
  *
@@ -9,7 +9,7 @@
  * - NFC (Qwen2) is not implemented: text that NFC could change is rejected.
  * - Added tokens are matched leftmost-longest (HF); llama.cpp partitions by token order.
  * The scanners were compared offline with Python's `regex` module (the patterns of
- * formats.md §7.4) on wiki.test.raw, wiki.valid.tokens, both TinyStories files and 3,000
+ * docs/formats.md §7.4) on wiki.test.raw, wiki.valid.tokens, both TinyStories files and 3,000
  * random strings of letters, digits, marks, emoji and all kinds of whitespace: identical
  * splits; the split vectors below come from that module. */
 #include <time.h>
@@ -264,7 +264,7 @@ static void test_pretok_llama3_qwen2(void)
     CHECK(ls_pretok_from_regex("\\s+") == -1);
 }
 
-/* ---------------------------------------------------------------- tok512 (formats.md §7.6) */
+/* ---------------------------------------------------------------- tok512 (docs/formats.md §7.6) */
 
 static void check_tok512_vectors(const ls_tokenizer *t)
 {
@@ -417,9 +417,9 @@ static void test_first_line_tokens(void)
     free(json);
 }
 
-/* ---------------------------------------------------------------- whole files (method.md §9.3) */
+/* ---------------------------------------------------------------- whole files (docs/method.md §9.3) */
 
-/* WikiText rebuilt as HF rows (method.md §9.1): whitespace-only lines become "", others keep
+/* WikiText rebuilt as HF rows (docs/method.md §9.1): whitespace-only lines become "", others keep
  * their "\n"; rows joined with "\n\n". */
 static char *rebuild_wikitext(const char *raw, size_t n, size_t *out_n)
 {
@@ -465,7 +465,7 @@ static void test_whole_files(void)
     size_t chars = 0;
     for (size_t i = 0; i < nr; i++)
         chars += ((unsigned char)r[i] & 0xC0) != 0x80;
-    CHECK(chars == 1294336); /* method.md §9.3: 4,358 rows, 1,294,336 characters */
+    CHECK(chars == 1294336); /* docs/method.md §9.3: 4,358 rows, 1,294,336 characters */
     const char *paths[] = {bin, gguf, json};
     for (int p = 0; p < 3; p++) {
         ls_tokenizer *t = open_tok(paths[p], 512);

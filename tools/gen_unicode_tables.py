@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Generates core/tokenizer/unicode_tables.c: code-point ranges with the flags the pre-tokenizer
-scanners need (spec/formats.md 7.4) and the NFC check of the tokenizer.
+scanners need (docs/formats.md 7.4) and the NFC check of the tokenizer.
 
     python3 tools/gen_unicode_tables.py > core/tokenizer/unicode_tables.c
 

@@ -1,4 +1,4 @@
-/* SplitMix64 (method.md §7.2): the project's one seeded generator, for ablation draws and
+/* SplitMix64 (docs/method.md §7.2): the project's one seeded generator, for ablation draws and
  * the calibration shuffle. State lives in the caller, so there is no global state. */
 #ifndef LS_RNG_H
 #define LS_RNG_H

@@ -1,4 +1,4 @@
-/* Perplexity with the two protocols of spec/method.md §9 over a token sequence:
+/* Perplexity with the two protocols of docs/method.md §9 over a token sequence:
  *  - paper (LS_PPL_PAPER): the HF strided recipe the paper used; one BOS at the start of
  *    the text, window M (default 1024) and stride S (default 512), clamped to the model's
  *    context (then M = context, S = M/2); PPL = exp(sum_w mean_nll_w * trg_w / N).

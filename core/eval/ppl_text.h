@@ -1,5 +1,5 @@
 /* Perplexity on a text file: reading and checking the text (non-empty, UTF-8), the
- * HF-rows rebuild of WikiText for the paper protocol (method.md §9.1), tokenizing once,
+ * HF-rows rebuild of WikiText for the paper protocol (docs/method.md §9.1), tokenizing once,
  * and the paper's central comparison: PPL of the unquantized model (fp), of the base
  * allocation and of the current allocation (HQQ with the paper's model config per module),
  * with the delta in percent.

@@ -122,7 +122,7 @@ int ls_calib_blocks(const char *path, const ls_tokenizer *tok, const ls_model *m
         ls_fail(err, "%s: out of memory", path);
         goto done;
     }
-    if (p->shuffle) { /* method.md §7.2: j from the last position down to 1 */
+    if (p->shuffle) { /* docs/method.md §7.2: j from the last position down to 1 */
         ls_rng rng;
         ls_rng_seed(&rng, p->seed);
         for (size_t j = n_docs; j-- > 1;) {
@@ -232,7 +232,7 @@ static int quantize_module(sensi_state *s, const ls_layer_f32 *w, int layer, int
     ls_hqq_cfg hc;
     ls_hqq_cfg_default(&hc, s->p->nbits, s->p->group_size);
     if (!s->p->quant_meta)
-        hc.quant_scale = hc.quant_zero = hc.round_zero = false; /* method.md §3.4 */
+        hc.quant_scale = hc.quant_zero = hc.round_zero = false; /* docs/method.md §3.4 */
     char name[96];
     snprintf(name, sizeof name, "%d.%s", layer, ls_module_name(mod));
     ls_hqq_result res;
@@ -347,7 +347,7 @@ int ls_sensitivity_blocks(const ls_model *m, const int32_t *blocks, const ls_sen
     s.m = m, s.p = p, s.progress = progress, s.r = r, s.n_layers = c->n_layers;
     r->n_layers = c->n_layers;
     r->nbits = p->nbits, r->group_size = p->group_size;
-    /* GQA rule (method.md §3.2): attn_out is skipped when v_proj's shape differs from
+    /* GQA rule (docs/method.md §3.2): attn_out is skipped when v_proj's shape differs from
      * o_proj's. */
     int64_t vrows = (int64_t)c->n_kv_heads * c->head_dim, orows = c->dim;
     int64_t vcols = c->dim, ocols = (int64_t)c->n_heads * c->head_dim;

@@ -1,4 +1,4 @@
-/* Activation sensitivity exactly as the paper's code measures it (spec/method.md §3), with
+/* Activation sensitivity exactly as the paper's code measures it (docs/method.md §3), with
  * our adaptations of §3.6: calibration documents are the non-empty lines of a text file
  * (optionally shuffled with SplitMix64, seed 42), encoded with BOS, over-long ones skipped,
  * concatenated and cut into blocks; then layer by layer on the full-precision path, each of

@@ -1,4 +1,4 @@
-/* GGUF v2/v3 reader (spec/formats.md §4): the key-value table with a small lookup API and
+/* GGUF v2/v3 reader (docs/formats.md §4): the key-value table with a small lookup API and
  * the tensor infos. Nothing is copied except key and tensor names; string and array values
  * point into the caller's mapping, which must outlive the ls_gguf. */
 #ifndef LS_GGUF_H

@@ -1,4 +1,4 @@
-/* Hugging Face config.json -> ls_config (spec/formats.md §2.1, §2.2). */
+/* Hugging Face config.json -> ls_config (docs/formats.md §2.1, §2.2). */
 #ifndef LS_HFCONFIG_H
 #define LS_HFCONFIG_H
 

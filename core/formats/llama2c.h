@@ -1,4 +1,4 @@
-/* llama2.c checkpoints (spec/formats.md §5): legacy version 0 (run.c) and version 1
+/* llama2.c checkpoints (docs/formats.md §5): legacy version 0 (run.c) and version 1
  * (export.py, fp32). Version 2 (Q8_0) is recognised and rejected with a message. */
 #ifndef LS_LLAMA2C_H
 #define LS_LLAMA2C_H

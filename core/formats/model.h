@@ -1,4 +1,4 @@
-/* The in-memory model every loader produces (spec/formats.md §1): a config plus a table of
+/* The in-memory model every loader produces (docs/formats.md §1): a config plus a table of
  * named tensors that point into read-only file mappings. Nothing is copied. */
 #ifndef LS_MODEL_H
 #define LS_MODEL_H
@@ -139,7 +139,7 @@ void ls_module_shape(const ls_config *c, int module, int64_t *rows, int64_t *col
 /* The linear weight of (layer, module), or NULL without weights. */
 const ls_tensor *ls_model_linear(const ls_model *m, int layer, int module);
 
-/* The q/k row permutation of spec/formats.md §3.4 within heads of size head_dim (even):
+/* The q/k row permutation of docs/formats.md §3.4 within heads of size head_dim (even):
  * halves-layout row r holds pairs-layout row ls_rope_row_halves_to_pairs(r, head_dim), and
  * the other function is its inverse. */
 int64_t ls_rope_row_halves_to_pairs(int64_t r, int head_dim);

@@ -1,4 +1,4 @@
-/* safetensors header parser and sharded-checkpoint index (spec/formats.md §3.1, §3.2).
+/* safetensors header parser and sharded-checkpoint index (docs/formats.md §3.1, §3.2).
  * The parser only describes tensors; their data stays in the caller's mapping. */
 #ifndef LS_SAFETENSORS_H
 #define LS_SAFETENSORS_H

@@ -1,5 +1,5 @@
 /* A small safetensors writer: collect tensors (name, dtype, shape, bytes) and string
- * metadata, then write header and data in one atomic file (formats.md §3.1: JSON header
+ * metadata, then write header and data in one atomic file (docs/formats.md §3.1: JSON header
  * padded with spaces to a multiple of 8, offsets relative to the data buffer). */
 #ifndef LS_ST_WRITER_H
 #define LS_ST_WRITER_H

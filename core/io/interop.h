@@ -1,5 +1,5 @@
 /* Files for the tools around layerscope (issue "interoperability"):
- *  - the paper toolkit's CSV formats (method.md §10): kurtosis-<model>.csv and a
+ *  - the paper toolkit's CSV formats (docs/method.md §10): kurtosis-<model>.csv and a
  *    fnorm-style metrics file, so results plot with its R scripts and reload here;
  *  - a per-tensor override list for llama.cpp's llama-quantize (--tensor-type), mapping each
  *    boosted module's bits to the closest GGUF type: an approximation, marked as such.

@@ -72,7 +72,7 @@ static void detect_all(const ls_profile *p, const double *metric, ls_diff_mode m
     }
 }
 
-/* Ablation (method.md §7): per module, draw as many layers as the ablated method flags,
+/* Ablation (docs/method.md §7): per module, draw as many layers as the ablated method flags,
  * uniformly from {0 .. L-2} minus both methods' outliers, with SplitMix64 and a partial
  * Fisher-Yates; the modules consume numbers in the fixed order q, k, v, o, gate, up, down. */
 static void draw_ablation(ls_analysis *a)

@@ -27,7 +27,7 @@ typedef struct ls_settings {
     int top_m;         /* 0 = all outliers */
     int boost_stop;    /* 1 .. 11 */
     int base;          /* stop index of the base config */
-    bool ablation;     /* random layers, same count (method.md §7); sensi or kurt only */
+    bool ablation;     /* random layers, same count (docs/method.md §7); sensi or kurt only */
     uint64_t seed;     /* ablation seed */
     ls_detect_params detect;
 } ls_settings;

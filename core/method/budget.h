@@ -1,5 +1,5 @@
 /* The twelve HQQ configurations ("stops"), the boost rule and the memory budget
- * (spec/method.md §5, §6). */
+ * (docs/method.md §5, §6). */
 #ifndef LS_BUDGET_H
 #define LS_BUDGET_H
 
@@ -30,7 +30,7 @@ int ls_stop_find(int nbits, int group_size);
  * default), clamped to [0, 11] (the top stop caps, as the paper's R code does). */
 int ls_boost_target(int base, int stop);
 
-/* Memory of an allocation over the 7 linear module types (method.md §6). */
+/* Memory of an allocation over the 7 linear module types (docs/method.md §6). */
 typedef struct ls_memory {
     double base_bpp, bpp;   /* nominal bits per parameter: base and current allocation */
     double base_mib, mib;   /* nominal MiB of the linear weights */

@@ -1,4 +1,4 @@
-/* Outlier detection over one module's metric series (spec/method.md §4), exactly as the
+/* Outlier detection over one module's metric series (docs/method.md §4), exactly as the
  * paper's identify_sensitive_modules: differences between consecutive layers, scipy.mstats
  * trimmed mean and ddof=1 std, two-sided strict z > threshold, ranking by z, top-m, and the
  * +1 layer offset. */
@@ -34,7 +34,7 @@ typedef struct ls_detection {
     ls_diff_mode mode;
     ls_detect_status status;
     double diff[LS_MAX_LAYERS];  /* d[l-1]; NaN where invalid */
-    bool valid[LS_MAX_LAYERS];   /* finite difference (method.md §4.7) */
+    bool valid[LS_MAX_LAYERS];   /* finite difference (docs/method.md §4.7) */
     double z[LS_MAX_LAYERS];     /* NaN where invalid or no statistics */
     bool outlier[LS_MAX_LAYERS]; /* z > threshold, before top-m */
     int rank[LS_MAX_LAYERS];     /* 1-based rank among all outliers by z, 0 if none */
@@ -50,7 +50,7 @@ typedef struct ls_detection {
 
 /* Runs detection over s[0 .. n_layers-1]. top_m = 0 keeps all outliers. n_layers must be
  * <= LS_MAX_LAYERS (callers validate on import). Never fails: edge cases set status and
- * produce no outliers, as method.md §4.7 defines. */
+ * produce no outliers, as docs/method.md §4.7 defines. */
 void ls_detect(const double *s, int n_layers, ls_diff_mode mode, int top_m,
                const ls_detect_params *params, ls_detection *out);
 

@@ -1,7 +1,7 @@
 /* The detail pane's text: for one matrix (layer, module), the numbers the detection used
  * (metric, difference d to the previous layer, trimmed mean and std, z against the
  * threshold, rank, top-m) and one sentence saying why it is or is not boosted, so a learner
- * can follow the algorithm of spec/method.md §4-§5. Pure; plain ASCII. */
+ * can follow the algorithm of docs/method.md §4-§5. Pure; plain ASCII. */
 #ifndef LS_EXPLAIN_H
 #define LS_EXPLAIN_H
 

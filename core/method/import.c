@@ -448,7 +448,7 @@ int ls_import_sensitivity(const char *path, const ls_sensi_select *sel_in, ls_pr
                         need_names[k], l, sel.dataset, sel.nbits, sel.group_size);
                 goto done;
             }
-        /* method.md §3.5: q/k/v share attn_in, gate/up share mlp_gate; o_proj takes
+        /* docs/method.md §3.5: q/k/v share attn_in, gate/up share mlp_gate; o_proj takes
          * attn_out, or attn_in where attn_out was skipped (GQA). */
         double o = pt[PART_ATTN_OUT];
         if (isnan(o)) {

@@ -1,4 +1,4 @@
-/* Importers for the paper toolkit's CSV files (spec/method.md §10): the metrics file
+/* Importers for the paper toolkit's CSV files (docs/method.md §10): the metrics file
  * fnorm-<model>.csv, the kurtosis file kurtosis-<model>.csv (and wdist-<model>.csv), and
  * the sensitivity file. Each yields a profile. */
 #ifndef LS_IMPORT_H

@@ -1,5 +1,5 @@
 /* Pearson (non-excess) kurtosis with population moments over a whole matrix
- * (spec/method.md §2), read straight from the mapped F32/F16/BF16 data. */
+ * (docs/method.md §2), read straight from the mapped F32/F16/BF16 data. */
 #ifndef LS_KURTOSIS_H
 #define LS_KURTOSIS_H
 

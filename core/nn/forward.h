@@ -1,4 +1,4 @@
-/* The forward pass (spec/formats.md §1) in f32 with OpenBLAS sgemm over every token of a
+/* The forward pass (docs/formats.md §1) in f32 with OpenBLAS sgemm over every token of a
  * batch of sequences at once. Evaluation runs layer by layer: the residual stream of the
  * whole batch stays in memory while one layer's f32 weights (converted, or dequantized
  * from an ls_qmodel) are loaded at a time; within a layer, sequences are processed in

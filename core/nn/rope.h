@@ -1,4 +1,4 @@
-/* Rotary position embedding (spec/formats.md §1, §2.2): inverse frequencies with the
+/* Rotary position embedding (docs/formats.md §1, §2.2): inverse frequencies with the
  * linear and llama3 scalings (and GGUF rope_freqs divisors), a cos/sin table rounded to
  * fp32, and the rotation in both row layouts (pairs: (2i, 2i+1); halves: (i, i + hd/2)). */
 #ifndef LS_ROPE_H

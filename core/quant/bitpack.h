@@ -1,4 +1,4 @@
-/* HQQ bit packing (spec/hqq.md §6), the layout of HQQ 0.1.x `bitpack.py`.
+/* HQQ bit packing (docs/hqq.md §6), the layout of HQQ 0.1.x `bitpack.py`.
  *
  * Packing works on the grouped 2-D view [R, C] of the row-major code array q (R*C = N
  * codes, one per byte, each < 2^nbits). Row blocks are combined, not neighbours:

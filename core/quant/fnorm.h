@@ -1,4 +1,4 @@
-/* The toolkit's FNorm metric (spec/method.md §10, the `fnorm` column of fnorm-<model>.csv):
+/* The toolkit's FNorm metric (docs/method.md §10, the `fnorm` column of fnorm-<model>.csv):
  * for every linear matrix and each of the twelve configurations, ||W - dequant(HQQ(W))||_F
  * with HQQ as the toolkit measured it (axis 0, optimizer on, round_zero off, scale and
  * zero unquantized). Filled into the profile so --export-metrics-csv writes it.

@@ -1,5 +1,5 @@
 /* HQQ for one matrix: API, validation, metadata quantization, storage accounting, and the
- * exact reference solve (spec/hqq.md §1-§4, §7). The exact path follows the reference's
+ * exact reference solve (docs/hqq.md §1-§4, §7). The exact path follows the reference's
  * operation order in fp32 and must be compiled with -ffp-contract=off. */
 #include "quant/hqq.h"
 
@@ -31,7 +31,7 @@ static int scale_group_of(const ls_hqq_cfg *cfg)
     return cfg->scale_group > 0 ? cfg->scale_group : 128;
 }
 
-/* The grouped view [R, C] that packing works on (hqq.md §6). */
+/* The grouped view [R, C] that packing works on (docs/hqq.md §6). */
 static void grouped_view(int axis, int64_t n, int64_t g, int64_t *R, int64_t *C)
 {
     *R = axis == 0 ? g : n / g;
@@ -74,7 +74,7 @@ int ls_hqq_check(const char *name, int64_t rows, int64_t cols, const ls_hqq_cfg 
     return 0;
 }
 
-/* ---- shared per-group arithmetic (hqq.md §1.5-1.6) ---- */
+/* ---- shared per-group arithmetic (docs/hqq.md §1.5-1.6) ---- */
 
 void ls_hqq_init_group(float mn, float mx, int nbits, bool round_zero, float *s_inv,
                        float *zero)
@@ -105,7 +105,7 @@ static float quant_code(float w, float si, float z, float maxv)
     return t;
 }
 
-/* Element k of group j in the flat array (hqq.md §1.2), and the group of flat index i. */
+/* Element k of group j in the flat array (docs/hqq.md §1.2), and the group of flat index i. */
 static int64_t elem_index(int axis, int64_t m, int64_t g, int64_t j, int64_t k)
 {
     return axis == 0 ? j + k * m : j * g + k;
@@ -191,7 +191,7 @@ typedef struct shrink_par {
     float ib, pm1, thr; /* 1/beta, p - 1, shrink_threshold() */
 } shrink_par;
 
-/* Q - (W - E)*s_inv for one element, and |W - R| into *ad (hqq.md §2). */
+/* Q - (W - E)*s_inv for one element, and |W - R| into *ad (docs/hqq.md §2). */
 static float iter_term(float w, float si, float z, float maxv, const shrink_par *sp,
                        float *ad)
 {
@@ -289,7 +289,7 @@ int ls_hqq_solve_exact(ls_hqq_solve *s)
     return 0;
 }
 
-/* ---- metadata quantization (hqq.md §4) ---- */
+/* ---- metadata quantization (docs/hqq.md §4) ---- */
 
 /* 8-bit, no optimization, axis 0 on the vector v[n] viewed as [g, n/g] (g == n: one
  * group, HQQ's channel_wise=False). Fills q[n] and the fp32 meta scale/zero per group,
@@ -351,7 +351,7 @@ static int quantize_metadata(ls_hqq_result *r, const ls_hqq_cfg *cfg)
     return 0;
 }
 
-/* ---- storage (hqq.md §7) ---- */
+/* ---- storage (docs/hqq.md §7) ---- */
 
 static size_t stored_bytes_of(int nbits, int64_t n, int64_t g, int axis, bool qscale,
                               bool qzero, int64_t sg)

@@ -1,4 +1,4 @@
-/* HQQ quantization of one weight matrix, as the paper ran it (spec/hqq.md: HQQ 0.1.7.post2,
+/* HQQ quantization of one weight matrix, as the paper ran it (docs/hqq.md: HQQ 0.1.7.post2,
  * fp32 on the CPU).
  *
  *   ls_hqq_cfg cfg;
@@ -10,7 +10,7 @@
  *
  * Two paths compute the same algorithm:
  *  - exact (cfg.exact): core/quant/hqq.c, plain loops in the reference's operation order, one
- *    thread; built with -ffp-contract=off it reproduces hqq.md §10 A-F bit for bit and G
+ *    thread; built with -ffp-contract=off it reproduces docs/hqq.md §10 A-F bit for bit and G
  *    within 1e-4 with the same iteration counts. Group sums run in fp32: axis 0 in k
  *    order, axis 1 in numpy's pairwise order (vector C needs it); the per-iteration mean
  *    |W - R| is summed in double and rounded to fp32, as the reference's float32 mean is
@@ -24,7 +24,7 @@
  * Non-finite weights (NaN, +-inf) are quantized as if they were 0, and finite ones beyond
  * +-LS_HQQ_WMAX (whose group range would overflow float) as +-LS_HQQ_WMAX; both are
  * counted in result.n_nonfinite. No output value is ever NaN. (HQQ would propagate NaN;
- * hqq.md §10 suggests refusing such matrices, the issue asks to quantize and report, so
+ * docs/hqq.md §10 suggests refusing such matrices, the issue asks to quantize and report, so
  * callers that want a refusal check n_nonfinite.) */
 #ifndef LS_HQQ_H
 #define LS_HQQ_H
@@ -41,7 +41,7 @@
 typedef struct ls_hqq_cfg {
     int nbits;        /* 2, 3, 4 or 8 */
     int group_size;   /* a power of two in 8..1024 (the paper: 32, 64, 128) */
-    int axis;         /* 0 (the paper's: strided groups, hqq.md §1.2) or 1 (contiguous) */
+    int axis;         /* 0 (the paper's: strided groups, docs/hqq.md §1.2) or 1 (contiguous) */
     bool optimize;    /* proximal optimizer of the zero point (§2) */
     bool round_zero;  /* rint the starting zero (the paper's fork: nbits == 4) */
     bool quant_scale; /* scale -> 8 bit, meta groups of scale_group along axis 0 (§4) */
@@ -74,7 +74,7 @@ typedef struct ls_hqq_result {
     /* Metadata quantization (§4). scale_q/zero_q have n_groups entries. */
     bool scale_quantized, zero_quantized;
     bool scale_meta_skipped;       /* quant_scale asked but scale_group does not divide
-                                      n_groups: the scale stays unquantized (hqq.md §4) */
+                                      n_groups: the scale stays unquantized (docs/hqq.md §4) */
     int scale_group;
     int64_t n_scale_groups;        /* n_groups / scale_group */
     uint8_t *scale_q, *zero_q;
@@ -106,7 +106,7 @@ void ls_hqq_error(const float *W, const ls_hqq_result *res, double *fro, double 
 
 void ls_hqq_free(ls_hqq_result *res);
 
-/* The paper's nominal bits per parameter: b1 + 2*b2/g1 + 32/(g1*g2) (hqq.md §7). */
+/* The paper's nominal bits per parameter: b1 + 2*b2/g1 + 32/(g1*g2) (docs/hqq.md §7). */
 double ls_hqq_nominal_bpp(int b1, int g1, int b2, int g2);
 /* Bytes HQQ 0.1.x stores for this matrix and config (packed W_q incl. 3-bit int32 padding,
  * scale_q/zero_q + fp16 meta values, or fp16 scale/zero). 0 if cfg is invalid. */
@@ -135,7 +135,7 @@ typedef struct ls_hqq_solve {
 } ls_hqq_solve;
 
 /* s_inv = fp32(fp32(1/(mx-mn)) * (2^nbits - 1)) clamped at 2e4, zero = -mn*s_inv (rint'ed
- * when round_zero): the exact per-group start both paths share (hqq.md §1.5). */
+ * when round_zero): the exact per-group start both paths share (docs/hqq.md §1.5). */
 void ls_hqq_init_group(float mn, float mx, int nbits, bool round_zero, float *s_inv,
                        float *zero);
 /* Both return -1 only when memory runs out. The exact one needs W free of bad weights. */

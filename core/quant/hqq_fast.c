@@ -1,4 +1,4 @@
-/* The fast HQQ solve: same algorithm as hqq.c's exact path (spec/hqq.md §1-§2), with
+/* The fast HQQ solve: same algorithm as hqq.c's exact path (docs/hqq.md §1-§2), with
  * AVX-512 kernels (runtime-dispatched; portable scalar C otherwise), threads, FMA, a
  * polynomial pow, and a multiply by 1/s_inv instead of the division.
  *

@@ -106,7 +106,7 @@ int tok_bpe_setup_gguf(ls_tokenizer *t, const ls_gguf *g, bool *bos_default, ls_
         t->pretok = TOK_PRE_GPT2;
     } else if (ls_gguf_str_eq(pre, "llama-bpe") || ls_gguf_str_eq(pre, "llama3")) {
         t->pretok = TOK_PRE_LLAMA3;
-        t->ignore_merges = true; /* llama.cpp does so for llama-bpe (formats.md §4.4) */
+        t->ignore_merges = true; /* llama.cpp does so for llama-bpe (docs/formats.md §4.4) */
         *bos_default = true;
     } else if (ls_gguf_str_eq(pre, "qwen2")) {
         t->pretok = TOK_PRE_QWEN2;

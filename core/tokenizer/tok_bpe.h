@@ -1,4 +1,4 @@
-/* Byte-level BPE (spec/formats.md §7.4): GPT-2's byte-to-unicode table, merge ranks, and the
+/* Byte-level BPE (docs/formats.md §7.4): GPT-2's byte-to-unicode table, merge ranks, and the
  * GGUF "gpt2" vocabularies (tokenizer.ggml.merges, tokenizer.ggml.pre). The rank-based
  * merging itself is the shared engine of tok_vocab.c. */
 #ifndef LS_TOK_BPE_H

@@ -1,4 +1,4 @@
-/* Hugging Face tokenizer.json (spec/formats.md §7.3, §7.4), read with cJSON: model BPE with
+/* Hugging Face tokenizer.json (docs/formats.md §7.3, §7.4), read with cJSON: model BPE with
  * vocab and merges ("a b" strings or ["a", "b"] pairs), byte_fallback, fuse_unk,
  * ignore_merges; normalizers Prepend, Replace (string pattern), NFC (checked, see below) and
  * Sequences of them; pre-tokenizers Metaspace, ByteLevel, Split with one of the three known

@@ -1,4 +1,4 @@
-/* The regex pre-tokenizers of byte-level BPE tokenizers (spec/formats.md §7.4) as
+/* The regex pre-tokenizers of byte-level BPE tokenizers (docs/formats.md §7.4) as
  * hand-written scanners over code points, with the Unicode tables of unicode_tables.h:
  *
  *   GPT-2   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+

@@ -1,4 +1,4 @@
-/* SentencePiece-style BPE by score (spec/formats.md §7.1, §7.2): llama2.c tok*.bin files and
+/* SentencePiece-style BPE by score (docs/formats.md §7.1, §7.2): llama2.c tok*.bin files and
  * GGUF "llama" vocabularies. Merging picks the adjacent pair whose concatenation is a piece
  * with the highest score (leftmost on ties); code points that are not pieces fall back to
  * <0xXX> byte pieces. Runs in O(n log n) over the whole text with a bigram heap. */

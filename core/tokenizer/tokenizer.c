@@ -1,6 +1,6 @@
 /* The tokenizer interface (tokenizer.h): opening by content, the GGUF vocabulary keys, the
  * encoding pipeline (added tokens, normalisers, pre-tokenizers, merging), decoding and the
- * BOS/EOS decision of spec/formats.md §7.5. */
+ * BOS/EOS decision of docs/formats.md §7.5. */
 #include "tokenizer/tokenizer.h"
 
 #include <stdio.h>

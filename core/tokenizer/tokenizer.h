@@ -1,4 +1,4 @@
-/* Tokenizers (spec/formats.md §7): SentencePiece-style BPE with scores and byte fallback
+/* Tokenizers (docs/formats.md §7): SentencePiece-style BPE with scores and byte fallback
  * (llama2.c tok*.bin, GGUF "llama" vocabularies, HF tokenizer.json of the Llama-2 kind) and
  * byte-level BPE with merges and a regex pre-tokenizer (HF tokenizer.json of the GPT-2 /
  * Llama-3 / Qwen2 kind, GGUF "gpt2" vocabularies). One interface for all of them. */
@@ -34,7 +34,7 @@ int ls_tokenizer_encode(const ls_tokenizer *t, const char *text, size_t len, boo
 int ls_tokenizer_vocab_size(const ls_tokenizer *t);
 int ls_tokenizer_bos(const ls_tokenizer *t);       /* -1 when there is none */
 int ls_tokenizer_eos(const ls_tokenizer *t);       /* -1 when there is none */
-bool ls_tokenizer_adds_bos(const ls_tokenizer *t); /* formats.md §7.5 */
+bool ls_tokenizer_adds_bos(const ls_tokenizer *t); /* docs/formats.md §7.5 */
 /* The piece of an id as stored (for display), or "" when out of range. */
 const char *ls_tokenizer_piece(const ls_tokenizer *t, int id);
 const char *ls_tokenizer_kind(const ls_tokenizer *t); /* "spm" or "bpe" */
@@ -63,7 +63,7 @@ const char *ls_tokenizer_bos_origin(const ls_tokenizer *t);
  * in the text are matched as single tokens (as HF does); off treats them as plain text.
  * sp_normalize (default off): SentencePiece's remove_extra_whitespaces (drop leading and
  * trailing spaces, collapse runs of spaces), only to reproduce values computed with the
- * SentencePiece library (formats.md §7.2, §9); not for byte-level tokenizers. */
+ * SentencePiece library (docs/formats.md §7.2, §9); not for byte-level tokenizers. */
 void ls_tokenizer_set_parse_special(ls_tokenizer *t, bool on);
 int ls_tokenizer_set_sp_normalize(ls_tokenizer *t, bool on, ls_error *err);
 
