@@ -28,8 +28,8 @@ typedef struct ls_analysis {
 } ls_analysis;
 
 /* manual: [n_layers * 7] boost flags, used when settings->method is MANUAL (NULL = none).
- * Fails only on settings that cannot be applied (ablation with both/manual, no metric for
- * the method). */
+ * Fails only on settings that break a rule of method/settings.h (ls_settings_validate,
+ * messages "settings.KEY: ..."); a method without its metric flags nothing, with a note. */
 int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
                ls_analysis *out, ls_error *err);
 
