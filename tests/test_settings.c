@@ -166,6 +166,7 @@ static void test_boost_stop_zero_is_one(void)
     if (a0 && a1) {
         CHECK(a0->target == s0.base + 1 && a0->target == a1->target);
         CHECK(a0->n_boosted > 0 && memcmp(a0->cfg, a1->cfg, sizeof a0->cfg) == 0);
+        CHECK(strstr(a0->note, "boost stop 0 is read as 1") != NULL && a1->note[0] == '\0');
     }
     free(a0);
     free(a1);

@@ -120,6 +120,8 @@ int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *m
     }
     if (a->n_boosted == 0 && !a->note[0] && s->method != LS_METHOD_MANUAL)
         explain_empty(a, need_sensi ? a->sensi : a->kurt);
+    if (s->boost_stop == 0 && !a->note[0]) /* docs/method.md §5.2: accepted, with a note */
+        snprintf(a->note, sizeof a->note, "boost stop 0 is read as 1, as the reference does");
     a->memory_known = ls_profile_params_known(p);
     if (a->memory_known)
         ls_memory_compute(p->params, a->cfg, n, s->base, &a->mem);
