@@ -187,6 +187,54 @@ void ls_ppl_compare_free(ls_ppl_compare *c)
     ls_ppl_result_free(&c->current);
 }
 
+/* Elements HQQ will quantize to bring state (per-module stop, -1 none) to cfg. */
+static int64_t elems_to_quantize(const ls_model *m, const signed char *state,
+                                 const unsigned char *cfg, int n)
+{
+    int64_t e = 0;
+    for (int i = 0; i < n; i++) {
+        const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
+        if (t && state[i] != (signed char)cfg[i])
+            e += t->n_elems;
+    }
+    return e;
+}
+
+/* One overall progress across the steps: each evaluation weighs 1000, quantizing weighs
+ * 1000 x the share of the model's linear weights it has to quantize (reused modules are
+ * free). A rough cost model, but monotone: the ETA no longer restarts per step. */
+#define PHASE_EVAL 1000
+static void plan_phases(const ls_model *m, const ls_qmodel *qm, const unsigned char *cfgs[2],
+                        int64_t start[5], int64_t weight[5], int *n_phases, int64_t *total)
+{
+    int n = m->cfg.n_layers * LS_N_MODULES;
+    signed char *state = malloc((size_t)n);
+    int64_t all = 0;
+    for (int i = 0; i < n; i++) {
+        const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
+        all += t ? t->n_elems : 0;
+        if (state)
+            state[i] = qm ? (signed char)qm->mods[i].stop : -1;
+    }
+    int k = 0;
+    int64_t at = 0;
+    start[k] = at, weight[k] = PHASE_EVAL, at += weight[k++]; /* fp */
+    for (int c = 0; c < 2; c++) {
+        if (!cfgs[c])
+            continue;
+        int64_t e = state && all > 0 ? elems_to_quantize(m, state, cfgs[c], n) : all;
+        start[k] = at, weight[k] = all > 0 ? (int64_t)((double)PHASE_EVAL * e / all) : 0;
+        at += weight[k++];
+        for (int i = 0; state && i < n; i++)
+            if (ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES))
+                state[i] = (signed char)cfgs[c][i];
+        start[k] = at, weight[k] = PHASE_EVAL, at += weight[k++];
+    }
+    free(state);
+    *n_phases = k;
+    *total = at;
+}
+
 int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_path,
                        const ls_ppl_params *params, ls_text_mode mode,
                        const unsigned char *base_cfg, const unsigned char *cur_cfg,
@@ -221,21 +269,31 @@ int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *e
         if (!qm)
             goto done;
     }
+    const unsigned char *cfgs[2] = {base_cfg, cur_cfg};
+    int64_t ph_start[5], ph_weight[5], ph_total;
+    int n_ph, ph = 0;
+    plan_phases(m, qm, cfgs, ph_start, ph_weight, &n_ph, &ph_total);
+    ls_progress_phases(progress, ph_total, n_ph);
     p = *params;
     p.label = "fp";
+    ls_progress_phase(progress, ph + 1, ph_start[ph], ph_weight[ph]);
+    ph++;
     if (ls_ppl_eval(m, NULL, ids, n, bos, &p, progress, on_window, cb_ctx, &c.fp, err) < 0)
         goto done;
     c.have_fp = true;
-    const unsigned char *cfgs[2] = {base_cfg, cur_cfg};
     ls_ppl_result *res[2] = {&c.base, &c.current};
     bool *have[2] = {&c.have_base, &c.have_current};
     const char *labels[2] = {"base", "current"};
     for (int k = 0; k < 2; k++) {
         if (!cfgs[k])
             continue;
+        ls_progress_phase(progress, ph + 1, ph_start[ph], ph_weight[ph]);
+        ph++;
         if (ls_qmodel_quantize(qm, m, cfgs[k], threads, progress, err) < 0)
             goto done;
         p.label = labels[k];
+        ls_progress_phase(progress, ph + 1, ph_start[ph], ph_weight[ph]);
+        ph++;
         if (ls_ppl_eval(m, qm, ids, n, bos, &p, progress, on_window, cb_ctx, res[k], err) < 0)
             goto done;
         *have[k] = true;
@@ -253,6 +311,7 @@ int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *e
     *out = c;
     rc = 0;
 done:
+    ls_progress_phases(progress, 0, 0);
     if (rc < 0)
         ls_ppl_compare_free(&c);
     ls_qmodel_free(own);
