@@ -146,7 +146,7 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     head -n 12 samples/calib.txt > "$TMP/eval/samples/calib.txt"
     printf 'wait P wait S wait E C-u text:sens.csv Enter\n' > "$TMP/eval.keys"
     ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
-        COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/eval.keys" \
+        LAYERSCOPE_SAMPLES="$TMP/eval/samples" COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/eval.keys" \
         --dump-screen "$TMP/eval.txt" --method kurt "$SHA" 2> "$TMP/eval.err" )
     grep -qE "perplexity +PPL fp [0-9.]+ base [0-9.]+ cur [0-9.]+ +[-+][0-9.]+ % at [-+][0-9.]+ % mem" "$TMP/eval.txt" &&
         ok "P: fp, base and current perplexity with the delta beside the memory" ||
@@ -154,6 +154,28 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     if [ -s "$TMP/eval/sens.csv" ] && head -1 "$TMP/eval/sens.csv" | grep -q "^dataset,part,model,nbits,group_size,layer,sensitivity" &&
        grep -qE '^>  0 +0\.[0-9]+ ' "$TMP/eval.txt"; then
         ok "S fills the sensitivity bars and E writes the toolkit CSV"; else bad "S/E"; tail -1 "$TMP/eval.txt"; fi
+    # the jobs panel at 80x24: after ten jobs the newest result is first, with batch's numbers
+    # uncut; P started twice says "already running"; the progress text explains itself
+    printf 'wait h h h h h h h h h h wait P P dump wait\n' > "$TMP/jobs.keys"
+    ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+        LAYERSCOPE_SAMPLES="$TMP/eval/samples" COLUMNS=80 LINES=24 "$ABS_BIN" --no-display --script "$TMP/jobs.keys" \
+        --dump-screen "$TMP/jobs.txt" --method kurt "$SHA" 2> "$TMP/jobs.err" )
+    ( cd "$TMP/eval" && "$ABS_BIN" --batch --perplexity --eval samples/eval.txt --method kurt \
+        --json "$TMP/jobs-batch.json" "$SHA" > /dev/null 2>&1 )
+    grep -q "P perplexity is already running" "$TMP/jobs.txt" && ok "P twice: already running" ||
+        bad "P twice: $(grep -c perplexity "$TMP/jobs.txt") lines, no 'already running'"
+    want=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["perplexity"]
+print("fp %.4f base %.4f cur %.4f" % (p["fp"], p["base"], p["current"]))' "$TMP/jobs-batch.json" 2>/dev/null)
+    last=$(tail -n 24 "$TMP/jobs.txt" | grep "^Jobs" | tail -1)
+    if [ -n "$want" ] && printf '%s\n' "$last" | grep -qF -- "$want" &&
+       printf '%s\n' "$last" | grep -qE "^Jobs +perplexity +"; then
+        ok "jobs panel: the newest result first after 10 jobs, numbers = batch ($want)"; else
+        bad "jobs panel first line: '$last' (want '$want')"; fi
+    hist_lines=$(tail -n 24 "$TMP/jobs.txt" | grep -c "histogram")
+    [ "$hist_lines" -ge 1 ] && ok "jobs panel: older jobs stay listed under the newest" ||
+        bad "jobs panel: no history lines"
+    awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$TMP/jobs.txt" &&
+        ok "jobs panel: every line fits 80 columns" || bad "a line is wider than 80 columns"
 else
     echo "SKIP P/S: $SH or samples/*.txt not found"; skipped=1
 fi

@@ -334,13 +334,16 @@ static unsigned act_CANCEL(app *a, int ch)
         a->screen = SCREEN_MAIN;
         return R_REDRAW;
     }
-    for (int i = 0; i < a->n_jobs; i++) {
-        int k = (a->job_sel + i) % a->n_jobs; /* the selected job, else the next active one */
-        if (a->job[k].state <= LS_JOB_RUNNING) {
-            ls_jobs_cancel(a->jobs, a->job[k].id);
-            app_msg(a, false, "cancelling %s", a->job[k].name);
-            return R_REDRAW;
-        }
+    /* the selected row when it is a running or queued job, else the first active one */
+    int active[APP_MAX_JOBS], n_active = 0;
+    for (int i = 0; i < a->n_jobs; i++)
+        if (a->job[i].state <= LS_JOB_RUNNING)
+            active[n_active++] = i;
+    if (n_active > 0) {
+        int k = active[a->job_sel < n_active ? a->job_sel : 0];
+        ls_jobs_cancel(a->jobs, a->job[k].id);
+        app_msg(a, false, "cancelling %s", a->job[k].name);
+        return R_REDRAW;
     }
     app_msg(a, false, "no job to cancel");
     return R_REDRAW;
@@ -349,8 +352,9 @@ static unsigned act_CANCEL(app *a, int ch)
 static unsigned act_JOB_NEXT(app *a, int ch)
 {
     (void)ch;
-    if (a->n_jobs > 0)
-        a->job_sel = (a->job_sel + 1) % a->n_jobs;
+    int n = app_job_rows(a);
+    if (n > 0)
+        a->job_sel = (a->job_sel + 1) % n;
     return R_REDRAW;
 }
 

@@ -333,6 +333,20 @@ static void take_result(app *a, const ls_job_info *info, void *res)
             memcpy(a->profile->kurtosis, r->p->kurtosis, sizeof(double) * (size_t)n);
             memcpy(a->profile->nonfinite, r->p->nonfinite, sizeof(int64_t) * (size_t)n);
             a->kurt_pending = false;
+            int best = -1;
+            for (int i = 0; i < n; i++)
+                if (isfinite(a->profile->kurtosis[i]) &&
+                    (best < 0 || a->profile->kurtosis[i] > a->profile->kurtosis[best]))
+                    best = i;
+            char full[256], brief[128];
+            if (best >= 0) {
+                snprintf(full, sizeof full, "%d matrices, largest %.4g at layer %d %s", n,
+                         a->profile->kurtosis[best], best / LS_N_MODULES,
+                         ls_module_short_name(best % LS_N_MODULES));
+                snprintf(brief, sizeof brief, "%d matrices, max %.4g", n,
+                         a->profile->kurtosis[best]);
+                app_job_result(a, full, brief);
+            }
             app_analyze(a);
             if (!a->msg[0]) /* do not hide a message the user has not seen yet */
                 app_msg(a, false, "kurtosis computed in %.2f s", info->elapsed);
@@ -348,6 +362,9 @@ static void take_result(app *a, const ls_job_info *info, void *res)
             r->module == a->hist_module) {
             *a->hist = r->h;
             a->hist_pending = false;
+            char full[128];
+            snprintf(full, sizeof full, "layer %d %s", r->layer, ls_module_short_name(r->module));
+            app_job_result(a, full, NULL);
         } else if (!r && info->state == LS_JOB_FAILED) {
             a->hist_pending = false;
             app_msg(a, true, "histogram: %s", info->error);
@@ -362,14 +379,16 @@ bool app_poll_jobs(app *a)
     ls_job_info info;
     void *res;
     while (ls_jobs_take(a->jobs, &info, &res)) {
+        a->job_full[0] = a->job_short[0] = '\0';
         take_result(a, &info, res);
+        app_history_add(a, &info);
         changed = true;
     }
     uint64_t gen = ls_jobs_gen(a->jobs);
     if (gen != a->jobs_gen || changed) {
         a->jobs_gen = gen;
         a->n_jobs = ls_jobs_list(a->jobs, a->job, APP_MAX_JOBS);
-        if (a->job_sel >= a->n_jobs)
+        if (a->job_sel >= app_job_rows(a))
             a->job_sel = 0;
         changed = true;
     }

@@ -61,6 +61,17 @@ enum {
     R_QUIT = 1 << 2,
 };
 
+/* A finished job as the jobs panel keeps it: its numbers stay with it, however many jobs
+ * come after (full text, and a shorter form for narrow panels). */
+#define APP_HISTORY 16
+typedef struct app_done_job {
+    int id, kind;
+    char name[48];
+    ls_job_state state;
+    double elapsed;
+    char full[256], brief[128];
+} app_done_job;
+
 typedef struct app_undo {
     ls_settings settings;
     bool has_manual;
@@ -131,11 +142,15 @@ typedef struct app {
     ls_found_list found;
     wg_picker picker;
 
-    /* jobs */
+    /* jobs: the queue's active ones, and a history of finished ones (newest first) with
+     * the result each had when it finished (tui/app_jobs.c) */
     ls_jobs *jobs;
     ls_job_info job[APP_MAX_JOBS];
     int n_jobs, job_sel;
     uint64_t jobs_gen;
+    app_done_job history[APP_HISTORY];
+    int n_history;
+    char job_full[256], job_short[128]; /* set by a take function: the result it took */
 
     app_undo undo[APP_UNDO_MAX];
     int n_undo;
@@ -203,6 +218,16 @@ void app_msg(app *a, bool error, const char *fmt, ...) __attribute__((format(pri
 void app_start_kurtosis(app *a);
 void app_start_histogram(app *a);
 bool app_poll_jobs(app *a);
+
+/* Jobs panel bookkeeping (tui/app_jobs.c). A take function states what its job produced
+ * (full and short form); the poll records it with the job in the history. */
+void app_job_result(app *a, const char *full, const char *brief);
+void app_history_add(app *a, const ls_job_info *info);
+/* True (and a status-line note) when a job of this kind is queued or running: Q, P, S and
+ * w are not started twice. */
+bool app_job_already(app *a, int kind, const char *what);
+/* Rows of the jobs panel: active jobs first, then the history. */
+int app_job_rows(const app *a);
 
 /* The saved config from the current state. */
 void app_save_config(app *a);

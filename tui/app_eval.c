@@ -133,6 +133,8 @@ static eval_arg *new_eval_arg(app *a, const char *what, const char *text)
 
 void app_start_ppl(app *a, const char *text)
 {
+    if (app_job_already(a, JOB_PPL, "P perplexity"))
+        return;
     if (!a->an_ok) {
         app_msg(a, true, "P: no allocation to evaluate");
         return;
@@ -163,6 +165,8 @@ void app_start_ppl(app *a, const char *text)
 
 void app_start_sensi(app *a, const char *text)
 {
+    if (app_job_already(a, JOB_SENSI, "S sensitivity"))
+        return;
     eval_arg *ea = new_eval_arg(a, "S sensitivity", text);
     if (!ea)
         return;
@@ -223,6 +227,12 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     a->ppl_mem_pct = r->mem_pct;
     a->ppl_tok_s = r->c.fp.tokens_per_second;
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
+    char full[256], brief[128];
+    snprintf(full, sizeof full, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem",
+             a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+    snprintf(brief, sizeof brief, "fp %.4f base %.4f cur %.4f %+.2f%% mem %+.3f%%", a->ppl_fp,
+             a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+    app_job_result(a, full, brief);
     app_msg(a, false, "perplexity (%s, %lld tokens): fp %.4f, base %.4f, current %.4f "
                       "(%+.2f %% vs base) at %+.4f %% memory",
             ls_ppl_protocol_name(r->c.protocol), (long long)r->c.n_tokens, a->ppl_fp,
@@ -246,6 +256,11 @@ static void take_sensi(app *a, const ls_job_info *info, sensi_result *r)
     }
     free_sensi_result(a->sensi);
     a->sensi = r;
+    char full[256], brief[128];
+    snprintf(full, sizeof full, "%d documents of %.120s, dataset %.40s", r->r.n_docs, r->text,
+             r->r.dataset);
+    snprintf(brief, sizeof brief, "%d documents, dataset %.40s", r->r.n_docs, r->r.dataset);
+    app_job_result(a, full, brief);
     app_analyze(a);
     app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents): E saves the CSV",
             r->text, r->r.seconds, r->r.n_docs);
