@@ -346,6 +346,7 @@ int ls_batch_list_models(const char *dir, FILE *out)
     ls_found_list l = {0};
     ls_discover_hf_cache(NULL, &l);
     ls_discover_directory(dir, &l);
+    ls_discover_bundled(&l);
     ls_found_list_sort(&l);
     if (l.n == 0)
         fprintf(out, "no models found in the Hugging Face cache or in %s\n", dir ? dir : ".");
