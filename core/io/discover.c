@@ -1,7 +1,7 @@
-#include "formats/discover.h"
+#include "io/discover.h"
 
 #include <limits.h>
-#include "formats/samples.h"
+#include "io/samples.h"
 
 #include <dirent.h>
 #include <stdbool.h>

@@ -1,4 +1,4 @@
-#include "formats/source.h"
+#include "io/source.h"
 
 #include <errno.h>
 #include <stdint.h>
