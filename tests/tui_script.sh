@@ -125,6 +125,35 @@ run load 100x30 "wait O text:$TMP/s.json Enter wait" --method sensi "$MODEL"
 grep -q "method manual" "$TMP/load.txt" && grep -qF "$want" "$TMP/load.txt" && ok "O loads the session" ||
     bad "O: $(tail -1 "$TMP/load.txt")"
 
+# ---- 80x24, the minimum size ----
+run small 80x24 "wait j k dump > dump > dump > dump" --method kurt "$MODEL"
+$LS_BIN --batch --method kurt --json "$TMP/small.json" "$MODEL" > /dev/null
+nb=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["memory"]["n_boosted"])' "$TMP/small.json")
+head -2 "$TMP/small.txt" | grep -q "boosted $nb of 168" && ok "80x24: the boosted count is on screen ($nb = batch)" ||
+    bad "80x24: no boosted count: $(head -2 "$TMP/small.txt")"
+head -2 "$TMP/small.txt" | grep -q "stop 3: b3g128 -> b4g128" && ok "80x24: the boost stop and target stay in the header" ||
+    bad "80x24 header: $(head -2 "$TMP/small.txt")"
+rows=$(head -24 "$TMP/small.txt" | grep -cE '^[> ] +[0-9]+[* ] ')
+[ "$rows" -gt 8 ] && ok "80x24: layer rows use the free lines ($rows rows, 8 before)" || bad "80x24: only $rows layer rows"
+missing=""
+for h in "?:help" "q:quit" "Tab:module" "o:open" "Q:quant" "P:ppl" "S:sensi" "w:write" "E:csv" \
+         "s:session" "O:load" "c:cancel" "J:job" "t:theme" "e:export" "h:hist" "u:undo" "r:ablate" "m:method"; do
+    grep -qF -- "$h" "$TMP/small.txt" || missing="$missing $h"
+done
+[ -z "$missing" ] && ok "80x24: every hinted key is on some footer page (> turns pages)" || bad "footer misses:$missing"
+grep -q ">:more" "$TMP/small.txt" && ok "80x24: the footer says there is more" || bad "no >:more"
+awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$TMP/small.txt" && ok "80x24: nothing wider than the screen" ||
+    bad "80x24: a line is wider than 80"
+# after Q the error column joins: titles shorten instead of running into each other
+run small_q 80x24 "wait Q wait" --method kurt "$MODEL"
+sed -n 4p "$TMP/small_q.txt" | grep -qE '^  lyr sensi(tivity)? +kurt \(sub\) +HQQ err \(~stale\) +config$' &&
+    ok "80x24 with the error column: titles whole and apart" || bad "80x24 titles: '$(sed -n 4p "$TMP/small_q.txt")'"
+# mouse: a click on the "3 v" tab selects module v; a click on the footer's ?:help opens help
+run small_click 80x24 "wait j k click:2,12 dump click:23,2" --method kurt "$MODEL"
+grep -q "self_attn.v_proj" "$TMP/small_click.txt" && ok "click on a module tab selects it" || bad "tab click"
+tail -24 "$TMP/small_click.txt" | grep -q "^ Keys" && ok "click on the footer's ?:help opens the help" ||
+    bad "footer click: $(tail -1 "$TMP/small_click.txt")"
+
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory
 mkdir -p "$TMP/pick/hub" && cp -r "$MODEL" "$TMP/pick/picked"

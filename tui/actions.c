@@ -408,6 +408,16 @@ static unsigned act_MOUSE(app *a, int ch)
     return actions_click(a, ev.y, ev.x, button);
 }
 
+static unsigned act_FOOTER_MORE(app *a, int ch)
+{
+    (void)ch;
+    if (a->n_footer_pages > 1)
+        a->footer_page = (a->footer_page + 1) % a->n_footer_pages;
+    else
+        app_msg(a, false, "every key hint is shown (? lists all keys)");
+    return R_REDRAW;
+}
+
 /* ---- the histogram screen (other keys act as on the main screen) ---- */
 
 static unsigned act_HIST_CLOSE(app *a, int ch)
@@ -514,8 +524,18 @@ static const action_fn handlers[ACT_COUNT] = {
 
 unsigned actions_click(app *a, int y, int x, int button)
 {
+    /* the footer: a click on a key hint is that key */
+    if (button == 1 && !a->layout.too_small && y == a->layout.status.y && !a->prompt.active)
+        for (int i = 0; i < a->n_footer_hit; i++)
+            if (x >= a->footer_hit[i].x0 && x < a->footer_hit[i].x1)
+                return actions_key(a, a->footer_hit[i].code);
     if (a->screen != SCREEN_MAIN || !a->profile)
         return R_NONE;
+    /* the module tabs above the layer list */
+    if (button == 1 && y == a->layout.main.y)
+        for (int m = 0; m < LS_N_MODULES; m++)
+            if (x >= a->tab_x[m] && x < a->tab_x[m + 1])
+                return set_module(a, m);
     if (button == 4)
         return select_layer(a, a->sel_layer - 3);
     if (button == 5)

@@ -152,6 +152,15 @@ typedef struct app {
     int n_history;
     char job_full[256], job_short[128]; /* set by a take function: the result it took */
 
+    /* footer: the page of key hints shown, and where the last frame drew each hint and
+     * module tab (for mouse clicks; written by the view) */
+    int footer_page, n_footer_pages;
+    struct {
+        int x0, x1, code;
+    } footer_hit[48];
+    int n_footer_hit;
+    int tab_x[LS_N_MODULES + 1]; /* tab m spans tab_x[m] .. tab_x[m+1]-1 */
+
     app_undo undo[APP_UNDO_MAX];
     int n_undo;
 

@@ -17,7 +17,7 @@
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
-    A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(FOOTER_MORE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
 
@@ -91,27 +91,29 @@ typedef enum ls_key_context {
     KEY(MAIN, 'h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
     KEY(MAIN, 'Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
-    KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, NULL,                                                    \
+    KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, "w:write",                                                    \
         "write the quantized model to a directory (asks for a path)")                      \
-    KEY(MAIN, 'P', "P", ACT_PPL, NULL,                                                           \
+    KEY(MAIN, 'P', "P", ACT_PPL, "P:ppl",                                                           \
         "perplexity: fp, base and current allocation (job; default text samples/eval.txt)") \
-    KEY(MAIN, 'S', "S", ACT_SENSI, NULL,                                                         \
+    KEY(MAIN, 'S', "S", ACT_SENSI, "S:sensi",                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
-    KEY(MAIN, 'E', "E", ACT_SENSI_CSV, NULL,                                                     \
+    KEY(MAIN, 'E', "E", ACT_SENSI_CSV, "E:csv",                                                     \
         "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
     KEY(MAIN, 's', "s", ACT_SESSION_SAVE, "s:session",                                           \
         "save the session: model, settings, manual set, metrics, results (asks for a path)") \
-    KEY(MAIN, 'O', "O", ACT_SESSION_LOAD, NULL, "load a saved session (asks for a path)")        \
+    KEY(MAIN, 'O', "O", ACT_SESSION_LOAD, "O:load", "load a saved session (asks for a path)")        \
     KEY(MAIN, 'c', "c", ACT_CANCEL, "c:cancel", "cancel the selected job")                        \
     KEY(MAIN, 27, "Esc", ACT_CANCEL, NULL, "cancel the selected job")                             \
-    KEY(MAIN, 'J', "J", ACT_JOB_NEXT, NULL, "select the next job in the jobs panel")              \
+    KEY(MAIN, 'J', "J", ACT_JOB_NEXT, "J:job", "select the next job in the jobs panel")              \
     KEY(MAIN, 'o', "o", ACT_OPEN, "o:open", "open a model or profile: a path, or pick one found (Up/Down)")    \
-    KEY(MAIN, 't', "t", ACT_THEME, NULL, "colour theme: default, light, mono")                    \
+    KEY(MAIN, 't', "t", ACT_THEME, "t:theme", "colour theme: default, light, mono")                    \
     KEY(MAIN, '?', "?", ACT_HELP, "?:help", "this help screen")                                   \
     KEY(MAIN, KEY_F(1), "F1", ACT_HELP, NULL, "this help screen")                                 \
     KEY(MAIN, 12, "^L", ACT_REDRAW, NULL, "redraw the screen")                                    \
     KEY(MAIN, 'q', "q", ACT_QUIT, "q:quit", "quit (asks first when jobs are running)")            \
-    KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer under the mouse; wheel scrolls") \
+    KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer, module tab or footer key under the mouse; wheel scrolls") \
+    KEY(MAIN, '>', ">", ACT_FOOTER_MORE, NULL,                                          \
+        "next page of key hints in the footer (shown as >:more when they do not all fit)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(HIST, 27, "Esc", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(HELP, KEY_UP, "Up", ACT_HELP_UP, NULL, "scroll up a line")                    \

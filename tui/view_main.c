@@ -45,19 +45,49 @@ void view_header(app *a, wg_rect r)
     char params[32] = "?";
     if (a->an_ok && a->an->memory_known)
         fmt_count(params, sizeof params, (double)a->an->mem.params_linear);
-    wg_putf(stdscr, r.y, r.x, r.w, h, " %s (%s)  %d layers  %s linear params  base %s%s",
-            p->name, p->source, p->n_layers, params, ls_stop_get(s->base)->name,
-            a->kurt_pending ? "  [computing kurtosis]" : "");
+    /* line 2 in priority order, whole items only; what does not fit moves up to line 1 */
+    char items[6][96];
+    int n = 0;
+    snprintf(items[n++], sizeof items[0], "method %s (%s)", ls_method_name(s->method),
+             method_title(s));
+    snprintf(items[n++], sizeof items[0], "boosted %d of %d", a->an_ok ? a->an->n_boosted : 0,
+             p->n_layers * LS_N_MODULES);
     const char *mode = ls_settings_mode_label(s);
-    char extra[64] = "";
+    snprintf(items[n++], sizeof items[0], "mode %s", mode ? mode : "-");
+    snprintf(items[n++], sizeof items[0], "top-m %d%s", s->top_m, s->top_m == 0 ? " (all)" : "");
+    snprintf(items[n++], sizeof items[0], "stop %d: %s -> %s", s->boost_stop,
+             ls_stop_get(s->base)->name,
+             ls_stop_get(ls_boost_target(s->base, s->boost_stop))->name);
     if (s->ablation)
-        snprintf(extra, sizeof extra, "  seed %llu", (unsigned long long)s->seed);
-    int boosted = a->an_ok ? a->an->n_boosted : 0;
-    wg_putf(stdscr, r.y + 1, r.x, r.w, h,
-            " method %s (%s)  mode %s  top-m %d%s  stop %d: %s -> %s  boosted %d%s",
-            ls_method_name(s->method), method_title(s), mode ? mode : "-", s->top_m,
-            s->top_m == 0 ? " (all)" : "", s->boost_stop, ls_stop_get(s->base)->name,
-            ls_stop_get(ls_boost_target(s->base, s->boost_stop))->name, boosted, extra);
+        snprintf(items[n++], sizeof items[0], "seed %llu", (unsigned long long)s->seed);
+    char l1[512], l2[512];
+    snprintf(l2, sizeof l2, " %s", items[0]);
+    int k = 1;
+    for (; k < n; k++) {
+        if (wg_text_width(l2) + 2 + wg_text_width(items[k]) > r.w)
+            break;
+        size_t at = strlen(l2);
+        snprintf(l2 + at, sizeof l2 - at, "  %s", items[k]);
+    }
+    /* line 1 names the base unless the stop item (which names it) moves up */
+    bool stop_up = k <= 4;
+    snprintf(l1, sizeof l1, " %s (%s)  %d layers  %s linear params%s%s%s", p->name, p->source,
+             p->n_layers, params, stop_up ? "" : "  base ", stop_up ? "" : ls_stop_get(s->base)->name,
+             a->kurt_pending ? "  [computing kurtosis]" : "");
+    bool stop_shown = !stop_up;
+    for (; k < n; k++) {
+        if (wg_text_width(l1) + 2 + wg_text_width(items[k]) > r.w)
+            continue;
+        size_t at = strlen(l1);
+        snprintf(l1 + at, sizeof l1 - at, "  %s", items[k]);
+        stop_shown |= k == 4;
+    }
+    if (!stop_shown) { /* a long name left no room: at least the base */
+        size_t at = strlen(l1);
+        snprintf(l1 + at, sizeof l1 - at, "  base %s", ls_stop_get(s->base)->name);
+    }
+    wg_put(stdscr, r.y, r.x, r.w, h, l1);
+    wg_put(stdscr, r.y + 1, r.x, r.w, h, l2);
 }
 
 int view_main_rows(const app *a)
@@ -129,9 +159,11 @@ static void tab_strip(app *a, wg_rect r, const char *right)
     for (int m = 0; m < LS_N_MODULES; m++) {
         attr_t at = m == a->module ? wg_attr(&a->style, WG_SELECTION) | A_BOLD
                                    : wg_attr(&a->style, WG_DEFAULT);
+        a->tab_x[m] = x;
         x += wg_putf(stdscr, r.y, x, r.x + r.w - x, at, " %d %s ", m + 1,
                      ls_module_short_name(m));
     }
+    a->tab_x[LS_N_MODULES] = x;
     int rw = wg_text_width(right);
     if (r.x + r.w - rw - 1 > x)
         wg_put(stdscr, r.y, r.x + r.w - rw - 1, rw, wg_attr(&a->style, WG_DIM), right);
@@ -204,12 +236,21 @@ static void draw_bars(app *a, wg_rect r)
     int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
-    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "sensitivity%s",
-            use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "");
-    wg_putf(stdscr, r.y + 1, xk, half - 1, title, "kurtosis%s",
-            use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
+    /* titles in full when the column has room, else a short form: never cut into the next */
+    const char *sd = use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "";
+    const char *kd = use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "";
+    char ts[48], tk[48];
+    snprintf(ts, sizeof ts, "sensitivity%s", sd);
+    if (wg_text_width(ts) > half - 1)
+        snprintf(ts, sizeof ts, "sensi%s", !use_s ? "" : s->mode == LS_DIFF_SUBTRACT ? " (sub)" : " (div)");
+    snprintf(tk, sizeof tk, "kurtosis%s", kd);
+    if (wg_text_width(tk) > half - 1)
+        snprintf(tk, sizeof tk, "kurt%s", !use_k ? "" : s->mode == LS_DIFF_DIVIDE ? " (div)" : " (sub)");
+    wg_put(stdscr, r.y + 1, xs, half - 1, title, ts);
+    wg_put(stdscr, r.y + 1, xk, half - 1, title, tk);
     if (a->q_known)
-        wg_put(stdscr, r.y + 1, xq, half - 1, title, "HQQ error (~ stale)");
+        wg_put(stdscr, r.y + 1, xq, half - 1, title,
+               half - 1 >= 19 ? "HQQ error (~ stale)" : "HQQ err (~stale)");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
 
     scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);

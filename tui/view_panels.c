@@ -87,45 +87,6 @@ void view_memory(app *a, wg_rect r)
     wg_put(stdscr, r.y + 5, r.x + 1, r.w - 2, d, model);
 }
 
-void view_status(app *a, wg_rect r)
-{
-    attr_t st = wg_attr(&a->style, WG_STATUS);
-    wg_blank(stdscr, r.y, r.x, r.w, st);
-    if (a->prompt.active) {
-        wg_prompt_draw(stdscr, &a->style, r.y, r.x, r.w, &a->prompt);
-        return;
-    }
-    int x = r.x;
-    if (a->confirm_quit) {
-        wg_put(stdscr, r.y, x, r.w, wg_attr(&a->style, WG_ERROR),
-               " Jobs are running. Quit anyway? (y/n) ");
-        return;
-    }
-    if (a->msg[0]) {
-        x += wg_putf(stdscr, r.y, x, r.w, wg_attr(&a->style, a->msg_error ? WG_ERROR : WG_STATUS),
-                     " %s ", a->msg);
-        x += 1;
-    }
-    /* help and quit first, so they show on the narrowest screen; then table order */
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < ls_n_keys; i++) {
-            const char *hint = ls_keys[i].hint;
-            bool first = ls_keys[i].action == ACT_HELP || ls_keys[i].action == ACT_QUIT;
-            if (!hint || first != (pass == 0))
-                continue;
-            int hw = wg_text_width(hint) + 1;
-            if (x + hw > r.x + r.w)
-                return;
-            const char *colon = strchr(hint, ':');
-            int kl = colon ? (int)(colon - hint) : 0;
-            char keys[16];
-            snprintf(keys, sizeof keys, "%.*s", kl, hint);
-            x += 1;
-            x += wg_put(stdscr, r.y, x, kl, st | A_BOLD, keys);
-            x += wg_put(stdscr, r.y, x, r.x + r.w - x, st, colon ? colon : hint);
-        }
-}
-
 static void too_small(app *a)
 {
     erase();
@@ -139,9 +100,26 @@ static void too_small(app *a)
         wg_put(stdscr, y + 2, 0, COLS, A_NORMAL, "enlarge it, or q to quit");
 }
 
+/* Rows the detail text needs at the stacked layout's width (-1: nothing to explain). */
+static int detail_need(const app *a)
+{
+    if (!a->profile || !a->an_ok)
+        return -1;
+    ls_explain e;
+    ls_explain_matrix(a->profile, a->an, a->sel_layer, a->module, &e);
+    int need = 0;
+    for (int i = 0; i < e.n_lines; i++)
+        need += wg_wrap_rows(e.line[i], COLS - 2);
+    int i = LS_IDX(a->sel_layer, a->module);
+    return need + (a->q_known && a->q_stop[i] >= 0);
+}
+
 void view_draw(app *a)
 {
-    wg_layout_compute(LINES, COLS, &a->layout);
+    /* the detail panel takes the rows the selected matrix's text needs; the rest goes to
+     * the layer rows (the selection stays in view when the list changes length) */
+    int need = detail_need(a);
+    wg_layout_compute_fit(LINES, COLS, need, app_job_rows(a), &a->layout);
     if (a->layout.too_small) {
         too_small(a);
         return;
