@@ -101,6 +101,24 @@ static void test_fmt_value(void)
     CHECK_STR(b, "3.142");
     ls_fmt_value(b, sizeof b, 1234567.0);
     CHECK_STR(b, "1.235e+06");
+    /* one format per column: fixed significant digits, so 3.2 keeps its zeros */
+    ls_fmt_value(b, sizeof b, 3.2);
+    CHECK_STR(b, "3.200");
+    ls_fmt_value(b, sizeof b, 1304.4);
+    CHECK_STR(b, "1304");
+    ls_fmt_value(b, sizeof b, 0.00114);
+    CHECK_STR(b, "0.001140");
+    ls_fmt_value(b, sizeof b, 9.99996); /* rounding up adds a digit before the point */
+    CHECK_STR(b, "10.00");
+    ls_fmt_value(b, sizeof b, 1.0686e-06);
+    CHECK_STR(b, "1.069e-06");
+    ls_fmt_sig(b, sizeof b, 3.2003664, 7); /* batch's digits, the same rule */
+    CHECK_STR(b, "3.200366");
+    /* never "-0.00 %" */
+    snprintf(b, sizeof b, "%+.2f", ls_no_neg_zero(-0.004, 2));
+    CHECK_STR(b, "+0.00");
+    snprintf(b, sizeof b, "%+.2f", ls_no_neg_zero(-0.006, 2));
+    CHECK_STR(b, "-0.01");
 }
 
 static void test_histogram(void)

@@ -144,6 +144,25 @@ done
 grep -q ">:more" "$TMP/small.txt" && ok "80x24: the footer says there is more" || bad "no >:more"
 awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$TMP/small.txt" && ok "80x24: nothing wider than the screen" ||
     bad "80x24: a line is wider than 80"
+# the explorer's kurtosis column is batch's value rounded by the same rule (4 significant digits)
+if python3 - "$TMP/small.json" "$TMP/small.txt" <<'PY'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+k = {m["layer"]: m["kurtosis"] for m in d["modules"] if m["module"] == "self_attn.q_proj"}
+def sig4(v):
+    a = abs(v)
+    if a < 1e-3 or a >= 1e5:
+        return "%.3e" % v
+    e = math.floor(math.log10(a)); dec = max(0, 3 - e)
+    if float("%.*f" % (dec, a)) >= 10 ** (e + 1) and dec > 0:
+        dec -= 1
+    return "%.*f" % (dec, v)
+rows = [l for l in open(sys.argv[2]).read().split("\n")[:24] if l[:1] in "> " and l[1:5].strip().isdigit()]
+bad = [(l, sig4(k[int(l[1:4])])) for l in rows if sig4(k[int(l[1:4])]) not in l.split()]
+print(bad[:2]) if bad else None
+sys.exit(1 if bad or not rows else 0)
+PY
+then ok "80x24: kurtosis shown = batch's value, same rounding (4 significant digits)"; else bad "kurtosis column differs from batch"; fi
 # after Q the error column joins: titles shorten instead of running into each other
 run small_q 80x24 "wait Q wait" --method kurt "$MODEL"
 sed -n 4p "$TMP/small_q.txt" | grep -qE '^  lyr sensi(tivity)? +kurt \(sub\) +HQQ err \(~stale\) +config$' &&

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "method/explain.h"
 #include "eval/ppl_text.h"
 #include "io/result_json.h"
 #include "eval/sensitivity.h"
@@ -229,14 +230,17 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
     char full[256], brief[128];
     snprintf(full, sizeof full, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem",
-             a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+             a->ppl_fp, a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
+             ls_no_neg_zero(a->ppl_mem_pct, 3));
     snprintf(brief, sizeof brief, "fp %.4f base %.4f cur %.4f %+.2f%% mem %+.3f%%", a->ppl_fp,
-             a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+             a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
+             ls_no_neg_zero(a->ppl_mem_pct, 3));
     app_job_result(a, full, brief);
     app_msg(a, false, "perplexity (%s, %lld tokens): fp %.4f, base %.4f, current %.4f "
                       "(%+.2f %% vs base) at %+.4f %% memory",
             ls_ppl_protocol_name(r->c.protocol), (long long)r->c.n_tokens, a->ppl_fp,
-            a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+            a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
+            ls_no_neg_zero(a->ppl_mem_pct, 4));
     free_ppl_result(r);
 }
 

@@ -71,7 +71,8 @@ void view_memory(app *a, wg_rect r)
                 v.base_mib, v.bpp, v.mib);
         int x = r.x + 8;
         x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, delta_at,
-                     "delta %+.3f MiB  extra %+.4f %%", v.delta_mib, v.extra_pct);
+                     "delta %+.3f MiB  extra %+.4f %%", ls_no_neg_zero(v.delta_mib, 3),
+                     ls_no_neg_zero(v.extra_pct, 4));
         wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | %s", model);
         return;
     }
@@ -81,7 +82,7 @@ void view_memory(app *a, wg_rect r)
     wg_putf(stdscr, r.y + 2, r.x + 1, r.w - 2, d, "current          %.4f bpp  %12.3f MiB",
             v.bpp, v.mib);
     wg_putf(stdscr, r.y + 3, r.x + 1, r.w - 2, delta_at, "delta %+.3f MiB  extra %+.4f %%",
-            v.delta_mib, v.extra_pct);
+            ls_no_neg_zero(v.delta_mib, 3), ls_no_neg_zero(v.extra_pct, 4));
     wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
             a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
     wg_put(stdscr, r.y + 5, r.x + 1, r.w - 2, d, model);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/batch_eval.h"
+#include "method/explain.h"
 #include "nn/blas_check.h"
 #include "io/discover.h"
 #include "quant/fnorm.h"
@@ -20,14 +21,10 @@
 #include "io/source.h"
 #include "base/version.h"
 
+/* The explorer's number format (method/explain.h) with 7 significant digits. */
 static void fmt_metric(char *buf, size_t cap, double v)
 {
-    if (!isfinite(v))
-        snprintf(buf, cap, "%s", isnan(v) ? "n/a" : (v > 0 ? "inf" : "-inf"));
-    else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e6))
-        snprintf(buf, cap, "%.4e", v);
-    else
-        snprintf(buf, cap, "%.6f", v);
+    ls_fmt_sig(buf, (int)cap, v, 7);
 }
 
 static const char *method_label(const ls_settings *s)
@@ -104,7 +101,7 @@ static void print_memory(FILE *out, const ls_profile *p, const ls_analysis *a)
     fprintf(out, "  base     %-7s %8.4f bpp %12.2f MiB\n", ls_stop_get(a->settings.base)->name,
             v.base_bpp, v.base_mib);
     fprintf(out, "  current          %8.4f bpp %12.2f MiB  %+.2f MiB  extra %+.4f %%\n", v.bpp,
-            v.mib, v.delta_mib, v.extra_pct);
+            v.mib, ls_no_neg_zero(v.delta_mib, 2), ls_no_neg_zero(v.extra_pct, 4));
     if (v.model_mib >= 0)
         fprintf(out, "  whole model      %.2f MiB quantized (%.2f MiB as stored; embeddings, "
                      "head and norms at their stored dtype)\n", v.model_mib, v.model_fp_mib);
