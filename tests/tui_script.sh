@@ -163,6 +163,15 @@ print(bad[:2]) if bad else None
 sys.exit(1 if bad or not rows else 0)
 PY
 then ok "80x24: kurtosis shown = batch's value, same rounding (4 significant digits)"; else bad "kurtosis column differs from batch"; fi
+# kurtosis bars: ':' marks 3; with one layer that dwarfs the rest (11 q, ~1300) the clip scale
+# ends its bar in '>' and gives the others longer bars than the range scale does
+run kscale 80x24 "wait dump K" --method kurt "$MODEL"
+bars() { sed -n "$1" "$TMP/kscale.txt" | grep -E "^[> ] +$2[* ] " | head -1 | awk '{ print $0 }' | tr -cd '|' | wc -c; }
+r1=$(bars 1,24p 1) c1=$(bars 25,48p 1)
+if grep -qE '^  11\* +n/a +[0-9]+ [:|#]+>' "$TMP/kscale.txt" && [ "$c1" -gt "$r1" ] &&
+   sed -n 1,24p "$TMP/kscale.txt" | grep -qE '^[> ] +1 .* [0-9.]+ :'; then
+    ok "K: the clip scale ends the dwarfing bar in '>' and widens the rest ($r1 -> $c1 cells); ':' marks 3"
+else bad "K scales: range $r1, clip $c1 cells"; grep -E '^  11' "$TMP/kscale.txt"; fi
 # after Q the error column joins: titles shorten instead of running into each other
 run small_q 80x24 "wait Q wait" --method kurt "$MODEL"
 sed -n 4p "$TMP/small_q.txt" | grep -qE '^  lyr sensi(tivity)? +kurt \(sub\) +HQQ err \(~stale\) +config$' &&

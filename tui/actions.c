@@ -408,6 +408,15 @@ static unsigned act_MOUSE(app *a, int ch)
     return actions_click(a, ev.y, ev.x, button);
 }
 
+static unsigned act_KURT_SCALE(app *a, int ch)
+{
+    (void)ch;
+    a->kurt_scale = (a->kurt_scale + 1) % KSCALE_COUNT;
+    app_msg(a, false, "kurtosis bars: %s scale (':' marks 3, the normal value)",
+            view_kurt_scale_name(a->kurt_scale));
+    return R_REDRAW;
+}
+
 static unsigned act_FOOTER_MORE(app *a, int ch)
 {
     (void)ch;

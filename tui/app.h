@@ -102,6 +102,7 @@ typedef struct app {
     app_screen screen;
     int module, sel_layer, scroll;
     bool heatmap, log_scale;
+    int kurt_scale; /* KSCALE_* of view.h: how kurtosis bars are scaled (K) */
     int help_scroll;
     wg_style style;
     wg_theme theme;

@@ -25,6 +25,10 @@ void view_status(app *a, wg_rect r);
 void view_help(app *a, wg_rect r);
 void view_histogram(app *a, wg_rect r);
 
+/* The kurtosis bar scales K cycles through (view_main.c explains each). */
+enum { KSCALE_RANGE, KSCALE_CLIP, KSCALE_LOG, KSCALE_ZERO, KSCALE_COUNT };
+const char *view_kurt_scale_name(int mode);
+
 /* Row marker of a boosted matrix: visible without colour and in text captures. */
 #define VIEW_MARK_BOOSTED "*"
 

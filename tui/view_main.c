@@ -1,6 +1,7 @@
 /* The header and the main panel: per-layer bars of one module type, or the heatmap. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bar.h"
@@ -184,7 +185,67 @@ static wg_role bar_role(const app *a, const ls_detection *d, bool used, int laye
     return d->outlier[layer] ? WG_THRESHOLD : WG_BAR;
 }
 
-static void draw_metric(app *a, int y, int x, int vw, int bw, double v, const scale *sc,
+/* Kurtosis bars (K cycles the scale). The normal value 3 is marked in every mode.
+ *   range: from min(smallest, 3) to the largest, so 3.0 .. 3.7 fills the bar
+ *   clip:  the same start, the end at 1.5x the 90th percentile's distance from it; longer
+ *          bars end in '>' (one layer that dwarfs the rest no longer flattens the others)
+ *   log:   log(1 + v - start) over log(1 + largest - start)
+ *   zero:  v / largest (the bars start at 0; the earlier view) */
+typedef struct kscale {
+    int mode;
+    double lo, hi;
+} kscale;
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static kscale kscale_of(const app *a, const double *metric, int module)
+{
+    kscale k = {a->kurt_scale, INFINITY, -INFINITY};
+    double v[LS_MAX_LAYERS];
+    int n = 0;
+    for (int l = 0; l < app_n_layers(a); l++) {
+        double x = metric[LS_IDX(l, module)];
+        if (isfinite(x))
+            v[n++] = x;
+    }
+    if (n == 0)
+        return k;
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    k.lo = v[0] < 3.0 ? v[0] : 3.0;
+    k.hi = v[n - 1];
+    if (k.mode == KSCALE_CLIP) {
+        double q90 = v[(n - 1) * 9 / 10], cap = k.lo + 1.5 * (q90 - k.lo);
+        if (cap > k.lo && cap < k.hi)
+            k.hi = cap;
+    }
+    return k;
+}
+
+static double kscale_frac(const kscale *k, double v, bool *clipped)
+{
+    *clipped = false;
+    if (!isfinite(v) || !(k->hi > k->lo) || !isfinite(k->lo))
+        return k->mode == KSCALE_ZERO && k->hi > 0 && isfinite(v) ? v / k->hi : 0;
+    switch (k->mode) {
+    case KSCALE_ZERO: return k->hi > 0 ? v / k->hi : 0;
+    case KSCALE_LOG: return log1p(v - k->lo) / log1p(k->hi - k->lo);
+    default:
+        *clipped = k->mode == KSCALE_CLIP && v > k->hi;
+        return *clipped ? 1 : (v - k->lo) / (k->hi - k->lo);
+    }
+}
+
+const char *view_kurt_scale_name(int mode)
+{
+    static const char *const names[] = {"range", "clip", "log", "zero"};
+    return mode >= 0 && mode < KSCALE_COUNT ? names[mode] : "?";
+}
+
+static void draw_metric(app *a, int y, int x, int vw, int bw, double v, double frac,
                         const ls_detection *d, bool used, int layer, bool pending, attr_t text)
 {
     char val[32];
@@ -196,7 +257,7 @@ static void draw_metric(app *a, int y, int x, int vw, int bw, double v, const sc
     wg_put(stdscr, y, x + (vw > w ? vw - w : 0), vw, text, val);
     wg_bar_kind kind;
     wg_role role = bar_role(a, d, used, layer, &kind);
-    wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, scale_frac(sc, v), kind, role);
+    wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, frac, kind, role);
 }
 
 /* The HQQ error of a quantized module; "~" and a dim bar once its config has changed. */
@@ -225,8 +286,8 @@ static void draw_bars(app *a, wg_rect r)
     bool use_s = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
     bool use_k = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
     char right[64];
-    snprintf(right, sizeof right, "%s scale  %s", a->log_scale ? "log" : "lin",
-             ls_module_name(m));
+    snprintf(right, sizeof right, "%s  kurt %s  %s", a->log_scale ? "log" : "lin",
+             view_kurt_scale_name(a->kurt_scale), ls_module_name(m));
     tab_strip(a, r, right);
 
     /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | config */
@@ -253,7 +314,8 @@ static void draw_bars(app *a, wg_rect r)
                half - 1 >= 19 ? "HQQ error (~ stale)" : "HQQ err (~stale)");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
 
-    scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);
+    scale ss = scale_of(a, p->sensitivity, m);
+    kscale sk = kscale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
     int rows = view_main_rows(a);
     for (int row = 0; row < rows; row++) {
@@ -270,10 +332,19 @@ static void draw_bars(app *a, wg_rect r)
         wg_putf(stdscr, y, r.x, 4, text, "%s%3d", sel ? ">" : " ", l);
         wg_put(stdscr, y, r.x + 4, 1,
                boosted ? wg_attr(&a->style, WG_OUTLIER) : text, boosted ? VIEW_MARK_BOOSTED : " ");
-        draw_metric(a, y, xs, vw, bw, p->sensitivity[i], &ss, &an->sensi[m], use_s, l, false,
-                    text);
-        draw_metric(a, y, xk, vw, bw, p->kurtosis[i], &sk, &an->kurt[m], use_k, l,
+        draw_metric(a, y, xs, vw, bw, p->sensitivity[i], scale_frac(&ss, p->sensitivity[i]),
+                    &an->sensi[m], use_s, l, false, text);
+        bool clipped;
+        double kf = kscale_frac(&sk, p->kurtosis[i], &clipped);
+        draw_metric(a, y, xk, vw, bw, p->kurtosis[i], kf, &an->kurt[m], use_k, l,
                     a->kurt_pending, text);
+        if (isfinite(p->kurtosis[i])) {
+            bool unused;
+            wg_bar_mark(stdscr, &a->style, y, xk + vw + 1, bw, kscale_frac(&sk, 3.0, &unused),
+                        WG_THRESHOLD);
+            if (clipped)
+                wg_bar_clipped(stdscr, &a->style, y, xk + vw + 1, bw, WG_OUTLIER);
+        }
         if (a->q_known)
             draw_qerr(a, y, xq, vw, bw, i, &sq, text);
         const char *base = ls_stop_get(s->base)->name;
