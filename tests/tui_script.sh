@@ -182,6 +182,16 @@ grep -q "self_attn.v_proj" "$TMP/small_click.txt" && ok "click on a module tab s
 tail -24 "$TMP/small_click.txt" | grep -q "^ Keys" && ok "click on the footer's ?:help opens the help" ||
     bad "footer click: $(tail -1 "$TMP/small_click.txt")"
 
+# ---- navigation: / jumps to a layer; u undoes and ^R redoes ----
+run nav 100x30 "wait / text:17 Enter dump + + u u dump C-r dump" --method kurt "$MODEL"
+grep -q "^ Layer 17 self_attn.q_proj" "$TMP/nav.txt" && ok "/ 17 jumps to layer 17" || bad "/ jump: $(grep '^ Layer' "$TMP/nav.txt" | head -1)"
+t1=$(sed -n 32p "$TMP/nav.txt" | grep -o "top-m [0-9]*") t2=$(sed -n 62p "$TMP/nav.txt" | grep -o "top-m [0-9]*")
+[ "$t1" = "top-m 0" ] && [ "$t2" = "top-m 1" ] && ok "u u back to top-m 0, ^R redoes to top-m 1" ||
+    bad "undo/redo: after u u '$t1', after ^R '$t2'"
+run nav2 100x30 "wait / text:99 Enter" --method kurt "$MODEL"
+grep -q "jump: '99' is not a layer number (0 .. 23)" "$TMP/nav2.txt" && ok "/ 99 is refused with the range" ||
+    bad "/ 99: $(tail -1 "$TMP/nav2.txt")"
+
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory
 mkdir -p "$TMP/pick/hub" && cp -r "$MODEL" "$TMP/pick/picked"

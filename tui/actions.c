@@ -3,6 +3,7 @@
 #include "io/samples.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -408,6 +409,41 @@ static unsigned act_MOUSE(app *a, int ch)
     return actions_click(a, ev.y, ev.x, button);
 }
 
+static unsigned act_REDO(app *a, int ch)
+{
+    (void)ch;
+    if (!app_redo(a)) {
+        app_msg(a, false, "nothing to redo");
+        return R_REDRAW;
+    }
+    app_msg(a, false, "redone");
+    return R_ANALYZE;
+}
+
+static unsigned act_JUMP(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    char title[64];
+    snprintf(title, sizeof title, "Jump to layer (0 .. %d)", app_n_layers(a) - 1);
+    wg_prompt_open(&a->prompt, PROMPT_JUMP, title, "");
+    return R_REDRAW;
+}
+
+static unsigned accept_jump(app *a, const char *text)
+{
+    char *end;
+    long l = strtol(text, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (end == text || *end || l < 0 || l >= app_n_layers(a)) {
+        app_msg(a, true, "jump: '%s' is not a layer number (0 .. %d)", text, app_n_layers(a) - 1);
+        return R_REDRAW;
+    }
+    return select_layer(a, (int)l);
+}
+
 static unsigned act_KURT_SCALE(app *a, int ch)
 {
     (void)ch;
@@ -596,6 +632,7 @@ static unsigned prompt_accept(app *a)
     case PROMPT_PPL_TEXT: app_start_ppl(a, path); break;
     case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
     case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
+    case PROMPT_JUMP: return accept_jump(a, path);
     }
     return R_REDRAW;
 }

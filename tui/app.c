@@ -175,7 +175,7 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     memcpy(a->manual, manual, sizeof manual);
     if (sv.settings)
         a->settings = sess->settings;
-    a->n_undo = 0;
+    a->n_undo = a->n_redo = 0;
     a->sel_layer = a->scroll = 0;
     a->screen = SCREEN_MAIN;
     a->hist_pending = false;
@@ -196,26 +196,50 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     return 0;
 }
 
-void app_push_undo(app *a)
+static void save_state(const app *a, app_undo *u)
 {
-    if (a->n_undo == APP_UNDO_MAX) {
-        memmove(&a->undo[0], &a->undo[1], sizeof a->undo[0] * (APP_UNDO_MAX - 1));
-        a->n_undo--;
-    }
-    app_undo *u = &a->undo[a->n_undo++];
     u->settings = a->settings;
     u->has_manual = a->has_manual;
     memcpy(u->manual, a->manual, sizeof u->manual);
+}
+
+static void load_state(app *a, const app_undo *u)
+{
+    a->settings = u->settings;
+    a->has_manual = u->has_manual;
+    memcpy(a->manual, u->manual, sizeof a->manual);
+}
+
+static void push(app_undo *stack, int *n, const app *a)
+{
+    if (*n == APP_UNDO_MAX) {
+        memmove(&stack[0], &stack[1], sizeof stack[0] * (APP_UNDO_MAX - 1));
+        (*n)--;
+    }
+    save_state(a, &stack[(*n)++]);
+}
+
+void app_push_undo(app *a)
+{
+    push(a->undo, &a->n_undo, a);
+    a->n_redo = 0; /* a new change: what was undone can no longer be redone */
 }
 
 bool app_pop_undo(app *a)
 {
     if (a->n_undo == 0)
         return false;
-    app_undo *u = &a->undo[--a->n_undo];
-    a->settings = u->settings;
-    a->has_manual = u->has_manual;
-    memcpy(a->manual, u->manual, sizeof a->manual);
+    push(a->redo, &a->n_redo, a);
+    load_state(a, &a->undo[--a->n_undo]);
+    return true;
+}
+
+bool app_redo(app *a)
+{
+    if (a->n_redo == 0)
+        return false;
+    push(a->undo, &a->n_undo, a);
+    load_state(a, &a->redo[--a->n_redo]);
     return true;
 }
 

@@ -39,6 +39,7 @@ typedef enum app_prompt {
     PROMPT_PPL_TEXT,
     PROMPT_SENSI_TEXT,
     PROMPT_SENSI_CSV,
+    PROMPT_JUMP,
 } app_prompt;
 typedef enum app_job_kind {
     JOB_KURTOSIS = 1,
@@ -164,6 +165,8 @@ typedef struct app {
 
     app_undo undo[APP_UNDO_MAX];
     int n_undo;
+    app_undo redo[APP_UNDO_MAX]; /* what undo took back; a new change clears it */
+    int n_redo;
 
     char config_path[1024];
     ls_uiconfig config;
@@ -220,6 +223,8 @@ void app_analyze(app *a);
 /* Records the current settings for undo, before a change. */
 void app_push_undo(app *a);
 bool app_pop_undo(app *a);
+/* Redo: re-applies what the last undo took back (false: nothing to redo). */
+bool app_redo(app *a);
 
 /* Status-line message until the next key. */
 void app_msg(app *a, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

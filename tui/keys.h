@@ -17,7 +17,7 @@
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
-    A(FOOTER_MORE) A(KURT_SCALE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
 
@@ -112,6 +112,8 @@ typedef enum ls_key_context {
     KEY(MAIN, 12, "^L", ACT_REDRAW, NULL, "redraw the screen")                                    \
     KEY(MAIN, 'q', "q", ACT_QUIT, "q:quit", "quit (asks first when jobs are running)")            \
     KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer, module tab or footer key under the mouse; wheel scrolls") \
+    KEY(MAIN, 18, "^R", ACT_REDO, "^R:redo", "redo what u undid")                       \
+    KEY(MAIN, '/', "/", ACT_JUMP, "/:jump", "jump to a layer (asks for its number)")    \
     KEY(MAIN, 'K', "K", ACT_KURT_SCALE, "K:kscale",                                     \
         "kurtosis bar scale: range (from min(3, smallest)), clip, log, zero; ':' marks 3") \
     KEY(MAIN, '>', ">", ACT_FOOTER_MORE, NULL,                                          \
