@@ -192,6 +192,29 @@ run nav2 100x30 "wait / text:99 Enter" --method kurt "$MODEL"
 grep -q "jump: '99' is not a layer number (0 .. 23)" "$TMP/nav2.txt" && ok "/ 99 is refused with the range" ||
     bad "/ 99: $(tail -1 "$TMP/nav2.txt")"
 
+# ---- L: the boosted list and SensiBoost against KurtBoost, as batch computes them (demo) ----
+if [ -d samples/demo ]; then
+    run sets 80x24 "wait L dump Down Down Enter" samples/demo
+    $LS_BIN --batch --method sensi --json "$TMP/sets-s.json" samples/demo > /dev/null 2>&1
+    $LS_BIN --batch --method kurt --json "$TMP/sets-k.json" samples/demo > /dev/null 2>&1
+    want=$(python3 - "$TMP/sets-s.json" "$TMP/sets-k.json" <<'PY'
+import json, sys
+sets = [{(m["layer"], m["module"]) for m in json.load(open(p))["modules"] if m["boosted"]} for p in sys.argv[1:3]]
+s, k = sets
+print("SensiBoost flags %d, KurtBoost %d|both (%d)|only SensiBoost (%d)|only KurtBoost (%d)" %
+      (len(s), len(k), len(s & k), len(s - k), len(k - s)))
+PY
+)
+    missing=""
+    IFS='|'; for w in $want; do grep -qF -- "$w" "$TMP/sets.txt" || missing="$missing [$w]"; done; unset IFS
+    [ -z "$missing" ] && ok "L: SensiBoost vs KurtBoost sets = batch ($want)" || bad "L sets: missing$missing"
+    third=$(sed -n 6p "$TMP/sets.txt" | awk '{ print $1, $2 }')
+    tail -n 24 "$TMP/sets.txt" | grep -q "^ Layer ${third% *} " && ok "L: Enter goes to the third boosted matrix (layer ${third% *})" ||
+        bad "L Enter: want layer '$third', $(tail -n 24 "$TMP/sets.txt" | grep '^ Layer')"
+else
+    echo "SKIP L: samples/demo not found"; skipped=1
+fi
+
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory
 mkdir -p "$TMP/pick/hub" && cp -r "$MODEL" "$TMP/pick/picked"

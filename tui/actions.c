@@ -444,6 +444,60 @@ static unsigned accept_jump(app *a, const char *text)
     return select_layer(a, (int)l);
 }
 
+/* ---- the boosted list screen (L) ---- */
+
+static int n_boosted(const app *a)
+{
+    return a->an_ok ? a->an->n_boosted : 0;
+}
+
+static unsigned act_SETS(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    a->screen = SCREEN_SETS;
+    a->sets_sel = 0;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_UP(app *a, int ch)
+{
+    (void)ch;
+    if (a->sets_sel > 0)
+        a->sets_sel--;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_DOWN(app *a, int ch)
+{
+    (void)ch;
+    if (a->sets_sel + 1 < n_boosted(a))
+        a->sets_sel++;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_GO(app *a, int ch)
+{
+    (void)ch;
+    int k = 0, n = app_n_layers(a) * LS_N_MODULES;
+    for (int i = 0; a->an_ok && i < n; i++)
+        if (a->an->boosted[i] && k++ == a->sets_sel) {
+            a->screen = SCREEN_MAIN;
+            a->module = i % LS_N_MODULES;
+            return select_layer(a, i / LS_N_MODULES);
+        }
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_CLOSE(app *a, int ch)
+{
+    (void)ch;
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
 static unsigned act_KURT_SCALE(app *a, int ch)
 {
     (void)ch;
@@ -647,6 +701,8 @@ static ls_key_context key_context(const app *a)
                    : CTX_PROMPT;
     if (a->confirm_quit)
         return CTX_CONFIRM;
+    if (a->screen == SCREEN_SETS)
+        return CTX_SETS;
     return a->screen == SCREEN_HELP ? CTX_HELP : a->screen == SCREEN_HIST ? CTX_HIST : CTX_MAIN;
 }
 

@@ -29,7 +29,7 @@
 #define APP_MAX_JOBS 8
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
-typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST } app_screen;
+typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_SETS } app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
@@ -104,6 +104,7 @@ typedef struct app {
     int module, sel_layer, scroll;
     bool heatmap, log_scale;
     int kurt_scale; /* KSCALE_* of view.h: how kurtosis bars are scaled (K) */
+    int sets_sel;   /* boosted list screen (L): the entry under the cursor */
     int help_scroll;
     wg_style style;
     wg_theme theme;

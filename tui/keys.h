@@ -17,7 +17,8 @@
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
-    A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
+    A(SETS_GO) A(SETS_CLOSE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
 
@@ -34,6 +35,7 @@ typedef enum ls_action {
 #define LS_KEY_CONTEXTS(CTX)                                                                 \
     CTX(MAIN, "Main screen", CTX_NONE)                                                       \
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
+    CTX(SETS, "Boosted list screen", CTX_NONE)                                               \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
     CTX(CONFIRM, "Quit confirmation", CTX_NONE)                                              \
     CTX(PICKER, "Model picker", CTX_PROMPT)                                                  \
@@ -114,11 +116,19 @@ typedef enum ls_key_context {
     KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer, module tab or footer key under the mouse; wheel scrolls") \
     KEY(MAIN, 18, "^R", ACT_REDO, "^R:redo", "redo what u undid")                       \
     KEY(MAIN, '/', "/", ACT_JUMP, "/:jump", "jump to a layer (asks for its number)")    \
+    KEY(MAIN, 'L', "L", ACT_SETS, "L:list",                                             \
+        "list of every boosted matrix, and SensiBoost against KurtBoost as sets")        \
     KEY(MAIN, 'K', "K", ACT_KURT_SCALE, "K:kscale",                                     \
         "kurtosis bar scale: range (from min(3, smallest)), clip, log, zero; ':' marks 3") \
     KEY(MAIN, '>', ">", ACT_FOOTER_MORE, NULL,                                          \
         "next page of key hints in the footer (shown as >:more when they do not all fit)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
+    KEY(SETS, KEY_UP, "Up", ACT_SETS_UP, NULL, "previous boosted matrix")             \
+    KEY(SETS, 'k', "k", ACT_SETS_UP, NULL, "previous boosted matrix")                 \
+    KEY(SETS, KEY_DOWN, "Down", ACT_SETS_DOWN, NULL, "next boosted matrix")           \
+    KEY(SETS, 'j', "j", ACT_SETS_DOWN, NULL, "next boosted matrix")                   \
+    KEY(SETS, '\n', "Enter", ACT_SETS_GO, NULL, "go to that layer and module on the main screen") \
+    KEY(SETS, LS_KEY_OTHER, "other", ACT_SETS_CLOSE, NULL, "any other key closes the list") \
     KEY(HIST, 27, "Esc", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(HELP, KEY_UP, "Up", ACT_HELP_UP, NULL, "scroll up a line")                    \
     KEY(HELP, 'k', "k", ACT_HELP_UP, NULL, "scroll up a line")                        \
