@@ -208,12 +208,29 @@ PY
     missing=""
     IFS='|'; for w in $want; do grep -qF -- "$w" "$TMP/sets.txt" || missing="$missing [$w]"; done; unset IFS
     [ -z "$missing" ] && ok "L: SensiBoost vs KurtBoost sets = batch ($want)" || bad "L sets: missing$missing"
+    grep -q "sensitivity: .*demo/sensitivity.csv (" "$TMP/sets.txt" && grep -q "kurtosis: computed from the weights of" "$TMP/sets.txt" &&
+        ok "L: where the numbers come from (sensitivity file and config, kurtosis computed)" ||
+        bad "L provenance: $(grep -E '^ .{26}(sensitivity|kurtosis):' "$TMP/sets.txt" | head -2)"
     third=$(sed -n 6p "$TMP/sets.txt" | awk '{ print $1, $2 }')
     tail -n 24 "$TMP/sets.txt" | grep -q "^ Layer ${third% *} " && ok "L: Enter goes to the third boosted matrix (layer ${third% *})" ||
         bad "L Enter: want layer '$third', $(tail -n 24 "$TMP/sets.txt" | grep '^ Layer')"
 else
     echo "SKIP L: samples/demo not found"; skipped=1
 fi
+
+# ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
+mkdir -p "$TMP/xdg-r"
+printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"
+env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/r1.keys" --dump-screen "$TMP/r1.txt" --method kurt --top-m 2 "$MODEL" 2>/dev/null
+env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/r2.keys" --dump-screen "$TMP/r2.txt" "$MODEL" 2>/dev/null
+if sed -n 1,30p "$TMP/r2.txt" | grep -q "settings restored from .*config.json (R resets" &&
+   sed -n 2p "$TMP/r2.txt" | grep -q "method kurt .*top-m 2" &&
+   sed -n 32p "$TMP/r2.txt" | grep -q "method sensi .*top-m 0 (all) .*stop 3: b3g128 -> b4g128" &&
+   grep -q "settings reset to the paper's defaults" "$TMP/r2.txt"; then
+    ok "restored settings are said on screen; R resets to the paper's defaults"
+else bad "restore/reset: $(sed -n 2p "$TMP/r2.txt") / $(sed -n 32p "$TMP/r2.txt")"; fi
 
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory

@@ -409,6 +409,18 @@ static unsigned act_MOUSE(app *a, int ch)
     return actions_click(a, ev.y, ev.x, button);
 }
 
+static unsigned act_RESET(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    CHANGE(a);
+    a->settings = ls_settings_default();
+    a->settings_restored = false;
+    app_msg(a, false, "settings reset to the paper's defaults (u undoes)");
+    return R_ANALYZE;
+}
+
 static unsigned act_REDO(app *a, int ch)
 {
     (void)ch;

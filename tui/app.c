@@ -65,6 +65,10 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
                                            : ls_settings_default();
     if (!o->settings_given && a->config.has_settings && a->settings.method == LS_METHOD_MANUAL)
         a->settings.method = LS_METHOD_SENSI; /* the manual set itself is not saved */
+    a->settings_restored = !o->settings_given && a->config.has_settings;
+    if (a->settings_restored && !a->msg[0])
+        app_msg(a, false, "settings restored from %s (R resets to the paper's defaults)",
+                a->config_path);
     return 0;
 }
 

@@ -94,6 +94,7 @@ typedef struct app {
 
     /* settings and their result */
     ls_settings settings;
+    bool settings_restored; /* they came from the config file (said on screen; R resets) */
     bool has_manual;
     unsigned char manual[APP_N_FLAGS];
     ls_analysis *an;

@@ -65,6 +65,32 @@ static void compare(app *a, wg_rect r)
         snprintf(buf, 8192, "%s (%d): %s", part[k].title, part[k].count, list);
         y += wg_wrap(stdscr, y, r.x, r.w, end - y, d, buf);
     }
+    /* where the numbers come from: measured, imported or computed, and the warnings batch
+     * mode prints (e.g. the GQA o_proj rule of a toolkit CSV) */
+    if (y + 1 < end) {
+        y++;
+        wg_put(stdscr, y++, r.x, r.w, t, "Where the numbers come from");
+        const ls_profile *p = a->profile;
+        if (a->sensi)
+            snprintf(buf, 8192, "sensitivity: measured here by S (see the jobs panel)");
+        else
+            snprintf(buf, 8192, "sensitivity: %s",
+                     p->sensitivity_source[0] ? p->sensitivity_source
+                                              : "none (S measures it on a model)");
+        y += wg_wrap(stdscr, y, r.x, r.w, end - y, d, buf);
+        if (a->model)
+            snprintf(buf, 8192, "kurtosis: %s%s", a->opts->kurtosis_csv ? "imported from " :
+                     "computed from the weights of ", a->opts->kurtosis_csv ? a->opts->kurtosis_csv
+                                                                            : a->path);
+        else
+            snprintf(buf, 8192, "kurtosis and parameter counts: imported from %s (%s)", a->path,
+                     p->source);
+        y += wg_wrap(stdscr, y, r.x, r.w, end - y, d, buf);
+        for (int w = 0; w < p->n_warnings && y < end; w++) {
+            snprintf(buf, 8192, "warning: %s", p->warnings[w]);
+            y += wg_wrap(stdscr, y, r.x, r.w, end - y, wg_attr(&a->style, WG_THRESHOLD), buf);
+        }
+    }
 done:
     free(as);
     free(ak);
