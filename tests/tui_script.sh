@@ -218,6 +218,22 @@ else
     echo "SKIP L: samples/demo not found"; skipped=1
 fi
 
+# ---- f: only the layers flagged in the selected module (kurt, down: as batch flags them) ----
+run filter 100x30 "wait 7 f dump Down" --method kurt "$MODEL"
+python3 - "$TMP/small.json" > "$TMP/filter.want" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(str(m["layer"]) for m in d["modules"]
+               if m["module"] == "mlp.down_proj" and (m["boosted"] or m["outlier"])))
+PY
+shown=$(sed -n 1,30p "$TMP/filter.txt" | grep -E '^[> ] +[0-9]+[* ] ' | awk '{ l = $1 == ">" ? $2 : $1; sub(/\*/, "", l); printf "%s ", l }' | sed 's/ $//')
+want=$(cat "$TMP/filter.want")
+[ -n "$want" ] && [ "$shown" = "$want" ] && ok "f: only the flagged layers of down ($shown) = batch" ||
+    bad "f: shown '$shown', batch flags '$want'"
+second=$(echo "$want" | awk '{ print $2 }')
+[ -z "$second" ] || { tail -n 30 "$TMP/filter.txt" | grep -q "^ Layer $second mlp.down_proj" &&
+    ok "f: Down moves to the next flagged layer ($second)" || bad "f: Down did not reach layer $second"; }
+
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"
 printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"

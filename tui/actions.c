@@ -30,12 +30,47 @@ static unsigned select_layer(app *a, int l)
     return R_REDRAW;
 }
 
-static unsigned act_UP(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer - 1); }
-static unsigned act_DOWN(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer + 1); }
-static unsigned act_PGUP(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer - rows_per_page(a)); }
-static unsigned act_PGDN(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer + rows_per_page(a)); }
-static unsigned act_TOP(app *a, int ch) { (void)ch; return select_layer(a, 0); }
-static unsigned act_BOTTOM(app *a, int ch) { (void)ch; return select_layer(a, app_n_layers(a) - 1); }
+static unsigned need_profile(app *a);
+
+/* Moves the selection by delta rows of the list as shown (the filter f hides layers). */
+static unsigned step_rows(app *a, int delta)
+{
+    int vis[LS_MAX_LAYERS];
+    int n = view_visible_layers(a, vis);
+    if (n == 0)
+        return R_REDRAW;
+    int pos = view_visible_index(vis, n, a->sel_layer);
+    if (vis[pos] != a->sel_layer && delta < 0)
+        pos++; /* the selection was hidden: count from the row after it */
+    pos += delta;
+    return select_layer(a, vis[pos < 0 ? 0 : pos >= n ? n - 1 : pos]);
+}
+
+static unsigned act_UP(app *a, int ch) { (void)ch; return step_rows(a, -1); }
+static unsigned act_DOWN(app *a, int ch) { (void)ch; return step_rows(a, +1); }
+static unsigned act_PGUP(app *a, int ch) { (void)ch; return step_rows(a, -rows_per_page(a)); }
+static unsigned act_PGDN(app *a, int ch) { (void)ch; return step_rows(a, +rows_per_page(a)); }
+static unsigned act_TOP(app *a, int ch) { (void)ch; return step_rows(a, -LS_MAX_LAYERS); }
+static unsigned act_BOTTOM(app *a, int ch) { (void)ch; return step_rows(a, +LS_MAX_LAYERS); }
+
+static unsigned act_FILTER(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    a->only_outliers = !a->only_outliers;
+    if (a->only_outliers) {
+        int vis[LS_MAX_LAYERS];
+        int n = view_visible_layers(a, vis);
+        app_msg(a, false, "only flagged layers: %d of %d in this module (f shows all)", n,
+                app_n_layers(a));
+        if (n > 0)
+            select_layer(a, vis[view_visible_index(vis, n, a->sel_layer)]);
+    } else {
+        app_msg(a, false, "every layer shown");
+    }
+    return R_REDRAW;
+}
 
 static unsigned set_module(app *a, int m)
 {

@@ -106,6 +106,7 @@ typedef struct app {
     bool heatmap, log_scale;
     int kurt_scale; /* KSCALE_* of view.h: how kurtosis bars are scaled (K) */
     int sets_sel;   /* boosted list screen (L): the entry under the cursor */
+    bool only_outliers; /* f: the list shows only layers flagged in the selected module */
     int help_scroll;
     wg_style style;
     wg_theme theme;

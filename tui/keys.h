@@ -18,7 +18,7 @@
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
     A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
-    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
 
@@ -116,6 +116,8 @@ typedef enum ls_key_context {
     KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer, module tab or footer key under the mouse; wheel scrolls") \
     KEY(MAIN, 18, "^R", ACT_REDO, "^R:redo", "redo what u undid")                       \
     KEY(MAIN, '/', "/", ACT_JUMP, "/:jump", "jump to a layer (asks for its number)")    \
+    KEY(MAIN, 'f', "f", ACT_FILTER, "f:flagged",                                        \
+        "show only layers flagged in the selected module (boosted or an outlier), or all")  \
     KEY(MAIN, 'R', "R", ACT_RESET, "R:reset",                                           \
         "reset the settings to the paper's defaults (u undoes)")                           \
     KEY(MAIN, 'L', "L", ACT_SETS, "L:list",                                             \

@@ -97,14 +97,41 @@ int view_main_rows(const app *a)
     return h > 0 ? h : 0;
 }
 
-/* Keeps the selected layer visible. */
-static void scroll_to_selection(app *a)
+/* The layers the list shows: all, or with the outliers-only filter (f) those whose matrix
+ * of the selected module is boosted or flagged by either metric. */
+static bool layer_flagged(const app *a, int l)
 {
-    int rows = view_main_rows(a), n = app_n_layers(a);
-    if (a->sel_layer < a->scroll)
-        a->scroll = a->sel_layer;
-    if (rows > 0 && a->sel_layer >= a->scroll + rows)
-        a->scroll = a->sel_layer - rows + 1;
+    if (!a->an_ok)
+        return true;
+    int m = a->module;
+    return a->an->boosted[LS_IDX(l, m)] || a->an->sensi[m].outlier[l] || a->an->kurt[m].outlier[l];
+}
+
+int view_visible_layers(const app *a, int *out)
+{
+    int n = 0;
+    for (int l = 0; l < app_n_layers(a); l++)
+        if (!a->only_outliers || layer_flagged(a, l))
+            out[n++] = l;
+    return n;
+}
+
+int view_visible_index(const int *vis, int n, int layer)
+{
+    for (int i = 0; i < n; i++)
+        if (vis[i] >= layer)
+            return i;
+    return n > 0 ? n - 1 : 0;
+}
+
+/* Keeps the selected layer visible (scroll counts visible rows). */
+static void scroll_to_selection(app *a, const int *vis, int n)
+{
+    int rows = view_main_rows(a), pos = view_visible_index(vis, n, a->sel_layer);
+    if (pos < a->scroll)
+        a->scroll = pos;
+    if (rows > 0 && pos >= a->scroll + rows)
+        a->scroll = pos - rows + 1;
     if (a->scroll > n - rows)
         a->scroll = n - rows;
     if (a->scroll < 0)
@@ -116,8 +143,10 @@ int view_layer_at(const app *a, int y, int x)
     wg_rect r = a->layout.main;
     if (a->layout.too_small || !wg_rect_contains(r, y, x) || y < r.y + LIST_TOP)
         return -1;
-    int l = a->scroll + (y - r.y - LIST_TOP);
-    return l < app_n_layers(a) ? l : -1;
+    int vis[LS_MAX_LAYERS];
+    int n = view_visible_layers(a, vis);
+    int i = a->scroll + (y - r.y - LIST_TOP);
+    return i < n ? vis[i] : -1;
 }
 
 /* Bar length for v within one module's series: linear v/max, or log between the smallest
@@ -286,8 +315,9 @@ static void draw_bars(app *a, wg_rect r)
     bool use_s = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
     bool use_k = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
     char right[64];
-    snprintf(right, sizeof right, "%s  kurt %s  %s", a->log_scale ? "log" : "lin",
-             view_kurt_scale_name(a->kurt_scale), ls_module_name(m));
+    snprintf(right, sizeof right, "%s%s  kurt %s  %s", a->only_outliers ? "flagged  " : "",
+             a->log_scale ? "log" : "lin", view_kurt_scale_name(a->kurt_scale),
+             ls_module_name(m));
     tab_strip(a, r, right);
 
     /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | config */
@@ -317,11 +347,15 @@ static void draw_bars(app *a, wg_rect r)
     scale ss = scale_of(a, p->sensitivity, m);
     kscale sk = kscale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
-    int rows = view_main_rows(a);
+    int rows = view_main_rows(a), vis[LS_MAX_LAYERS];
+    int nvis = view_visible_layers(a, vis);
+    if (nvis == 0)
+        wg_put(stdscr, r.y + LIST_TOP, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
+               "no layer of this module is flagged (f shows every layer)");
     for (int row = 0; row < rows; row++) {
-        int l = a->scroll + row;
-        if (l >= p->n_layers)
+        if (a->scroll + row >= nvis)
             break;
+        int l = vis[a->scroll + row];
         int y = r.y + LIST_TOP + row;
         int i = LS_IDX(l, m);
         bool sel = l == a->sel_layer;
@@ -377,11 +411,12 @@ static void draw_heatmap(app *a, wg_rect r)
     scale sc[LS_N_MODULES];
     for (int m = 0; m < LS_N_MODULES; m++)
         sc[m] = scale_of(a, metric, m);
-    int rows = view_main_rows(a);
+    int rows = view_main_rows(a), vis[LS_MAX_LAYERS];
+    int nvis = view_visible_layers(a, vis);
     for (int row = 0; row < rows; row++) {
-        int l = a->scroll + row;
-        if (l >= p->n_layers)
+        if (a->scroll + row >= nvis)
             break;
+        int l = vis[a->scroll + row];
         int y = r.y + LIST_TOP + row;
         bool sel = l == a->sel_layer;
         attr_t text = sel ? wg_attr(&a->style, WG_SELECTION) : wg_attr(&a->style, WG_DEFAULT);
@@ -421,7 +456,8 @@ void view_layers(app *a, wg_rect r)
                 "CSV; q quits. The bundled demo is samples/demo (see LAYERSCOPE_SAMPLES).");
         return;
     }
-    scroll_to_selection(a);
+    int vis[LS_MAX_LAYERS];
+    scroll_to_selection(a, vis, view_visible_layers(a, vis));
     if (a->heatmap)
         draw_heatmap(a, r);
     else
