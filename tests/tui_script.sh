@@ -234,6 +234,36 @@ second=$(echo "$want" | awk '{ print $2 }')
 [ -z "$second" ] || { tail -n 30 "$TMP/filter.txt" | grep -q "^ Layer $second mlp.down_proj" &&
     ok "f: Down moves to the next flagged layer ($second)" || bad "f: Down did not reach layer $second"; }
 
+# ---- z: the detection view of down with top-m 1: z per layer and the glyphs = batch ----
+run detect 100x30 "wait 7 + z" --method kurt "$MODEL"
+$LS_BIN --batch --method kurt --top-m 1 --json "$TMP/detect.json" "$MODEL" > /dev/null
+if python3 - "$TMP/detect.json" "$TMP/detect.txt" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+mods = {m["layer"]: m for m in d["modules"] if m["module"] == "mlp.down_proj"}
+screen = open(sys.argv[2]).read().split("\n")[-31:]
+rows = {}
+for line in screen:
+    f = line[1:].split()
+    if len(f) >= 4 and f[0].isdigit():
+        rows[int(f[0])] = (f[2], line[28:])
+bad = []
+for l, m in mods.items():
+    if l == 0 or m["z"] is None:
+        continue
+    z, axis = rows[l]
+    glyph = "#" if m["boosted"] else "+" if m["outlier"] else None
+    if abs(float(z) - m["z"]) > 5e-4 * max(1, abs(m["z"])):
+        bad.append((l, z, m["z"]))
+    if glyph and glyph not in axis:
+        bad.append((l, glyph, axis.strip()))
+    if not glyph and ("#" in axis or "+" in axis):
+        bad.append((l, "unexpected mark"))
+print(bad[:3]) if bad else None
+sys.exit(1 if bad or not rows or not any("trimmed mean" in s for s in screen) else 0)
+PY
+then ok "z: the detection view's z and outlier glyphs (# kept, + dropped by top-m) = batch"; else bad "z view differs from batch"; fi
+
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"
 printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"

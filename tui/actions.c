@@ -444,6 +444,22 @@ static unsigned act_MOUSE(app *a, int ch)
     return actions_click(a, ev.y, ev.x, button);
 }
 
+static unsigned act_DETECT(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    a->screen = SCREEN_DETECT;
+    return R_REDRAW;
+}
+
+static unsigned act_DETECT_CLOSE(app *a, int ch)
+{
+    (void)ch;
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
 static unsigned act_RESET(app *a, int ch)
 {
     (void)ch;
@@ -750,6 +766,8 @@ static ls_key_context key_context(const app *a)
         return CTX_CONFIRM;
     if (a->screen == SCREEN_SETS)
         return CTX_SETS;
+    if (a->screen == SCREEN_DETECT)
+        return CTX_DETECT;
     return a->screen == SCREEN_HELP ? CTX_HELP : a->screen == SCREEN_HIST ? CTX_HIST : CTX_MAIN;
 }
 

@@ -29,7 +29,7 @@
 #define APP_MAX_JOBS 8
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
-typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_SETS } app_screen;
+typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_SETS, SCREEN_DETECT } app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,

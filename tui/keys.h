@@ -18,7 +18,7 @@
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
     A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
-    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(DETECT) A(DETECT_CLOSE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
 
@@ -36,6 +36,7 @@ typedef enum ls_action {
     CTX(MAIN, "Main screen", CTX_NONE)                                                       \
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
     CTX(SETS, "Boosted list screen", CTX_NONE)                                               \
+    CTX(DETECT, "Detection screen", CTX_MAIN)                                                \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
     CTX(CONFIRM, "Quit confirmation", CTX_NONE)                                              \
     CTX(PICKER, "Model picker", CTX_PROMPT)                                                  \
@@ -116,6 +117,8 @@ typedef enum ls_key_context {
     KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer, module tab or footer key under the mouse; wheel scrolls") \
     KEY(MAIN, 18, "^R", ACT_REDO, "^R:redo", "redo what u undid")                       \
     KEY(MAIN, '/', "/", ACT_JUMP, "/:jump", "jump to a layer (asks for its number)")    \
+    KEY(MAIN, 'z', "z", ACT_DETECT, "z:detect",                                         \
+        "detection view of the module: d and z per layer, trimmed mean, +/-threshold band") \
     KEY(MAIN, 'f', "f", ACT_FILTER, "f:flagged",                                        \
         "show only layers flagged in the selected module (boosted or an outlier), or all")  \
     KEY(MAIN, 'R', "R", ACT_RESET, "R:reset",                                           \
@@ -127,6 +130,8 @@ typedef enum ls_key_context {
     KEY(MAIN, '>', ">", ACT_FOOTER_MORE, NULL,                                          \
         "next page of key hints in the footer (shown as >:more when they do not all fit)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
+    KEY(DETECT, 'z', "z", ACT_DETECT_CLOSE, NULL, "close the detection view")          \
+    KEY(DETECT, 27, "Esc", ACT_DETECT_CLOSE, NULL, "close the detection view")         \
     KEY(SETS, KEY_UP, "Up", ACT_SETS_UP, NULL, "previous boosted matrix")             \
     KEY(SETS, 'k', "k", ACT_SETS_UP, NULL, "previous boosted matrix")                 \
     KEY(SETS, KEY_DOWN, "Down", ACT_SETS_DOWN, NULL, "next boosted matrix")           \

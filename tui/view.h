@@ -30,6 +30,7 @@ void view_status(app *a, wg_rect r);
 void view_help(app *a, wg_rect r);
 void view_histogram(app *a, wg_rect r);
 void view_sets(app *a, wg_rect r);
+void view_detect(app *a, wg_rect r);
 
 /* The kurtosis bar scales K cycles through (view_main.c explains each). */
 enum { KSCALE_RANGE, KSCALE_CLIP, KSCALE_LOG, KSCALE_ZERO, KSCALE_COUNT };

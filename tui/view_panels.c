@@ -131,6 +131,9 @@ void view_draw(app *a)
     if (a->screen == SCREEN_HELP) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_help(a, body);
+    } else if (a->screen == SCREEN_DETECT) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_detect(a, body);
     } else if (a->screen == SCREEN_SETS) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_sets(a, body);
