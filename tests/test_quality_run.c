@@ -8,6 +8,11 @@
 
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "base/mapfile.h"
+#include "cli/batch.h"
+#include "cli/options.h"
 #include "eval/qcache.h"
 #include "eval/quality_run.h"
 #include "formats/samples.h"
@@ -522,6 +527,112 @@ static void test_cache_bad_input(void)
     close_fx(&fx);
 }
 
+static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
+{
+    ls_options o;
+    ls_error err;
+    if (ls_options_parse(argc, argv, &o, &err) < 0) {
+        snprintf(errbuf, cap, "%s", err.msg);
+        return 2;
+    }
+    FILE *out = fopen("/dev/null", "w");
+    FILE *ef = tmpfile();
+    int rc = ls_batch_run(&o, out, ef);
+    rewind(ef);
+    size_t n = fread(errbuf, 1, cap - 1, ef);
+    errbuf[n] = '\0';
+    fclose(out);
+    fclose(ef);
+    return rc;
+}
+
+static const cJSON *item(const cJSON *o, const char *key)
+{
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static double num(const cJSON *o, const char *key)
+{
+    const cJSON *it = item(o, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : NAN;
+}
+
+/* --kld through batch mode: the "quality" object of the JSON result, consistent with
+ * "perplexity"; bad option values are one line with status 2. */
+static void test_batch_kld_json(void)
+{
+    if (!ls_sample_exists("demo"))
+        SKIP("the bundled demo is missing");
+    const char *dir = t_tmpdir("quality_batch");
+    char json[600], cache[600], e[4096];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    char *argv[] = {"layerscope", "--batch", "--kld", "--chunks", "2", "--cache-dir", cache,
+                    "--json", json, NULL};
+    CHECK(run_batch(9, argv, e, sizeof e) == 0);
+    ls_error err;
+    char *text = ls_read_text_file(json, 64 << 20, NULL, &err);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(doc != NULL);
+    if (!doc)
+        return;
+    const cJSON *q = item(doc, "quality"), *ppl = item(doc, "perplexity");
+    CHECK(q != NULL && ppl != NULL);
+    CHECK(cJSON_IsString(item(q, "protocol")) &&
+          strcmp(item(q, "protocol")->valuestring, "paper") == 0);
+    CHECK(num(q, "ctx") == 256 && num(q, "windows") == 2 && num(q, "tokens") == 255);
+    CHECK(cJSON_IsString(item(q, "stopped_by")) &&
+          strcmp(item(q, "stopped_by")->valuestring, "chunks") == 0);
+    CHECK(cJSON_IsFalse(item(q, "reference_cached")) && cJSON_IsFalse(item(q, "coarsened")));
+    const char *fields[] = {"kld_mean", "kld_se", "kld_p50", "kld_p90", "kld_p95",
+                            "kld_p99", "kld_p999", "kld_max", "same_top_pct", "same_top_se",
+                            "ln_ppl_ratio", "ln_ppl_ratio_se", "ppl"};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *b = item(q, k ? "current" : "base");
+        for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+            CHECK(isfinite(num(b, fields[i])));
+        CHECK(num(b, "kld_p50") <= num(b, "kld_p99") && num(b, "kld_p999") <= num(b, "kld_max"));
+    }
+    CHECK(num(item(q, "base"), "ppl") == num(ppl, "base"));
+    CHECK(num(item(q, "current"), "ppl") == num(ppl, "current"));
+    CHECK(num(q, "fp_ppl") == num(ppl, "fp"));
+    const cJSON *d = item(q, "current_vs_base");
+    CHECK(isfinite(num(d, "kld")) && isfinite(num(d, "kld_se")) &&
+          isfinite(num(d, "ln_ppl_ratio_se")) && isfinite(num(d, "same_top_se")));
+    CHECK(cJSON_IsString(item(q, "verdict")) && strstr(item(q, "verdict")->valuestring,
+                                                       "% memory") != NULL);
+    const cJSON *pl = item(q, "per_layer");
+    CHECK(cJSON_GetArraySize(pl) == 24);
+    CHECK(num(cJSON_GetArrayItem(pl, 3), "layer") == 3 &&
+          num(cJSON_GetArrayItem(pl, 3), "cosine") <= 1.0 &&
+          num(cJSON_GetArrayItem(pl, 3), "rel_l2") > 0);
+    cJSON_Delete(doc);
+    /* the second run takes the reference and the base from the cache */
+    CHECK(run_batch(9, argv, e, sizeof e) == 0);
+    text = ls_read_text_file(json, 64 << 20, NULL, &err);
+    doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    q = doc ? item(doc, "quality") : NULL;
+    CHECK(q && cJSON_IsTrue(item(q, "reference_cached")) && cJSON_IsTrue(item(q, "base_cached")));
+    cJSON_Delete(doc);
+    /* bad values */
+    char *bad1[] = {"layerscope", "--batch", "--kld", "--precision", "0", NULL};
+    CHECK(run_batch(5, bad1, e, sizeof e) == 2);
+    CHECK(strstr(e, "--precision") != NULL && strchr(e, '\n') == NULL);
+    char *bad2[] = {"layerscope", "--batch", "--kld", "--cache-limit", "lots", NULL};
+    CHECK(run_batch(5, bad2, e, sizeof e) == 2);
+    CHECK(strstr(e, "--cache-limit") != NULL);
+    char *bad3[] = {"layerscope", "--batch", "--kld", "--kld-top-k", "0", NULL};
+    CHECK(run_batch(5, bad3, e, sizeof e) == 2);
+    ls_options o;
+    char *good[] = {"layerscope", "--kld", "--cache-limit", "512M", "--precision", "0.1",
+                    "--no-cache", NULL};
+    CHECK(ls_options_parse(7, good, &o, &err) == 0);
+    CHECK(o.kld && o.perplexity && o.cache_limit == 512LL << 20 && o.precision == 0.1 &&
+          o.no_cache);
+}
+
 int main(void)
 {
     RUN(test_demo_self_and_se);
@@ -533,5 +644,6 @@ int main(void)
     RUN(test_demo_cache_hit);
     RUN(test_demo_sequential);
     RUN(test_cache_bad_input);
+    RUN(test_batch_kld_json);
     return t_summary();
 }

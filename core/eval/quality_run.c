@@ -11,7 +11,7 @@
 #include "nn/forward.h"
 
 #define LOGIT_BLOCK_FLOATS (16 << 20) /* at most 64 MiB of logits at once */
-#define HIDDEN_CAP_BYTES ((int64_t)256 << 20)
+#define HIDDEN_CAP_BYTES ((int64_t)64 << 20)
 #define MAX_WARNINGS 8
 
 struct ls_qsession {
@@ -233,11 +233,15 @@ int ls_qsession_open(const ls_model *m, const ls_tokenizer *tok, const char *eva
         if (ls_qref_init(&s->ref, m->cfg.vocab_size, k, s->tok_off[s->n_win], err) < 0)
             goto fail;
         if (p->per_layer) {
-            int64_t cap = limit / 8 < HIDDEN_CAP_BYTES ? limit / 8 : HIDDEN_CAP_BYTES;
+            /* a sample of the text: min(limit / 16, 64 MiB), but at least the first window
+               when it takes at most a quarter of the limit */
+            int64_t cap = limit / 16 < HIDDEN_CAP_BYTES ? limit / 16 : HIDDEN_CAP_BYTES;
             int64_t per_row = (int64_t)s->n_layers * s->dim * 4;
             while (s->hid_windows < s->n_win &&
                    s->row_off[s->hid_windows + 1] * per_row <= cap)
                 s->hid_windows++;
+            if (s->hid_windows == 0 && s->n_win > 0 && s->row_off[1] * per_row <= limit / 4)
+                s->hid_windows = 1;
             if (s->hid_windows > 0) {
                 s->hid = malloc((size_t)(s->row_off[s->hid_windows] * per_row));
                 if (!s->hid)

@@ -13,7 +13,8 @@
  *
  * Per-layer error ("where the error enters"): the fp residual stream after every layer is
  * kept (in memory and in the cache entry) for the first windows whose hidden states fit in
- * an eighth of the cache limit (capped at 256 MiB); the current allocation's pass compares
+ * a sixteenth of the cache limit, at most 64 MiB (but at least the first window when it takes
+ * at most a quarter of the limit); the current allocation's pass compares
  * its residual stream at each layer end with it, in the same pass that gives its logits.
  * So per_layer covers per_layer_tokens positions (every position of those windows).
  *
