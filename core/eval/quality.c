@@ -315,10 +315,10 @@ void ls_quality_verdict(const ls_quality_diff *d, double mem_pct, char *buf, siz
         snprintf(mem, sizeof mem, "%+.2f %% memory: ", mem_pct);
     char kld[96];
     if (isfinite(d->kld_rel))
-        snprintf(kld, sizeof kld, "KLD %+.1f %% \xC2\xB1 %.1f %%", 100.0 * d->kld_rel,
+        snprintf(kld, sizeof kld, "KLD %+.1f %% +/- %.1f %%", 100.0 * d->kld_rel,
                  100.0 * LS_Z95 * d->kld_rel_se);
     else
-        snprintf(kld, sizeof kld, "KLD %+.3g \xC2\xB1 %.2g", d->kld, LS_Z95 * d->kld_se);
+        snprintf(kld, sizeof kld, "KLD %+.3g +/- %.2g", d->kld, LS_Z95 * d->kld_se);
     if (d->identical)
         snprintf(buf, cap, "%sidentical to base on %lld tokens", mem, (long long)d->n);
     else if (d->kld_distinguishable)

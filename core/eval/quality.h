@@ -122,7 +122,7 @@ void ls_quality_compare(const ls_qref *r, const ls_tokq *base, const ls_tokq *cu
 /* z of a two-sided 95 % interval. */
 #define LS_Z95 1.959963984540054
 
-/* One line in words, e.g. "+1.01 % memory: KLD -12.0 % +/- 3.1 % against base (95 %)" or
+/* One line in words, e.g. "+1.01 % memory: KLD -12.0 % +/- 3.1 % against base (95 %, N tokens)" or
  * "+1.01 % memory: not distinguishable from base with 11873 tokens (KLD -0.4 % +/- 2.0 %)".
  * mem_pct NaN leaves the memory part out. */
 void ls_quality_verdict(const ls_quality_diff *d, double mem_pct, char *buf, size_t cap);
