@@ -108,8 +108,8 @@ double ls_percentile_sorted(const double *sorted, int64_t n, double fraction);
 typedef struct ls_quality_diff {
     int64_t n;
     double kld, kld_se;                   /* mean(kld_cur - kld_base) */
-    double kld_rel, kld_rel_se;           /* mean_cur / mean_base - 1 (delta method with the
-                                             paired covariance); NaN when base KLD is 0 */
+    double kld_rel, kld_rel_se;           /* mean_cur / mean_base - 1 and kld_se / mean_base;
+                                             NaN when the base KLD is 0 */
     double same_top_pct, same_top_se;     /* percentage points */
     double ln_ppl_ratio, ln_ppl_ratio_se; /* mean(nll_cur - nll_base) = ln(PPL_cur/PPL_base) */
     bool identical;                       /* every per-token value equal */
