@@ -527,6 +527,49 @@ static void test_cache_bad_input(void)
     close_fx(&fx);
 }
 
+/* The llama.cpp protocol: chunks of n_ctx with the BOS swapped in, the second half scored;
+ * fp against itself is exactly 0 there too, and the fp PPL from the reference equals the
+ * perplexity module's. */
+static void test_demo_llamacpp_protocol(void)
+{
+    fixture fx;
+    if (!open_demo(&fx))
+        SKIP("the bundled demo is missing");
+    ls_error e;
+    ls_quality_params p = small_params(3);
+    p.ppl.protocol = LS_PPL_LLAMACPP;
+    p.ppl.ctx = 64;
+    ls_qsession *s = NULL;
+    CHECK(ls_qsession_open(fx.m, fx.tok, fx.text, &p, &s, &e) == 0);
+    if (!s) {
+        close_fx(&fx);
+        return;
+    }
+    ls_tokq t;
+    ls_quality_stats st;
+    CHECK(ls_qsession_eval(s, NULL, 0, NULL, &t, &st, &e) == 0);
+    CHECK(t.n == 3 * (64 - 64 / 2 - 1));
+    CHECK(st.kld_max == 0.0 && st.same_top_pct == 100.0);
+    ls_ppl_params pp = p.ppl;
+    ls_ppl_compare c;
+    CHECK(ls_ppl_compare_run(fx.m, fx.tok, fx.text, &pp, LS_TEXT_AUTO, NULL, NULL, NULL, 2,
+                             NULL, NULL, NULL, &c, &e) == 0);
+    CHECK_REL(st.ppl, c.fp.ppl, 1e-6);
+    ls_ppl_compare_free(&c);
+    ls_tokq_free(&t);
+    unsigned char *cfg = uniform_cfg(fx.m, "b2g64");
+    ls_qmodel *qm = quantized(fx.m, cfg);
+    CHECK(qm && ls_qsession_eval(s, qm, 0, NULL, &t, &st, &e) == 0);
+    CHECK(st.kld_mean > 0 && st.kld_p50 <= st.kld_max);
+    printf("  demo llama.cpp protocol n_ctx 64, 3 chunks: %lld tokens, b2g64 KLD %.5f +/- %.5f\n",
+           (long long)t.n, st.kld_mean, st.kld_se);
+    ls_tokq_free(&t);
+    ls_qmodel_free(qm);
+    free(cfg);
+    ls_qsession_free(s);
+    close_fx(&fx);
+}
+
 static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
 {
     ls_options o;
@@ -638,6 +681,7 @@ int main(void)
     RUN(test_demo_self_and_se);
     RUN(test_stories_self_and_se);
     RUN(test_demo_naive);
+    RUN(test_demo_llamacpp_protocol);
     RUN(test_stories_naive);
     RUN(test_demo_coarse);
     RUN(test_stories_coarse);
