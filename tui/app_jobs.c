@@ -31,7 +31,7 @@ void app_history_add(app *a, const ls_job_info *info)
         snprintf(d->full, sizeof d->full, "done");
         snprintf(d->brief, sizeof d->brief, "done");
     } else {
-        snprintf(d->full, sizeof d->full, "%.250s", info->error);
+        snprintf(d->full, sizeof d->full, "%.500s", info->error);
         snprintf(d->brief, sizeof d->brief, "%s", ls_job_state_name(info->state));
     }
     a->job_full[0] = a->job_short[0] = '\0';

@@ -11,6 +11,7 @@
 #include <curses.h>
 
 #define LS_ACTIONS(A)                                                                    \
+    A(PRECISION)                                                                         \
     A(UP) A(DOWN) A(PGUP) A(PGDN) A(TOP) A(BOTTOM) A(NEXT_MOD) A(PREV_MOD) A(MODULE)     \
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
@@ -97,7 +98,9 @@ typedef enum ls_key_context {
     KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, "w:write",                                                    \
         "write the quantized model to a directory (asks for a path)")                      \
     KEY(MAIN, 'P', "P", ACT_PPL, "P:ppl",                                                           \
-        "perplexity: fp, base and current allocation (job; default text samples/eval.txt)") \
+        "perplexity, KLD and same top: fp, base, current (job; default samples/eval.txt)")    \
+    KEY(MAIN, 'p', "p", ACT_PRECISION, NULL,                                               \
+        "P's sequential stop: off, 0.2, 0.1, 0.05 (95 % half-width of the KLD change)")    \
     KEY(MAIN, 'S', "S", ACT_SENSI, "S:sensi",                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
     KEY(MAIN, 'E', "E", ACT_SENSI_CSV, "E:csv",                                                     \

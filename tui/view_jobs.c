@@ -22,7 +22,7 @@ static void fmt_secs(char *buf, size_t cap, double s)
  * after its last whole word that fits. */
 static void fit_result(const app_done_job *d, int w, char *out, size_t cap)
 {
-    char el[16], cand[400];
+    char el[16], cand[1000];
     fmt_secs(el, sizeof el, d->elapsed);
     const char *pre = d->state == LS_JOB_DONE ? "" : d->state == LS_JOB_CANCELLED ? "cancelled: "
                                                                                   : "failed: ";
@@ -94,13 +94,23 @@ void view_jobs(app *a, wg_rect r)
             continue;
         attr_t at = row - 1 == a->job_sel ? wg_attr(&a->style, WG_SELECTION) : d;
         int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-11.11s ", h->name);
-        char fit[300];
+        attr_t role = wg_attr(&a->style, h->state == LS_JOB_FAILED      ? WG_ERROR
+                                         : h->state == LS_JOB_CANCELLED ? WG_DIM
+                                                                        : WG_DEFAULT);
+        /* the full text word-wrapped when the rows the later entries leave spare hold it
+         * (no word is cut: it fits whole or the short form is used) */
+        int spare = r.y + r.h - y - (a->n_history - i - 1);
+        char el[16], full[1000];
+        fmt_secs(el, sizeof el, h->elapsed);
+        snprintf(full, sizeof full, "%s  %s", h->full, el);
+        if (h->state == LS_JOB_DONE && spare > 1 && wg_wrap_rows(full, end - x) <= spare &&
+            wg_text_width(full) > end - x) {
+            y += wg_wrap(stdscr, y, x, end - x, spare, role, full);
+            continue;
+        }
+        char fit[1000];
         fit_result(h, end - x, fit, sizeof fit);
-        wg_put(stdscr, y, x, end - x,
-               wg_attr(&a->style, h->state == LS_JOB_FAILED      ? WG_ERROR
-                                  : h->state == LS_JOB_CANCELLED ? WG_DIM
-                                                                 : WG_DEFAULT),
-               fit);
+        wg_put(stdscr, y, x, end - x, role, fit);
         y++;
     }
 }

@@ -120,7 +120,9 @@ void view_draw(app *a)
     /* the detail panel takes the rows the selected matrix's text needs; the rest goes to
      * the layer rows (the selection stays in view when the list changes length) */
     int need = detail_need(a);
-    wg_layout_compute_fit(LINES, COLS, need, app_job_rows(a), &a->layout);
+    /* the jobs history asks for a row per entry, plus one when the newest result wraps */
+    int jobs_need = app_job_rows(a) + (a->n_history > 0 && wg_text_width(a->history[0].full) > COLS - 20);
+    wg_layout_compute_fit(LINES, COLS, need, jobs_need, &a->layout);
     if (a->layout.too_small) {
         too_small(a);
         return;

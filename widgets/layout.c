@@ -50,8 +50,8 @@ void wg_layout_compute_fit(int rows, int cols, int detail_need, int jobs_need, w
     if (detail_need >= 0) {
         int saved = detail_h - clamp(detail_need, 3, detail_h);
         detail_h -= saved;
-        if (saved > 0 && jobs_need > jobs_h) { /* one saved line to the jobs history */
-            jobs_h++;
+        for (int k = 0; k < 2 && saved > 0 && jobs_need > jobs_h; k++) {
+            jobs_h++; /* up to two saved lines to the jobs history */
             saved--;
         }
     }

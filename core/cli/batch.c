@@ -167,8 +167,8 @@ static const char *demo_path(char *buf, size_t cap)
 
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
-                         const ls_ppl_compare *cmp, const unsigned char *manual,
-                         ls_error *err)
+                         const ls_ppl_compare *cmp, const ls_quality_result *quality,
+                         const unsigned char *manual, ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
@@ -177,6 +177,8 @@ static int write_outputs(const ls_options *o, const ls_profile *p, const ls_mode
         ls_result_json_add_quantization(doc, qm);
     if (cmp)
         ls_result_json_add_perplexity(doc, cmp, o->eval_path);
+    if (quality)
+        ls_result_json_add_quality(doc, quality, o->precision);
     int rc = 0;
     if (o->json_path)
         rc = ls_json_write_file(o->json_path, doc, err);
@@ -221,6 +223,8 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     ls_ppl_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
+    ls_quality_result quality; /* --kld */
+    memset(&quality, 0, sizeof quality);
     int status = 2;
     const char *path;
     ls_settings settings;
@@ -317,11 +321,15 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             ls_fail(&err, "%s: --perplexity needs a model with weights, not a profile", path);
             goto out;
         }
-        if (ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp, &err) < 0)
+        if (o->kld ? ls_batch_quality(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                      &quality, &err) < 0
+                   : ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                         &err) < 0)
             goto out;
         have_cmp = true;
     }
-    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, &err) < 0)
+    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL,
+                      have_cmp && o->kld ? &quality : NULL, manual, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -329,6 +337,7 @@ out:
         fail(errf, &err);
     if (have_cmp)
         ls_ppl_compare_free(&cmp);
+    ls_quality_result_free(&quality);
     ls_qmodel_free(qm);
     free(a);
     free(manual);
