@@ -187,19 +187,6 @@ void ls_ppl_compare_free(ls_ppl_compare *c)
     ls_ppl_result_free(&c->current);
 }
 
-/* Elements HQQ will quantize to bring state (per-module stop, -1 none) to cfg. */
-static int64_t elems_to_quantize(const ls_model *m, const signed char *state,
-                                 const unsigned char *cfg, int n)
-{
-    int64_t e = 0;
-    for (int i = 0; i < n; i++) {
-        const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
-        if (t && state[i] != (signed char)cfg[i])
-            e += t->n_elems;
-    }
-    return e;
-}
-
 /* One overall progress across the steps: each evaluation weighs 1000, quantizing weighs
  * 1000 x the share of the model's linear weights it has to quantize (reused modules are
  * free). A rough cost model, but monotone: the ETA no longer restarts per step. */
@@ -207,30 +194,27 @@ static int64_t elems_to_quantize(const ls_model *m, const signed char *state,
 static void plan_phases(const ls_model *m, const ls_qmodel *qm, const unsigned char *cfgs[2],
                         int64_t start[5], int64_t weight[5], int *n_phases, int64_t *total)
 {
-    int n = m->cfg.n_layers * LS_N_MODULES;
-    signed char *state = malloc((size_t)n);
-    int64_t all = 0;
-    for (int i = 0; i < n; i++) {
-        const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
-        all += t ? t->n_elems : 0;
-        if (state)
-            state[i] = qm ? (signed char)qm->mods[i].stop : -1;
-    }
     int k = 0;
-    int64_t at = 0;
+    int64_t at = 0, all = 0;
     start[k] = at, weight[k] = PHASE_EVAL, at += weight[k++]; /* fp */
+    const unsigned char *prev = NULL; /* the configs the cache holds after a step */
     for (int c = 0; c < 2; c++) {
         if (!cfgs[c])
             continue;
-        int64_t e = state && all > 0 ? elems_to_quantize(m, state, cfgs[c], n) : all;
+        int64_t e = ls_qmodel_pending_elems(prev ? NULL : qm, m, cfgs[c], &all);
+        if (prev) { /* after the previous step the cache holds prev: count what differs */
+            e = 0;
+            for (int i = 0; i < m->cfg.n_layers * LS_N_MODULES; i++) {
+                const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
+                if (t && prev[i] != cfgs[c][i])
+                    e += t->n_elems;
+            }
+        }
         start[k] = at, weight[k] = all > 0 ? (int64_t)((double)PHASE_EVAL * e / all) : 0;
         at += weight[k++];
-        for (int i = 0; state && i < n; i++)
-            if (ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES))
-                state[i] = (signed char)cfgs[c][i];
+        prev = cfgs[c];
         start[k] = at, weight[k] = PHASE_EVAL, at += weight[k++];
     }
-    free(state);
     *n_phases = k;
     *total = at;
 }
