@@ -40,7 +40,7 @@ static void test_random_vs_exhaustive(void)
             if (isnan(c[i * k]))
                 c[i * k] = 5.0;
         int64_t cap = (int64_t)(ls_rng_next(&rng) % (uint64_t)(20 * n + 4)) - 2;
-        ls_mckp p = {n, k, w, c, cap};
+        ls_mckp p = {n, k, w, c, cap, 0};
         int ch[8], ref[8];
         ls_mckp_result r, rr;
         ls_error err;
@@ -103,7 +103,7 @@ static void test_real_rows_vs_exhaustive(void)
             hi += w[j * 12 + 11];
         }
         int64_t cap = lo + (int64_t)((double)(hi - lo) * (t + 0.5) / 12.0);
-        ls_mckp pr = {6, 12, w, c, cap};
+        ls_mckp pr = {6, 12, w, c, cap, 0};
         int ch[6], ref[6];
         ls_mckp_result r, rr;
         CHECK(ls_mckp_solve(&pr, 0, NULL, ch, &r, &err) == LS_MCKP_OPTIMAL);
@@ -122,7 +122,7 @@ static void test_boundaries(void)
     int ch[3] = {-1, -1, -1};
     ls_mckp_result r;
     ls_error err;
-    ls_mckp p = {3, 3, w, c, 5};
+    ls_mckp p = {3, 3, w, c, 5, 0};
     CHECK(ls_mckp_solve(&p, 0, NULL, ch, &r, &err) == LS_MCKP_INFEASIBLE);
     CHECK(ch[0] == -1); /* untouched */
     CHECK(strstr(err.msg, "infeasible") != NULL);
@@ -159,7 +159,7 @@ static void test_stop(void)
         }
     for (int i = 0; i < n; i++)
         ch[i] = -7;
-    ls_mckp p = {n, k, w, c, (int64_t)n * 6000};
+    ls_mckp p = {n, k, w, c, (int64_t)n * 6000, 0};
     ls_mckp_result r;
     ls_error err;
     CHECK(ls_mckp_solve(&p, 1e-9, NULL, ch, &r, &err) == LS_MCKP_STOPPED);

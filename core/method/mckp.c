@@ -43,16 +43,6 @@ static int cmp_option(const void *a, const void *b)
     return x->index - y->index;
 }
 
-static int cmp_state(const void *a, const void *b)
-{
-    const state *x = a, *y = b;
-    if (x->w != y->w)
-        return x->w < y->w ? -1 : 1;
-    if (x->c != y->c)
-        return x->c < y->c ? -1 : 1;
-    return 0;
-}
-
 static int cmp_segment(const void *a, const void *b)
 {
     const segment *x = a, *y = b;
@@ -309,7 +299,7 @@ ls_mckp_status ls_mckp_solve(const ls_mckp *p, double time_limit, ls_progress *p
             goto out;
         }
         const option *o = &pr.opt[(size_t)i * 256];
-        size_t need = n_cur * (size_t)pr.n_opt[i];
+        size_t need = n_cur * (size_t)pr.n_opt[i]; /* at most this many are kept */
         if (need > cap) {
             size_t nc = cap;
             while (nc < need)
@@ -326,26 +316,54 @@ ls_mckp_status ls_mckp_solve(const ls_mckp *p, double time_limit, ls_progress *p
             }
             cap = nc;
         }
-        size_t m = 0;
-        for (size_t s = 0; s < n_cur; s++)
-            for (int k = 0; k < pr.n_opt[i]; k++) {
-                int64_t w = cur[s].w + o[k].w;
-                if (w + suffix_w[i + 1] > p->capacity)
-                    break; /* heavier options fit even less */
-                double c = cur[s].c + o[k].c;
-                double bound = c + suffix_l[i + 1] - lambda * (double)(p->capacity - w);
-                if (bound > incumbent + slack)
-                    continue;
-                next[m++] = (state){w, c, (int32_t)s, (uint8_t)k};
-            }
-        qsort(next, m, sizeof *next, cmp_state);
+        /* The candidates of option k, cur[s] + o[k] for s ascending, are sorted by weight
+         * (cur is); merge the n_opt sorted runs, keeping each state only if it is cheaper
+         * than every lighter one (Pareto) and its bound does not exclude it. */
+        int nk = pr.n_opt[i];
+        size_t head[256];
+        for (int k = 0; k < nk; k++)
+            head[k] = 0;
+        const double base_l = suffix_l[i + 1] - lambda * (double)p->capacity;
+        const int64_t limit_w = p->capacity - suffix_w[i + 1];
         size_t kept = 0;
-        for (size_t s = 0; s < m; s++)
-            if (kept == 0 || next[s].c < next[kept - 1].c) {
-                if (kept > 0 && next[s].w == next[kept - 1].w)
+        double last_c = INFINITY;
+        for (;;) {
+            int best = -1;
+            int64_t bw = 0;
+            double bc = 0;
+            for (int k = 0; k < nk; k++) {
+                /* advance run k past the states its bound cuts or that cannot beat the
+                 * last kept state */
+                size_t s = head[k];
+                while (s < n_cur) {
+                    int64_t w = cur[s].w + o[k].w;
+                    if (w > limit_w) {
+                        s = n_cur; /* heavier states fit even less */
+                        break;
+                    }
+                    double c = cur[s].c + o[k].c;
+                    if (c < last_c &&
+                        (p->no_bound_cut || c + base_l + lambda * (double)w <= incumbent + slack))
+                        break;
+                    s++;
+                }
+                head[k] = s;
+                if (s == n_cur)
                     continue;
-                next[kept++] = next[s];
+                int64_t w = cur[s].w + o[k].w;
+                double c = cur[s].c + o[k].c;
+                if (best < 0 || w < bw || (w == bw && c < bc)) {
+                    best = k;
+                    bw = w;
+                    bc = c;
+                }
             }
+            if (best < 0)
+                break;
+            next[kept++] = (state){bw, bc, (int32_t)head[best], (uint8_t)best};
+            last_c = bc;
+            head[best]++;
+        }
         if (kept == 0) {
             /* Everything is cut: the incumbent is optimal. */
             n_cur = 0;

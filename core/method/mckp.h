@@ -28,6 +28,7 @@ typedef struct ls_mckp {
     const int64_t *weight; /* [n_items * n_choices], >= 0 */
     const double *cost;    /* [n_items * n_choices]; NaN = choice not available */
     int64_t capacity;
+    int no_bound_cut; /* 1: plain Pareto DP without the Lagrangian cut (bench peer only) */
 } ls_mckp;
 
 typedef enum ls_mckp_status {

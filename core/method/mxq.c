@@ -141,7 +141,7 @@ int ls_mxq_solve(const int64_t *params, int n, const double *cost, int64_t budge
     for (int i = 0; i < n; i++)
         for (int s = 0; s < LS_N_STOPS; s++)
             w[(size_t)i * LS_N_STOPS + s] = params[i] * ls_mxq_stop_units(s);
-    ls_mckp prob = {n, LS_N_STOPS, w, cost, budget_units};
+    ls_mckp prob = {n, LS_N_STOPS, w, cost, budget_units, 0};
     ls_mckp_status st = ls_mckp_solve(&prob, time_limit, progress, choice, res, err);
     if (st == LS_MCKP_OPTIMAL)
         for (int i = 0; i < n; i++)
