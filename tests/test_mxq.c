@@ -9,6 +9,13 @@
 #include "method/mckp.h"
 #include "method/mxq.h"
 #include "base/csv.h"
+#include "base/mapfile.h"
+#include "cli/batch.h"
+#include "cli/options.h"
+#include "io/session.h"
+#include "method/analysis.h"
+
+#include <cjson/cJSON.h>
 
 #define PAPER_METRICS "data/paper/fnorm-Llama-2-7b-hf.csv"
 #define PAPER_MXQ "data/paper/mxq1-Llama-2-7b-hf.csv"
@@ -226,7 +233,7 @@ static void test_milp_costs(void)
     /* b4 and b8: penalty 1 */
     CHECK_REL(cost[11], 100.0 * (1000.0 / 105000.0) / ls_stop_bpp(11), 1e-15);
     CHECK(ls_mxq_costs(p, LS_MXQ_COST_FNORM, NULL, 2.0, cost, &err) < 0);
-    CHECK(strstr(err.msg, "--fnorm") != NULL);
+    CHECK(strstr(err.msg, "--fnorm") != NULL && strstr(err.msg, "no fnorm column") != NULL);
     ls_profile_free(p);
 }
 
@@ -324,6 +331,170 @@ static void test_published_allocations(void)
     ls_profile_free(p);
 }
 
+static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
+{
+    ls_options o;
+    ls_error err;
+    if (ls_options_parse(argc, argv, &o, &err) < 0) {
+        snprintf(errbuf, cap, "%s", err.msg);
+        return 2;
+    }
+    FILE *out = fopen("/dev/null", "w");
+    FILE *ef = tmpfile();
+    int rc = ls_batch_run(&o, out, ef);
+    rewind(ef);
+    size_t n = fread(errbuf, 1, cap - 1, ef);
+    errbuf[n] = '\0';
+    fclose(out);
+    fclose(ef);
+    return rc;
+}
+
+static cJSON *read_json(const char *path)
+{
+    ls_error err;
+    char *text = ls_read_text_file(path, 64 << 20, NULL, &err);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return doc;
+}
+
+/* The last line of errbuf contains want, and the error is one line. */
+static int one_line_error(const char *errbuf, const char *want)
+{
+    const char *last = errbuf, *nl;
+    while ((nl = strchr(last, '\n')) && nl[1])
+        last = nl + 1;
+    return strstr(last, want) != NULL;
+}
+
+/* Batch: the JSON records the target and the solve, the export carries exactly the
+ * solver's allocation, and every kind of bad input is one line with status 2. */
+static void test_batch(void)
+{
+    NEED_SHARED(metrics, PAPER_METRICS);
+    const char *dir = t_tmpdir("mxq_batch");
+    char json[600], exp[600], sess[600], e[4096];
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(exp, sizeof exp, "%s/e.json", dir);
+    snprintf(sess, sizeof sess, "%s/s.json", dir);
+    char *argv[] = {"layerscope", "--batch", "--method", "mxq", "--target-bpp", "3.3",
+                    "--json", json, "--export", exp, "--save-session", sess,
+                    (char *)metrics};
+    CHECK(run_batch(13, argv, e, sizeof e) == 0);
+    cJSON *doc = read_json(json), *ex = read_json(exp);
+    CHECK(doc && ex);
+    if (!doc || !ex)
+        return;
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "settings");
+    CHECK_STR(cJSON_GetObjectItemCaseSensitive(s, "method")->valuestring, "mxq");
+    const cJSON *bt = cJSON_GetObjectItemCaseSensitive(s, "budget_target");
+    CHECK(bt && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(bt, "kind")));
+    CHECK_STR(cJSON_GetObjectItemCaseSensitive(bt, "kind")->valuestring, "bpp");
+    CHECK(cJSON_GetObjectItemCaseSensitive(bt, "value")->valuedouble == 3.3);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(s, "budget");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "optimal")));
+    /* the export's optimal_configs are the solver's answer, computed here independently */
+    ls_profile *p = NULL;
+    ls_error err;
+    CHECK(ls_import_metrics(metrics, &p, &err) == 0);
+    int n = p->n_layers * LS_N_MODULES;
+    int64_t budget;
+    CHECK(ls_mxq_budget(p->params, n, 0, LS_TARGET_BPP, 3.3, &budget, &err) == 0);
+    unsigned char cfg[256 * 7];
+    ls_mckp_result r;
+    CHECK(ls_mxq_solve(p->params, n, p->fnorm, budget, 60, NULL, cfg, &r, &err) == 0);
+    CHECK_NEAR(cJSON_GetObjectItemCaseSensitive(b, "cost_total")->valuedouble, r.cost, 1e-12);
+    const cJSON *oc = cJSON_GetObjectItemCaseSensitive(ex, "optimal_configs");
+    int same = 0, n_boosted = 0;
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "%d.%s", i / LS_N_MODULES, ls_module_name(i % LS_N_MODULES));
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(oc, key);
+        const cJSON *nb = t ? cJSON_GetArrayItem(t, 0) : NULL, *gs = t ? cJSON_GetArrayItem(t, 1) : NULL;
+        if (nb && gs && ls_stop_find(nb->valueint, gs->valueint) == cfg[i])
+            same++;
+        n_boosted += cfg[i] != ls_stop_find(3, 128);
+    }
+    CHECK(same == n);
+    CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ex, "boosted")) == n_boosted);
+    /* the session keeps the target */
+    ls_session se;
+    memset(&se, 0, sizeof se);
+    CHECK(ls_session_load(sess, &se, &err) == 0);
+    CHECK(se.settings.method == LS_METHOD_MXQ && se.settings.target_kind == LS_TARGET_BPP &&
+          se.settings.target == 3.3);
+    ls_session_free(&se);
+    cJSON_Delete(doc);
+    cJSON_Delete(ex);
+    ls_profile_free(p);
+
+    char *no_target[] = {"layerscope", "--batch", "--method", "mxq", (char *)metrics};
+    CHECK(run_batch(5, no_target, e, sizeof e) == 2 && one_line_error(e, "needs a target"));
+    char *low[] = {"layerscope", "--batch", "--method", "mxq", "--target-bpp", "2",
+                   (char *)metrics};
+    CHECK(run_batch(7, low, e, sizeof e) == 2 &&
+          one_line_error(e, "outside the feasible range 2.1270 to 8.5078 bpp"));
+    char *high[] = {"layerscope", "--batch", "--method", "kurt-milp", "--target-extra", "200",
+                    (char *)metrics};
+    CHECK(run_batch(7, high, e, sizeof e) == 2 && one_line_error(e, "feasible range"));
+    char *boost[] = {"layerscope", "--batch", "--target-bpp", "3.3", (char *)metrics};
+    CHECK(run_batch(5, boost, e, sizeof e) == 2 && one_line_error(e, "applies to --method mxq"));
+    const char *demo = "samples/demo";
+    struct stat st;
+    if (stat(demo, &st) == 0) {
+        char *nofn[] = {"layerscope", "--batch", "--method", "mxq", "--target-bpp", "3.3",
+                        (char *)demo};
+        CHECK(run_batch(7, nofn, e, sizeof e) == 2 && one_line_error(e, "--fnorm"));
+    }
+}
+
+/* The MiLP variants: top-m, the factor and the ablation (no outliers) change the costs as
+ * §8 says; with factor 1 the outliers do not matter. */
+static void test_milp_analysis(void)
+{
+    NEED_SHARED(metrics, PAPER_METRICS);
+    ls_profile *p = NULL;
+    ls_error err;
+    CHECK(ls_import_metrics(metrics, &p, &err) == 0);
+    ls_analysis *a = malloc(sizeof *a), *b = malloc(sizeof *b);
+    ls_settings s = ls_settings_default();
+    s.method = LS_METHOD_SENSI_MILP;
+    s.target_kind = LS_TARGET_BPP;
+    s.target = 3.5;
+    CHECK(ls_analyze(p, &s, NULL, a, &err) == 0);
+    CHECK(a->budget && a->solve.status == LS_MCKP_OPTIMAL);
+    CHECK(a->mem.bpp <= 3.5);
+    /* the outliers (factor 2) get at least the bits the others of their size get: check
+     * that the outlier matrices' mean bpp is above the rest's */
+    double bo = 0, br = 0;
+    int no = 0, nr = 0;
+    for (int m = 0; m < LS_N_MODULES; m++)
+        for (int l = 1; l < p->n_layers; l++) {
+            double v = ls_stop_bpp(a->cfg[LS_IDX(l, m)]);
+            if (a->sensi[m].selected[l]) {
+                bo += v;
+                no++;
+            } else {
+                br += v;
+                nr++;
+            }
+        }
+    CHECK(no > 0 && nr > 0 && bo / no > br / nr);
+    s.ablation = true; /* f = 1 everywhere */
+    CHECK(ls_analyze(p, &s, NULL, b, &err) == 0);
+    s.ablation = false;
+    s.factor = 1.0;
+    ls_analysis *c = malloc(sizeof *c);
+    CHECK(ls_analyze(p, &s, NULL, c, &err) == 0);
+    CHECK_NEAR(b->cost_total, c->cost_total, 1e-12);
+    CHECK(a->cost_total > c->cost_total); /* the outlier weight raises the optimum */
+    free(a);
+    free(b);
+    free(c);
+    ls_profile_free(p);
+}
+
 int main(void)
 {
     RUN(test_random_vs_exhaustive);
@@ -333,5 +504,7 @@ int main(void)
     RUN(test_units_and_budget);
     RUN(test_milp_costs);
     RUN(test_published_allocations);
+    RUN(test_batch);
+    RUN(test_milp_analysis);
     return t_summary();
 }

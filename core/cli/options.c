@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include "eval/perplexity.h"
+#include "method/mxq.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -50,6 +51,10 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    OPT_TARGET_BPP,
+    OPT_TARGET_MIB,
+    OPT_TARGET_EXTRA,
+    OPT_FACTOR,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +103,10 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"target-bpp", required_argument, NULL, OPT_TARGET_BPP},
+    {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
+    {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
+    {"factor", required_argument, NULL, OPT_FACTOR},
     {NULL, 0, NULL, 0},
 };
 
@@ -121,6 +130,7 @@ void ls_options_print_usage(FILE *f)
         "                           configs of every matrix) for that file's fnorm column\n"
         "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
         "      --method M           sensi | kurt | both | manual      (default sensi)\n"
+        "                           or a budget method: mxq | sensi-milp | kurt-milp\n"
         "      --mode D             subtract | divide: override the method's pairing\n"
         "      --top-m N            keep the N strongest outliers per module; 0 = all\n"
         "      --boost-stop N       boosted matrices move N stops up, 1..11 (default 3)\n"
@@ -129,6 +139,12 @@ void ls_options_print_usage(FILE *f)
         "      --seed N             ablation seed                        (default 42)\n"
         "      --manual FILE        boosted set for --method manual: lines LAYER.MODULE\n"
         "      --sensitivity-csv F  take sensitivity from a toolkit sensitivity CSV\n",
+        "      --target-bpp B       budget methods: at most B nominal bits per parameter\n"
+        "                           over the 7 linear types (solved exactly)\n"
+        "      --target-mib M       ... at most M MiB of linear weights\n"
+        "      --target-extra PCT   ... at most PCT %% more memory than the base config\n"
+        "      --factor F           sensi-milp/kurt-milp: cost weight of an outlier\n"
+        "                           (default 2)\n",
         "      --sensitivity-dataset NAME   rows of that file to use (default pileval,\n"
         "                           or the file's only data set)\n"
         "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
@@ -290,7 +306,8 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_METHOD: {
         int m = ls_method_parse(arg);
         if (m < 0)
-            return ls_fail(err, "option --method: \"%s\": use sensi, kurt, both or manual", arg);
+            return ls_fail(err, "option --method: \"%s\": use sensi, kurt, both, manual, mxq, "
+                                "sensi-milp or kurt-milp", arg);
         s->method = (ls_method)m;
         return 0;
     }
@@ -338,6 +355,25 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
             return -1;
         s->detect.trim_frac = d;
         return 0;
+    case OPT_TARGET_BPP:
+    case OPT_TARGET_MIB:
+    case OPT_TARGET_EXTRA: {
+        const char *name = c == OPT_TARGET_BPP   ? "target-bpp"
+                           : c == OPT_TARGET_MIB ? "target-mib"
+                                                 : "target-extra";
+        if (parse_double(name, arg, c == OPT_TARGET_EXTRA ? -100 : 0, 1e12, &d, err) < 0)
+            return -1;
+        s->target_kind = c == OPT_TARGET_BPP   ? LS_TARGET_BPP
+                         : c == OPT_TARGET_MIB ? LS_TARGET_MIB
+                                               : LS_TARGET_EXTRA;
+        s->target = d;
+        return 0;
+    }
+    case OPT_FACTOR:
+        if (parse_double("factor", arg, 1e-9, 1e9, &d, err) < 0)
+            return -1;
+        s->factor = d;
+        return 0;
     default:
         return ls_fail(err, "unknown option");
     }
@@ -368,8 +404,17 @@ int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err)
         return ls_fail(err, "unexpected argument \"%s\": give one MODEL or PROFILE",
                        argv[optind]);
     if (o->settings.ablation && o->settings.method != LS_METHOD_SENSI &&
-        o->settings.method != LS_METHOD_KURT)
-        return ls_fail(err, "option --ablation: applies to --method sensi or kurt");
+        o->settings.method != LS_METHOD_KURT && o->settings.method != LS_METHOD_SENSI_MILP &&
+        o->settings.method != LS_METHOD_KURT_MILP)
+        return ls_fail(err, "option --ablation: applies to --method sensi, kurt, sensi-milp "
+                            "or kurt-milp");
+    if (o->settings.target_kind != LS_TARGET_NONE && !ls_method_is_budget(o->settings.method))
+        return ls_fail(err, "option --target-*: applies to --method mxq, sensi-milp or "
+                            "kurt-milp (the boost methods have no target)");
+    if (ls_method_is_budget(o->settings.method) && o->settings.target_kind == LS_TARGET_NONE &&
+        o->batch && !o->session)
+        return ls_fail(err, "option --method %s: needs a target (--target-bpp B, --target-mib "
+                            "M or --target-extra PCT)", ls_method_name(o->settings.method));
     if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && !o->session && o->batch)
         return ls_fail(err, "option --method manual: needs --manual FILE (or --session) in "
                             "batch mode");

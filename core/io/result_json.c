@@ -7,6 +7,7 @@
 
 #include "base/atomic_write.h"
 #include "base/version.h"
+#include "method/mxq.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -58,6 +59,29 @@ static cJSON *settings_json(const ls_analysis *a)
     cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
     cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
     cJSON_AddBoolToObject(o, "paper_detection", ls_settings_paper_detect(s));
+    /* budget methods (mxq, sensi-milp, kurt-milp): the target as given, the factor, and
+     * the solve */
+    if (s->target_kind != LS_TARGET_NONE) {
+        cJSON *t = cJSON_AddObjectToObject(o, "budget_target");
+        cJSON_AddStringToObject(t, "kind", ls_target_kind_name((ls_target_kind)s->target_kind));
+        cJSON_AddItemToObject(t, "value", ls_json_exact_number(s->target));
+    } else {
+        cJSON_AddNullToObject(o, "budget_target");
+    }
+    if (s->method == LS_METHOD_SENSI_MILP || s->method == LS_METHOD_KURT_MILP)
+        cJSON_AddNumberToObject(o, "factor", s->factor);
+    if (a->budget) {
+        cJSON *b = cJSON_AddObjectToObject(o, "budget");
+        cJSON_AddNumberToObject(b, "units", (double)a->budget_units);
+        cJSON_AddItemToObject(b, "bpp", ls_json_exact_number(a->budget_bpp));
+        cJSON_AddItemToObject(b, "mib", ls_json_exact_number(a->budget_mib));
+        cJSON_AddStringToObject(b, "cost", s->method == LS_METHOD_MXQ ? "fnorm" : "milp");
+        cJSON_AddItemToObject(b, "cost_total", ls_json_exact_number(a->cost_total));
+        cJSON_AddItemToObject(b, "lower_bound", ls_json_exact_number(a->solve.lower_bound));
+        cJSON_AddBoolToObject(b, "optimal", a->solve.status == LS_MCKP_OPTIMAL);
+        cJSON_AddNumberToObject(b, "seconds", a->solve.seconds);
+        cJSON_AddNumberToObject(b, "states", (double)a->solve.states_total);
+    }
     return o;
 }
 

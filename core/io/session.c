@@ -1,5 +1,7 @@
 #include "io/session.h"
 
+#include "method/mxq.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,15 @@ static cJSON *settings_json(const ls_settings *s)
     cJSON_AddStringToObject(o, "seed", seed);
     cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
     cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
+    /* budget methods: the target and the MiLP factor */
+    if (s->target_kind != LS_TARGET_NONE) {
+        cJSON *t = cJSON_AddObjectToObject(o, "budget_target");
+        cJSON_AddStringToObject(t, "kind", ls_target_kind_name((ls_target_kind)s->target_kind));
+        cJSON_AddItemToObject(t, "value", ls_json_exact_number(s->target));
+    } else {
+        cJSON_AddNullToObject(o, "budget_target");
+    }
+    cJSON_AddItemToObject(o, "factor", ls_json_exact_number(s->factor));
     return o;
 }
 
@@ -166,7 +177,8 @@ static int read_settings(const char *path, const cJSON *o, ls_settings *s, ls_er
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "method");
     int method = cJSON_IsString(v) ? ls_method_parse(v->valuestring) : -1;
     if (method < 0)
-        return ls_fail(err, "%s: settings.method: not sensi, kurt, both or manual", path);
+        return ls_fail(err, "%s: settings.method: not sensi, kurt, both, manual, mxq, "
+                            "sensi-milp or kurt-milp", path);
     s->method = (ls_method)method;
     v = cJSON_GetObjectItemCaseSensitive(o, "mode_override");
     if (cJSON_IsString(v)) {
@@ -196,6 +208,23 @@ static int read_settings(const char *path, const cJSON *o, ls_settings *s, ls_er
     v = cJSON_GetObjectItemCaseSensitive(o, "trim");
     if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 0.5)
         s->detect.trim_frac = v->valuedouble;
+    v = cJSON_GetObjectItemCaseSensitive(o, "budget_target");
+    if (v && !cJSON_IsNull(v)) {
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(v, "kind");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, "value");
+        int kind = -1;
+        for (int t = LS_TARGET_BPP; t <= LS_TARGET_EXTRA && cJSON_IsString(k); t++)
+            if (strcmp(k->valuestring, ls_target_kind_name((ls_target_kind)t)) == 0)
+                kind = t;
+        if (kind < 0 || !cJSON_IsNumber(x))
+            return ls_fail(err, "%s: settings.budget_target: expected {\"kind\": \"bpp\", "
+                                "\"mib\" or \"extra_pct\", \"value\": number}", path);
+        s->target_kind = kind;
+        s->target = x->valuedouble;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(o, "factor");
+    if (cJSON_IsNumber(v) && v->valuedouble > 0)
+        s->factor = v->valuedouble;
     return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "method/budget.h"
 #include "method/detect.h"
+#include "method/mckp.h"
 #include "method/profile.h"
 
 typedef enum ls_method {
@@ -15,10 +16,17 @@ typedef enum ls_method {
     LS_METHOD_KURT,   /* KurtBoost: kurtosis, subtract */
     LS_METHOD_BOTH,   /* union of the two sets */
     LS_METHOD_MANUAL, /* a user-chosen set */
+    /* Budget methods (docs/method.md §8): one config per matrix from the exact solver. */
+    LS_METHOD_MXQ,        /* plain MXQ: minimise the sum of FNorm under the target */
+    LS_METHOD_SENSI_MILP, /* SensiMiLP: the size costs, sensitivity outliers weighted */
+    LS_METHOD_KURT_MILP,  /* KurtMiLP: the same with kurtosis outliers */
     LS_N_METHODS
 } ls_method;
 
-const char *ls_method_name(ls_method m); /* "sensi" "kurt" "both" "manual" */
+const char *ls_method_name(ls_method m); /* "sensi" "kurt" "both" "manual" "mxq"
+                                            "sensi-milp" "kurt-milp" */
+/* True for mxq, sensi-milp and kurt-milp (they need a target and run the solver). */
+bool ls_method_is_budget(ls_method m);
 int ls_method_parse(const char *s);      /* -1 when unknown */
 
 typedef struct ls_settings {
@@ -30,7 +38,14 @@ typedef struct ls_settings {
     bool ablation;     /* random layers, same count (docs/method.md §7); sensi or kurt only */
     uint64_t seed;     /* ablation seed */
     ls_detect_params detect;
+    /* budget methods */
+    int target_kind;   /* ls_target_kind (method/mxq.h): none, bpp, mib or extra_pct */
+    double target;     /* its value: bits per parameter, MiB, or % over the base */
+    double factor;     /* MiLP cost weight of an outlier (default 2) */
 } ls_settings;
+
+/* The solver's time limit for ls_analyze (the toolkit's 120 s). */
+#define LS_BUDGET_TIME_LIMIT 120.0
 
 /* The paper's headline setting: base b3g128, sensi, top-m 0, boost stop 3, seed 42. */
 ls_settings ls_settings_default(void);
@@ -53,6 +68,12 @@ typedef struct ls_analysis {
     int n_boosted;
     bool memory_known;                       /* every params[] known */
     ls_memory mem;
+    /* budget methods: the solve behind cfg */
+    bool budget;                             /* the method is a budget method */
+    int64_t budget_units;                    /* the target in 1/512 bit (method/mxq.h) */
+    double budget_bpp, budget_mib;           /* the same as bpp and MiB */
+    double cost_total;                       /* optimal sum of costs (FNorm for mxq) */
+    ls_mckp_result solve;
     int ablation_short[LS_N_MODULES];        /* eligible layers missing per module, 0 = ok */
     char note[256];                          /* why nothing is flagged, etc.; "" if none */
 } ls_analysis;
@@ -62,6 +83,12 @@ typedef struct ls_analysis {
  * the method). */
 int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
                ls_analysis *out, ls_error *err);
+/* The same with the budget solver's time limit (<= 0: none) and progress/cancel. A budget
+ * method fails (and out must not be used) when the target is missing or outside the
+ * feasible range, mxq has no fnorm, or the solver stops without a proven optimum. For
+ * budget methods "boosted" marks the matrices whose config differs from the base. */
+int ls_analyze_ex(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
+                  double time_limit, ls_progress *progress, ls_analysis *out, ls_error *err);
 
 /* The detection a method's outliers come from for a module (for display): the
  * sensitivity series for sensi, kurtosis for kurt; for both, whichever flags; NULL for

@@ -91,9 +91,9 @@ int ls_mxq_costs(const ls_profile *p, ls_mxq_cost kind, const unsigned char *out
         if (!p->fnorm)
             return ls_fail(err, "%s: mxq needs the FNorm of all 12 configs per matrix and "
                                 "this profile has no fnorm column: measure it with --fnorm "
-                                "on the model (layerscope --batch --fnorm "
-                                "--export-metrics-csv fnorm-NAME.csv MODEL) and open that "
-                                "file", p->path ? p->path : p->name);
+                                "on the model (add --fnorm to this command; "
+                                "--export-metrics-csv FILE keeps it as a profile)",
+                           p->path ? p->path : p->name);
         for (int i = 0; i < n; i++)
             for (int s = 0; s < LS_N_STOPS; s++) {
                 double v = p->fnorm[(size_t)i * LS_N_STOPS + s];
