@@ -199,11 +199,13 @@ static const char *demo_path(char *buf, size_t cap)
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
                          const ls_ppl_compare *cmp, const unsigned char *manual,
-                         ls_error *err)
+                         cJSON *frontier, ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
         return ls_fail(err, "out of memory");
+    if (frontier)
+        cJSON_AddItemToObject(doc, "frontier", cJSON_Duplicate(frontier, 1));
     if (qm)
         ls_result_json_add_quantization(doc, qm);
     if (cmp)
@@ -252,6 +254,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     ls_ppl_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
+    cJSON *frontier = NULL;
     int status = 2;
     const char *path;
     ls_settings settings;
@@ -352,7 +355,15 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             goto out;
         have_cmp = true;
     }
-    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, &err) < 0)
+    if (o->frontier) {
+        if (!model) {
+            ls_fail(&err, "%s: --frontier needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_frontier(o, model, is_demo, p, a, threads, out, errf, &frontier, &err) < 0)
+            goto out;
+    }
+    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, frontier, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -360,6 +371,7 @@ out:
         fail(errf, &err);
     if (have_cmp)
         ls_ppl_compare_free(&cmp);
+    cJSON_Delete(frontier);
     ls_qmodel_free(qm);
     free(a);
     free(manual);

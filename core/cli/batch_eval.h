@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #include "method/analysis.h"
 #include "formats/model.h"
 #include "cli/options.h"
@@ -24,5 +26,12 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
 int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
                         const ls_analysis *a, ls_qmodel *qm, int threads, FILE *out,
                         FILE *errf, ls_ppl_compare *cmp, ls_error *err);
+
+/* The memory-quality frontier (--frontier): builds the points at the run's settings with
+ * a->cfg as "current", measures them with the perplexity options, prints the table and
+ * writes --frontier-svg/--frontier-csv. *json gets the result's "frontier" object. */
+int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
+                      const ls_profile *p, const ls_analysis *a, int threads, FILE *out,
+                      FILE *errf, cJSON **json, ls_error *err);
 
 #endif

@@ -55,6 +55,9 @@ enum {
     OPT_TARGET_MIB,
     OPT_TARGET_EXTRA,
     OPT_FACTOR,
+    OPT_FRONTIER,
+    OPT_FRONTIER_SVG,
+    OPT_FRONTIER_CSV,
 };
 
 static const struct option long_opts[] = {
@@ -107,6 +110,9 @@ static const struct option long_opts[] = {
     {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
     {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
     {"factor", required_argument, NULL, OPT_FACTOR},
+    {"frontier", no_argument, NULL, OPT_FRONTIER},
+    {"frontier-svg", required_argument, NULL, OPT_FRONTIER_SVG},
+    {"frontier-csv", required_argument, NULL, OPT_FRONTIER_CSV},
     {NULL, 0, NULL, 0},
 };
 
@@ -144,7 +150,12 @@ void ls_options_print_usage(FILE *f)
         "      --target-mib M       ... at most M MiB of linear weights\n"
         "      --target-extra PCT   ... at most PCT %% more memory than the base config\n"
         "      --factor F           sensi-milp/kurt-milp: cost weight of an outlier\n"
-        "                           (default 2)\n",
+        "                           (default 2)\n"
+        "      --frontier           measure the memory-quality frontier (uniform configs,\n"
+        "                           SensiBoost, KurtBoost, ablation seeds, MXQ, current)\n"
+        "                           with the perplexity options; needs a model\n"
+        "      --frontier-svg FILE  ... and draw it as an SVG picture (implies --frontier)\n"
+        "      --frontier-csv FILE  ... and write its table as CSV (implies --frontier)\n",
         "      --sensitivity-dataset NAME   rows of that file to use (default pileval,\n"
         "                           or the file's only data set)\n"
         "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
@@ -258,6 +269,15 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_FRONTIER: o->frontier = true; return 0;
+    case OPT_FRONTIER_SVG:
+        o->frontier_svg = arg;
+        o->frontier = true;
+        return 0;
+    case OPT_FRONTIER_CSV:
+        o->frontier_csv = arg;
+        o->frontier = true;
+        return 0;
     case OPT_CALIB: o->calib_path = arg; return 0;
     case OPT_CALIB_SAMPLES:
         if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)
