@@ -12,7 +12,8 @@
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
-    A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)
+    A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                     \
+    A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -51,7 +52,8 @@ typedef enum ls_action {
     KEY('[', "[", ACT_STOP_DOWN, "[]:stop", "boost stop down (1 .. 11)")                    \
     KEY(']', "]", ACT_STOP_UP, NULL, "boost stop up (1 .. 11)")                             \
     KEY('d', "d", ACT_DIFF, "d:diff", "difference mode: paired, subtract, divide")          \
-    KEY('m', "m", ACT_METHOD, "m:method", "method: sensi, kurt, both, manual")              \
+    KEY('m', "m", ACT_METHOD, "m:method",                                                   \
+        "method: sensi, kurt, both, manual, then the budget methods mxq, sensi-milp, kurt-milp") \
     KEY('b', "b", ACT_BASE_DOWN, "bB:base", "base config one stop down (12 stops)")         \
     KEY('B', "B", ACT_BASE_UP, NULL, "base config one stop up (12 stops)")                  \
     KEY(' ', "Space", ACT_TOGGLE, "Spc:boost",                                              \
@@ -78,6 +80,13 @@ typedef enum ls_action {
     KEY('J', "J", ACT_JOB_NEXT, NULL, "select the next job in the jobs panel")              \
     KEY('o', "o", ACT_OPEN, "o:open", "open a model or profile: a path, or pick one found (Up/Down)")    \
     KEY('t', "t", ACT_THEME, NULL, "colour theme: default, light, mono")                    \
+    KEY('T', "T", ACT_TARGET, "T:target",                                                  \
+        "budget target (asks): 3.3 = bpp, 2500M = MiB, +5% = over the base; method mxq")  \
+    KEY('<', "<", ACT_TARGET_DOWN, NULL,                                                \
+        "budget target one step down (0.05 bpp, 0.5 % extra, or 1 % of the base MiB)")     \
+    KEY('>', ">", ACT_TARGET_UP, NULL, "budget target one step up")                         \
+    KEY('F', "F", ACT_FRONTIER, "F:frontier",                                              \
+        "memory-quality frontier: plot and table (job; F again or Esc closes, l: log y)") \
     KEY('?', "?", ACT_HELP, "?:help", "this help screen")                                   \
     KEY(KEY_F(1), "F1", ACT_HELP, NULL, "this help screen")                                 \
     KEY(12, "^L", ACT_REDRAW, NULL, "redraw the screen")                                    \

@@ -106,8 +106,8 @@ int wg_plot_raster(const wg_plot *p, int w, int h, char *cells)
     }
     if (p->x_title) {
         int len = (int)strlen(p->x_title);
-        int at = AXIS_W + (pw - len) / 2;
-        if (at > AXIS_W + 8 && at + len < w - 8)
+        int at = AXIS_W + (pw - 1) / 4 - len / 2; /* between the left and middle ticks */
+        if (at > AXIS_W + 8 && at + len < AXIS_W + (pw - 1) / 2 - 6)
             text(cells, w, h, ph + 1, at, p->x_title);
     }
 #define COL(x) (AXIS_W + (int)lround(((x) - x0) / (x1 - x0) * (pw - 1)))
@@ -141,7 +141,7 @@ int wg_plot_raster(const wg_plot *p, int w, int h, char *cells)
         for (int r = ra; r <= rb; r++)
             put(cells, w, h, r, c, ':');
     }
-    for (int i = 0; i < p->n; i++) {
+    for (int i = p->n - 1; i >= 0; i--) { /* earlier points end up on top */
         const wg_plot_point *q = &p->pts[i];
         if (!usable(p, q))
             continue;

@@ -2,6 +2,7 @@
  * one-character marker and a label; the points of a "joined" group are connected by a
  * dotted line (the frontier's "no boosting" line). Log y optional. The picture is made of
  * characters only (markers, labels, axes), so it reads without colour and in captures.
+ * Where markers share a cell, the earlier point is drawn on top.
  * wg_plot_raster is pure (testable); wg_plot_draw puts the raster on a curses window. */
 #ifndef WG_PLOT_H
 #define WG_PLOT_H
