@@ -198,8 +198,8 @@ static const char *demo_path(char *buf, size_t cap)
 
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
-                         const ls_ppl_compare *cmp, const unsigned char *manual,
-                         cJSON *frontier, ls_error *err)
+                         const ls_ppl_compare *cmp, const ls_quality_result *quality,
+                         const unsigned char *manual, cJSON *frontier, ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
@@ -210,6 +210,8 @@ static int write_outputs(const ls_options *o, const ls_profile *p, const ls_mode
         ls_result_json_add_quantization(doc, qm);
     if (cmp)
         ls_result_json_add_perplexity(doc, cmp, o->eval_path);
+    if (quality)
+        ls_result_json_add_quality(doc, quality, o->precision);
     int rc = 0;
     if (o->json_path)
         rc = ls_json_write_file(o->json_path, doc, err);
@@ -255,6 +257,8 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
     cJSON *frontier = NULL;
+    ls_quality_result quality; /* --kld */
+    memset(&quality, 0, sizeof quality);
     int status = 2;
     const char *path;
     ls_settings settings;
@@ -351,7 +355,10 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             ls_fail(&err, "%s: --perplexity needs a model with weights, not a profile", path);
             goto out;
         }
-        if (ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp, &err) < 0)
+        if (o->kld ? ls_batch_quality(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                      &quality, &err) < 0
+                   : ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                         &err) < 0)
             goto out;
         have_cmp = true;
     }
@@ -363,7 +370,8 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         if (ls_batch_frontier(o, model, is_demo, p, a, threads, out, errf, &frontier, &err) < 0)
             goto out;
     }
-    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, frontier, &err) < 0)
+    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL,
+                      have_cmp && o->kld ? &quality : NULL, manual, frontier, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -372,6 +380,7 @@ out:
     if (have_cmp)
         ls_ppl_compare_free(&cmp);
     cJSON_Delete(frontier);
+    ls_quality_result_free(&quality);
     ls_qmodel_free(qm);
     free(a);
     free(manual);
