@@ -161,84 +161,6 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
     return rc;
 }
 
-/* ---- the frontier ---- */
-
-typedef struct frontier_printer {
-    FILE *errf;
-    const ls_frontier *f;
-} frontier_printer;
-
-static void on_frontier_point(void *ctx, int i)
-{
-    frontier_printer *fp = ctx;
-    fprintf(fp->errf, "\rfrontier: %d of %d measured (%s)            ", i + 1, fp->f->n,
-            fp->f->pts[i].label);
-    fflush(fp->errf);
-}
-
-int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
-                      const ls_profile *p, const ls_analysis *a, int threads, FILE *out,
-                      FILE *errf, cJSON **json, ls_error *err)
-{
-    *json = NULL;
-    char eval[4096];
-    if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
-        return -1;
-    ls_ppl_params params = ls_ppl_params_default((ls_ppl_protocol)o->ppl_protocol);
-    if (o->ctx)
-        params.ctx = o->ctx;
-    if (o->stride)
-        params.stride = o->stride;
-    params.max_chunks = o->chunks;
-    params.allow_long_ctx = o->allow_long_ctx;
-    ls_frontier f;
-    if (ls_frontier_build(p, &a->settings, a->cfg, &f, err) < 0)
-        return -1;
-    ls_frontier_eval *ev = NULL;
-    ls_frontier_cache cache = {0};
-    double fp_ppl = NAN;
-    frontier_printer pr = {errf, &f};
-    int rc = ls_frontier_eval_open(m, eval, &params, threads, &ev, err);
-    if (rc == 0)
-        rc = ls_frontier_eval_fp(ev, NULL, &fp_ppl, err);
-    if (rc == 0)
-        rc = ls_frontier_eval_all(ev, &f, &cache, NULL, on_frontier_point, &pr, err);
-    fprintf(errf, "\n");
-    if (rc == 0) {
-        fprintf(out, "\nfrontier on %s (%s protocol; quality = perplexity; unquantized %.4f)\n",
-                eval, ls_ppl_protocol_name(params.protocol), fp_ppl);
-        fprintf(out, "%-28s %-9s %8s %9s %10s %9s\n", "point", "kind", "bpp", "extra %",
-                "PPL", "+/-");
-        for (int i = 0; i < f.n; i++) {
-            const ls_frontier_point *pt = &f.pts[i];
-            fprintf(out, "%-28s %-9s %8.4f %+9.3f %10.4f ", pt->label,
-                    ls_frontier_kind_name(pt->kind), pt->bpp, pt->extra_pct, pt->ppl);
-            if (isfinite(pt->ppl_err))
-                fprintf(out, "%9.4f\n", pt->ppl_err);
-            else
-                fprintf(out, "%9s\n", "-");
-        }
-        double bpp, pm, psd, km, ksd;
-        int ns;
-        if (ls_frontier_ablation_summary(&f, &bpp, &pm, &psd, &km, &ksd, &ns))
-            fprintf(out, "ablation over %d seeds: %.4f bpp, PPL %.4f (sd %.4f)\n", ns, bpp, pm,
-                    psd);
-        if (f.note[0])
-            fprintf(out, "left out: %s\n", f.note);
-        *json = ls_frontier_json(&f, "ppl", fp_ppl);
-        if (o->frontier_csv)
-            rc = ls_frontier_write_csv(o->frontier_csv, &f, err);
-        if (rc == 0 && o->frontier_svg) {
-            char title[256];
-            snprintf(title, sizeof title, "%s: perplexity against memory (base %s)", p->name,
-                     ls_stop_get(a->settings.base)->name);
-            rc = ls_frontier_write_svg(o->frontier_svg, &f, title, false, false, fp_ppl, err);
-        }
-    }
-    ls_frontier_eval_free(ev);
-    ls_frontier_cache_free(&cache);
-    ls_frontier_free(&f);
-
 /* ---- --kld: the quality measures against fp (issue 10) ---- */
 
 typedef struct kld_printer {
@@ -251,13 +173,13 @@ static void on_quality_chunk(void *ctx, const ls_quality_result *r)
     fprintf(kp->errf, "\rwindow %lld/%lld, %lld tokens:", (long long)r->n_windows,
             (long long)r->windows_available, (long long)r->tokens);
     if (r->have_base)
-        fprintf(kp->errf, " base KLD %.5f \xC2\xB1 %.5f", r->base.kld_mean,
+        fprintf(kp->errf, " base KLD %.5f +/- %.5f", r->base.kld_mean,
                 LS_Z95 * r->base.kld_se);
     if (r->have_current)
-        fprintf(kp->errf, ", current KLD %.5f \xC2\xB1 %.5f", r->current.kld_mean,
+        fprintf(kp->errf, ", current KLD %.5f +/- %.5f", r->current.kld_mean,
                 LS_Z95 * r->current.kld_se);
     if (r->have_base && r->have_current && isfinite(r->current_vs_base.kld_rel))
-        fprintf(kp->errf, ", difference %+.1f %% \xC2\xB1 %.1f %% (95 %%) ",
+        fprintf(kp->errf, ", difference %+.1f %% +/- %.1f %% (95 %%) ",
                 100.0 * r->current_vs_base.kld_rel,
                 100.0 * LS_Z95 * r->current_vs_base.kld_rel_se);
     fflush(kp->errf);
@@ -279,8 +201,8 @@ static void print_running(FILE *out, const char *name, const ls_ppl_result *r)
 
 static void print_quality_row(FILE *out, const char *name, const ls_quality_stats *s)
 {
-    fprintf(out, "%-8s %9.4f  %.5f \xC2\xB1 %.5f  %8.5f %8.5f  %6.2f \xC2\xB1 %4.2f %%  %+.5f "
-            "\xC2\xB1 %.5f\n", name, s->ppl, s->kld_mean, s->kld_se, s->kld_p99, s->kld_max,
+    fprintf(out, "%-8s %9.4f  %.5f +/- %.5f  %8.5f %8.5f  %6.2f +/- %4.2f %%  %+.5f "
+            "+- %.5f\n", name, s->ppl, s->kld_mean, s->kld_se, s->kld_p99, s->kld_max,
             s->same_top_pct, s->same_top_se, s->ln_ppl_ratio, s->ln_ppl_ratio_se);
 }
 
@@ -292,8 +214,8 @@ void ls_batch_print_quality(FILE *out, const ls_quality_result *q)
             q->stopped_by, q->reference_cached ? "from the cache" : "computed",
             q->coarsened ? "KLD of the top-k coarsened distributions, a lower bound"
                          : "KLD over the full vocabulary");
-    fprintf(out, "               PPL  KLD mean \xC2\xB1 SE         p99      max  same top "
-            "\xC2\xB1 SE   ln(PPL/PPL_fp) \xC2\xB1 SE\n");
+    fprintf(out, "               PPL  KLD mean +/- SE         p99      max  same top "
+            "+- SE   ln(PPL/PPL_fp) +/- SE\n");
     fprintf(out, "%-8s %9.4f\n", "fp", q->fp_ppl);
     if (q->have_base)
         print_quality_row(out, "base", &q->base);
@@ -301,8 +223,8 @@ void ls_batch_print_quality(FILE *out, const ls_quality_result *q)
         print_quality_row(out, "current", &q->current);
     if (q->have_base && q->have_current) {
         const ls_quality_diff *d = &q->current_vs_base;
-        fprintf(out, "current vs base (paired): KLD %+.5f \xC2\xB1 %.5f (%+.1f %% \xC2\xB1 %.1f %%), "
-                "same top %+.2f \xC2\xB1 %.2f points, ln(PPL ratio) %+.5f \xC2\xB1 %.5f\n",
+        fprintf(out, "current vs base (paired): KLD %+.5f +/- %.5f (%+.1f %% +/- %.1f %%), "
+                "same top %+.2f +/- %.2f points, ln(PPL ratio) %+.5f +/- %.5f\n",
                 d->kld, d->kld_se, 100.0 * d->kld_rel, 100.0 * d->kld_rel_se, d->same_top_pct,
                 d->same_top_se, d->ln_ppl_ratio, d->ln_ppl_ratio_se);
         fprintf(out, "verdict: %s\n", q->verdict);
@@ -409,5 +331,85 @@ int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
     free(loaded_cfg);
     ls_qmodel_free(loaded);
     ls_tokenizer_free(tok);
+    return rc;
+}
+
+/* ---- the frontier ---- */
+
+typedef struct frontier_printer {
+    FILE *errf;
+    const ls_frontier *f;
+} frontier_printer;
+
+static void on_frontier_point(void *ctx, int i)
+{
+    frontier_printer *fp = ctx;
+    fprintf(fp->errf, "\rfrontier: %d of %d measured (%s)            ", i + 1, fp->f->n,
+            fp->f->pts[i].label);
+    fflush(fp->errf);
+}
+
+int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
+                      const ls_profile *p, const ls_analysis *a, int threads, FILE *out,
+                      FILE *errf, cJSON **json, ls_error *err)
+{
+    *json = NULL;
+    char eval[4096];
+    if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
+        return -1;
+    ls_ppl_params params = ls_ppl_params_default((ls_ppl_protocol)o->ppl_protocol);
+    if (o->ctx)
+        params.ctx = o->ctx;
+    if (o->stride)
+        params.stride = o->stride;
+    params.max_chunks = o->chunks;
+    params.allow_long_ctx = o->allow_long_ctx;
+    ls_frontier f;
+    if (ls_frontier_build(p, &a->settings, a->cfg, &f, err) < 0)
+        return -1;
+    ls_frontier_eval *ev = NULL;
+    ls_frontier_cache cache = {0};
+    double fp_ppl = NAN;
+    frontier_printer pr = {errf, &f};
+    int rc = ls_frontier_eval_open(m, eval, &params, threads, &ev, err);
+    if (rc == 0)
+        rc = ls_frontier_eval_fp(ev, NULL, &fp_ppl, err);
+    if (rc == 0)
+        rc = ls_frontier_eval_all(ev, &f, &cache, NULL, on_frontier_point, &pr, err);
+    fprintf(errf, "\n");
+    if (rc == 0) {
+        fprintf(out, "\nfrontier on %s (%s protocol; quality = perplexity; unquantized %.4f)\n",
+                eval, ls_ppl_protocol_name(params.protocol), fp_ppl);
+        fprintf(out, "%-28s %-9s %8s %9s %10s %9s\n", "point", "kind", "bpp", "extra %",
+                "PPL", "+/-");
+        for (int i = 0; i < f.n; i++) {
+            const ls_frontier_point *pt = &f.pts[i];
+            fprintf(out, "%-28s %-9s %8.4f %+9.3f %10.4f ", pt->label,
+                    ls_frontier_kind_name(pt->kind), pt->bpp, pt->extra_pct, pt->ppl);
+            if (isfinite(pt->ppl_err))
+                fprintf(out, "%9.4f\n", pt->ppl_err);
+            else
+                fprintf(out, "%9s\n", "-");
+        }
+        double bpp, pm, psd, km, ksd;
+        int ns;
+        if (ls_frontier_ablation_summary(&f, &bpp, &pm, &psd, &km, &ksd, &ns))
+            fprintf(out, "ablation over %d seeds: %.4f bpp, PPL %.4f (sd %.4f)\n", ns, bpp, pm,
+                    psd);
+        if (f.note[0])
+            fprintf(out, "left out: %s\n", f.note);
+        *json = ls_frontier_json(&f, "ppl", fp_ppl);
+        if (o->frontier_csv)
+            rc = ls_frontier_write_csv(o->frontier_csv, &f, err);
+        if (rc == 0 && o->frontier_svg) {
+            char title[256];
+            snprintf(title, sizeof title, "%s: perplexity against memory (base %s)", p->name,
+                     ls_stop_get(a->settings.base)->name);
+            rc = ls_frontier_write_svg(o->frontier_svg, &f, title, false, false, fp_ppl, err);
+        }
+    }
+    ls_frontier_eval_free(ev);
+    ls_frontier_cache_free(&cache);
+    ls_frontier_free(&f);
     return rc;
 }
