@@ -149,7 +149,8 @@ typedef struct fpoint_arg {
     const ls_model *model;
     ls_frontier_eval *ev;          /* moved in (NULL: the job opens one) */
     char text[1024];
-    ls_ppl_params params;
+    const char *tokenizer_path;    /* the option's string: lives as long as the app */
+    ls_quality_params qp;
     int threads;
     uint64_t gen;
     ls_frontier_point pt;          /* cfg owned */
@@ -191,7 +192,8 @@ static int fpoint_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     r->fp_ppl = NAN;
     int rc = 0;
     if (!fa->ev)
-        rc = ls_frontier_eval_open(fa->model, fa->text, &fa->params, fa->threads, &fa->ev, err);
+        rc = ls_frontier_eval_open(fa->model, fa->tokenizer_path, fa->text, &fa->qp,
+                                   fa->threads, &fa->ev, err);
     if (rc == 0)
         rc = ls_frontier_eval_fp(fa->ev, pr, &r->fp_ppl, err);
     if (rc == 0)
@@ -234,13 +236,19 @@ static bool start_next(app *a, app_frontier *fr)
     fr->ev = NULL;
     snprintf(fa->text, sizeof fa->text, "%s", fr->text);
     const ls_options *o = a->opts;
-    fa->params = ls_ppl_params_default((ls_ppl_protocol)o->ppl_protocol);
+    fa->qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
     if (o->ctx)
-        fa->params.ctx = o->ctx;
+        fa->qp.ppl.ctx = o->ctx;
     if (o->stride)
-        fa->params.stride = o->stride;
-    fa->params.max_chunks = o->chunks;
-    fa->params.allow_long_ctx = o->allow_long_ctx;
+        fa->qp.ppl.stride = o->stride;
+    fa->qp.ppl.max_chunks = o->chunks;
+    fa->qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    fa->qp.top_k = o->kld_top_k;
+    fa->qp.cache_dir = o->cache_dir;
+    fa->qp.cache_limit = o->cache_limit;
+    fa->qp.no_cache = o->no_cache;
+    fa->qp.threads = a->threads;
+    fa->tokenizer_path = o->tokenizer_path;
     fa->threads = a->threads;
     fa->gen = a->model_gen;
     char name[48];

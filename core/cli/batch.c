@@ -296,8 +296,9 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             ls_fail(&err, "%s: --fnorm needs a model with weights, not a profile", path);
             goto out;
         }
-        if (!o->metrics_out && o->settings.method != LS_METHOD_MXQ) {
-            ls_fail(&err, "--fnorm: nothing uses it (add --export-metrics-csv FILE, or --method mxq)");
+        if (!o->metrics_out && o->settings.method != LS_METHOD_MXQ && !o->frontier) {
+            ls_fail(&err, "--fnorm: nothing uses it (add --export-metrics-csv FILE, "
+                          "--method mxq or --frontier)");
             goto out;
         }
         if (ls_fnorm_model(model, threads, NULL, p, &err) < 0)

@@ -29,7 +29,8 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
                         FILE *errf, ls_ppl_compare *cmp, ls_error *err);
 
 /* The memory-quality frontier (--frontier): builds the points at the run's settings with
- * a->cfg as "current", measures them with the perplexity options, prints the table and
+ * a->cfg as "current", measures them (KLD and PPL) with the perplexity and --kld options
+ * (protocol, --ctx, --stride, --chunks, --kld-top-k, the cache), prints the table and
  * writes --frontier-svg/--frontier-csv. *json gets the result's "frontier" object. */
 int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
                       const ls_profile *p, const ls_analysis *a, int threads, FILE *out,
