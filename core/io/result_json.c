@@ -42,40 +42,16 @@ cJSON *ls_json_exact_number(double v)
 
 static cJSON *settings_json(const ls_analysis *a)
 {
-    const ls_settings *s = &a->settings;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "method", ls_method_name(s->method));
-    const char *mode = ls_settings_mode_label(s);
-    if (mode)
-        cJSON_AddStringToObject(o, "mode", mode);
-    else
-        cJSON_AddNullToObject(o, "mode");
-    cJSON_AddNumberToObject(o, "top_m", s->top_m);
-    cJSON_AddNumberToObject(o, "boost_stop", s->boost_stop);
-    cJSON_AddStringToObject(o, "base", ls_stop_get(s->base)->name);
-    cJSON_AddStringToObject(o, "target", ls_stop_get(a->target)->name);
-    cJSON_AddNumberToObject(o, "seed", (double)s->seed);
-    cJSON_AddBoolToObject(o, "ablation", s->ablation);
-    cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
-    cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
-    cJSON_AddBoolToObject(o, "paper_detection", ls_settings_paper_detect(s));
-    /* budget methods (mxq, sensi-milp, kurt-milp): the target as given, the factor, and
-     * the solve */
-    if (s->target_kind != LS_TARGET_NONE) {
-        cJSON *t = cJSON_AddObjectToObject(o, "budget_target");
-        cJSON_AddStringToObject(t, "kind", ls_target_kind_name((ls_target_kind)s->target_kind));
-        cJSON_AddItemToObject(t, "value", ls_json_exact_number(s->target));
-    } else {
-        cJSON_AddNullToObject(o, "budget_target");
-    }
-    if (s->method == LS_METHOD_SENSI_MILP || s->method == LS_METHOD_KURT_MILP)
-        cJSON_AddNumberToObject(o, "factor", s->factor);
-    if (a->budget) {
+    if (o)
+        ls_settings_to_result_json(&a->settings, a->target, o);
+    /* budget methods (mxq, sensi-milp, kurt-milp): the solve behind the allocation */
+    if (o && a->budget) {
         cJSON *b = cJSON_AddObjectToObject(o, "budget");
         cJSON_AddNumberToObject(b, "units", (double)a->budget_units);
         cJSON_AddItemToObject(b, "bpp", ls_json_exact_number(a->budget_bpp));
         cJSON_AddItemToObject(b, "mib", ls_json_exact_number(a->budget_mib));
-        cJSON_AddStringToObject(b, "cost", s->method == LS_METHOD_MXQ ? "fnorm" : "milp");
+        cJSON_AddStringToObject(b, "cost", a->settings.method == LS_METHOD_MXQ ? "fnorm" : "milp");
         cJSON_AddItemToObject(b, "cost_total", ls_json_exact_number(a->cost_total));
         cJSON_AddItemToObject(b, "lower_bound", ls_json_exact_number(a->solve.lower_bound));
         cJSON_AddBoolToObject(b, "optimal", a->solve.status == LS_MCKP_OPTIMAL);

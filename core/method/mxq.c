@@ -3,13 +3,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-static const char *const target_names[] = {"none", "bpp", "mib", "extra_pct"};
-
-const char *ls_target_kind_name(ls_target_kind k)
-{
-    return (k >= LS_TARGET_NONE && k <= LS_TARGET_EXTRA) ? target_names[k] : "?";
-}
-
 int64_t ls_mxq_stop_units(int stop)
 {
     const ls_stop *s = ls_stop_get(stop);

@@ -17,17 +17,11 @@
 #include "base/progress.h"
 #include "method/mckp.h"
 #include "method/profile.h"
+#include "method/settings.h"
 
 #define LS_MXQ_UNITS_PER_BIT 512
 
-typedef enum ls_target_kind {
-    LS_TARGET_NONE,
-    LS_TARGET_BPP,   /* nominal bits per parameter of the 7 linear types */
-    LS_TARGET_MIB,   /* nominal MiB of the 7 linear types */
-    LS_TARGET_EXTRA, /* percent over the base config's memory (as the memory panel counts) */
-} ls_target_kind;
 
-const char *ls_target_kind_name(ls_target_kind k); /* "none" "bpp" "mib" "extra_pct" */
 
 typedef enum ls_mxq_cost {
     LS_MXQ_COST_FNORM, /* plain MXQ: the FNorm of each config */
