@@ -11,7 +11,7 @@
 
 #include "app.h"
 #include "eval/frontier_eval.h"
-#include "formats/samples.h"
+#include "io/samples.h"
 #include "method/frontier.h"
 #include "method/mxq.h"
 

@@ -6,8 +6,8 @@
 
 #include "eval/frontier_eval.h"
 #include "io/frontier_out.h"
-#include "quant/qmodel_io.h"
-#include "formats/samples.h"
+#include "io/qmodel_io.h"
+#include "io/samples.h"
 #include "eval/sensitivity.h"
 #include "tokenizer/tokenizer.h"
 #include "eval/quality_run.h"
