@@ -202,7 +202,7 @@ static void print_running(FILE *out, const char *name, const ls_ppl_result *r)
 static void print_quality_row(FILE *out, const char *name, const ls_quality_stats *s)
 {
     fprintf(out, "%-8s %9.4f  %.5f +/- %.5f  %8.5f %8.5f  %6.2f +/- %4.2f %%  %+.5f "
-            "+- %.5f\n", name, s->ppl, s->kld_mean, s->kld_se, s->kld_p99, s->kld_max,
+            "+/- %.5f\n", name, s->ppl, s->kld_mean, s->kld_se, s->kld_p99, s->kld_max,
             s->same_top_pct, s->same_top_se, s->ln_ppl_ratio, s->ln_ppl_ratio_se);
 }
 
@@ -215,7 +215,7 @@ void ls_batch_print_quality(FILE *out, const ls_quality_result *q)
             q->coarsened ? "KLD of the top-k coarsened distributions, a lower bound"
                          : "KLD over the full vocabulary");
     fprintf(out, "               PPL  KLD mean +/- SE         p99      max  same top "
-            "+- SE   ln(PPL/PPL_fp) +/- SE\n");
+            "+/- SE   ln(PPL/PPL_fp) +/- SE\n");
     fprintf(out, "%-8s %9.4f\n", "fp", q->fp_ppl);
     if (q->have_base)
         print_quality_row(out, "base", &q->base);
@@ -223,7 +223,7 @@ void ls_batch_print_quality(FILE *out, const ls_quality_result *q)
         print_quality_row(out, "current", &q->current);
     if (q->have_base && q->have_current) {
         const ls_quality_diff *d = &q->current_vs_base;
-        fprintf(out, "current vs base (paired): KLD %+.5f +/- %.5f (%+.1f %% +/- %.1f %%), "
+        fprintf(out, "current vs base (paired, +/- SE): KLD %+.5f +/- %.5f (%+.1f %% +/- %.1f %%), "
                 "same top %+.2f +/- %.2f points, ln(PPL ratio) %+.5f +/- %.5f\n",
                 d->kld, d->kld_se, 100.0 * d->kld_rel, 100.0 * d->kld_rel_se, d->same_top_pct,
                 d->same_top_se, d->ln_ppl_ratio, d->ln_ppl_ratio_se);

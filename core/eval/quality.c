@@ -296,16 +296,25 @@ void ls_quality_compare(const ls_qref *r, const ls_tokq *base, const ls_tokq *cu
     d->same_top_se = 100.0 * se_of(vs, n);
     d->ln_ppl_ratio = mn;
     d->ln_ppl_ratio_se = se_of(vn, n);
+    /* relative change R - 1, R = mean_cur / mean_base; its error by the delta method with
+       the per-token (paired) covariance of the two KLDs. Near R = 1 this equals the paired
+       difference's SE over the base mean; away from it, it is the tighter, right interval
+       for a ratio of correlated means. */
     if (mb > 0 && n > 1) {
         double R = mc / mb, k = 1.0 / (double)(n - 1);
-        double var_r = (vc * k - 2.0 * R * cbc * k + R * R * vb * k) / (mb * mb);
+        double var_r = (vc - 2.0 * R * cbc + R * R * vb) * k / (mb * mb);
         d->kld_rel = R - 1.0;
         d->kld_rel_se = sqrt(var_r > 0 ? var_r : 0.0);
     } else {
         d->kld_rel = d->kld_rel_se = NAN;
     }
-    d->kld_distinguishable = !same && n > 1 &&
-                             (d->kld_se > 0 ? fabs(d->kld) > LS_Z95 * d->kld_se : d->kld != 0);
+    /* the verdict reads the interval it prints: the relative one when there is one */
+    if (same || n < 2)
+        d->kld_distinguishable = false;
+    else if (isfinite(d->kld_rel) && d->kld_rel_se > 0)
+        d->kld_distinguishable = fabs(d->kld_rel) > LS_Z95 * d->kld_rel_se;
+    else
+        d->kld_distinguishable = d->kld_se > 0 ? fabs(d->kld) > LS_Z95 * d->kld_se : d->kld != 0;
 }
 
 void ls_quality_verdict(const ls_quality_diff *d, double mem_pct, char *buf, size_t cap)
@@ -315,10 +324,10 @@ void ls_quality_verdict(const ls_quality_diff *d, double mem_pct, char *buf, siz
         snprintf(mem, sizeof mem, "%+.2f %% memory: ", mem_pct);
     char kld[96];
     if (isfinite(d->kld_rel))
-        snprintf(kld, sizeof kld, "KLD %+.1f %% \xC2\xB1 %.1f %%", 100.0 * d->kld_rel,
+        snprintf(kld, sizeof kld, "KLD %+.1f %% +/- %.1f %%", 100.0 * d->kld_rel,
                  100.0 * LS_Z95 * d->kld_rel_se);
     else
-        snprintf(kld, sizeof kld, "KLD %+.3g \xC2\xB1 %.2g", d->kld, LS_Z95 * d->kld_se);
+        snprintf(kld, sizeof kld, "KLD %+.3g +/- %.2g", d->kld, LS_Z95 * d->kld_se);
     if (d->identical)
         snprintf(buf, cap, "%sidentical to base on %lld tokens", mem, (long long)d->n);
     else if (d->kld_distinguishable)
