@@ -254,7 +254,6 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
 static int apply(ls_options *o, int c, const char *arg, ls_error *err)
 {
     long v;
-    double d;
     switch (c) {
     case 'b': o->batch = true; return 0;
     case 'h': o->help = true; return 0;
@@ -394,6 +393,7 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_TARGET_BPP:
     case OPT_TARGET_MIB:
     case OPT_TARGET_EXTRA: {
+        double d = 0;
         const char *name = c == OPT_TARGET_BPP   ? "target-bpp"
                            : c == OPT_TARGET_MIB ? "target-mib"
                                                  : "target-extra";
