@@ -291,8 +291,7 @@ ls_mckp_status ls_mckp_solve(const ls_mckp *p, double time_limit, ls_progress *p
     for (int i = 0; i < n; i++) {
         if ((time_limit > 0 && now_seconds() - t0 > time_limit) ||
             ls_progress_tick(progress, i, n, "solving the budget allocation")) {
-            ls_fail(err, "budget solver: %s after %.1f s at item %d of %d (no answer; the "
-                         "previous allocation stays)",
+            ls_fail(err, "budget solver: %s after %.1f s at item %d of %d (no answer)",
                     ls_progress_cancelled(progress) ? "cancelled" : "time limit reached",
                     now_seconds() - t0, i, n);
             status = LS_MCKP_STOPPED;
