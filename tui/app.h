@@ -8,6 +8,7 @@
 
 #include "eval/quality.h"
 #include "method/analysis.h"
+#include "method/frontier.h"
 #include "method/histogram.h"
 #include "base/jobs.h"
 #include "layout.h"
@@ -27,10 +28,11 @@
 #define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/io/samples.h) */
 
 #define APP_UNDO_MAX 64
+#define APP_BUDGET_TIME_LIMIT 10.0 /* seconds for a budget solve on the UI thread */
 #define APP_MAX_JOBS 8
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
-typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST } app_screen;
+typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER } app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
@@ -40,6 +42,7 @@ typedef enum app_prompt {
     PROMPT_PPL_TEXT,
     PROMPT_SENSI_TEXT,
     PROMPT_SENSI_CSV,
+    PROMPT_TARGET,
 } app_prompt;
 typedef enum app_job_kind {
     JOB_KURTOSIS = 1,
@@ -48,6 +51,7 @@ typedef enum app_job_kind {
     JOB_QSAVE,
     JOB_PPL,
     JOB_SENSI,
+    JOB_FRONTIER,
 } app_job_kind;
 
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
@@ -154,6 +158,9 @@ typedef struct app {
     char config_path[1024];
     ls_uiconfig config;
     bool quit;
+
+    /* budget target (T < >) and the memory-quality frontier (F): tui/app_budget.c */
+    void *frontier; /* app_frontier *, owned; NULL before the first F */
 } app;
 
 /* Sets up state (no terminal work). Returns -1 when the job thread cannot start. */
@@ -191,6 +198,25 @@ void app_start_sensi(app *a, const char *text);
 void app_save_sensi_csv(app *a, const char *path);
 bool app_take_eval(app *a, const ls_job_info *info, void *res);
 void app_eval_reset(app *a);
+
+/* Budget methods and the frontier (tui/app_budget.c). */
+/* Parses a target: "3.3" (bpp), "2500M"/"2500MiB" (MiB), "+5%"/"5%" (extra over the
+ * base); switches to mxq (or sensi-milp without fnorm) when a boost method is on. */
+void app_set_target(app *a, const char *text);
+/* One step down (-1) or up (+1). */
+void app_step_target(app *a, int dir);
+/* The method after the current one for m (skips budget methods the profile cannot run,
+ * gives a budget method a target at the current memory). */
+void app_next_method(app *a);
+/* F: builds the frontier at the current settings and measures the points not cached. */
+void app_start_frontier(app *a);
+bool app_take_frontier(app *a, const ls_job_info *info, void *res);
+void app_frontier_free(app *a);
+/* Drops the measured points (a new model was opened). */
+void app_frontier_reset(app *a);
+/* The frontier on screen (NULL before F), the unquantized PPL (NaN until measured) and
+ * whether a point job is running. */
+const ls_frontier *app_frontier_view(const app *a, double *fp_ppl, bool *busy);
 
 /* The model picker (tui/app_picker.c): discovery into a->found, and the open prompt. */
 void app_open_picker(app *a);

@@ -15,6 +15,9 @@ static const char *method_title(const ls_settings *s)
     case LS_METHOD_SENSI: return s->ablation ? "SensiBoost ablation" : "SensiBoost";
     case LS_METHOD_KURT: return s->ablation ? "KurtBoost ablation" : "KurtBoost";
     case LS_METHOD_BOTH: return "SensiBoost+KurtBoost";
+    case LS_METHOD_MXQ: return "MXQ, exact";
+    case LS_METHOD_SENSI_MILP: return "SensiMiLP, exact";
+    case LS_METHOD_KURT_MILP: return "KurtMiLP, exact";
     default: return "hand-tuned";
     }
 }
@@ -53,6 +56,15 @@ void view_header(app *a, wg_rect r)
     if (s->ablation)
         snprintf(extra, sizeof extra, "  seed %llu", (unsigned long long)s->seed);
     int boosted = a->an_ok ? a->an->n_boosted : 0;
+    if (ls_method_is_budget(s->method)) { /* a budget method: its target, no boost stop */
+        static const char *const unit[] = {"", "bpp", "MiB", "% over the base"};
+        int k = s->target_kind >= 0 && s->target_kind <= 3 ? s->target_kind : 0;
+        wg_putf(stdscr, r.y + 1, r.x, r.w, h,
+                " method %s (%s)  target %g %s  changed %d%s", ls_method_name(s->method),
+                method_title(s), s->target, unit[k], boosted,
+                a->an_ok && a->an->budget ? "" : "  [no allocation: see the status line]");
+        return;
+    }
     wg_putf(stdscr, r.y + 1, r.x, r.w, h,
             " method %s (%s)  mode %s  top-m %d%s  stop %d: %s -> %s  boosted %d%s",
             ls_method_name(s->method), method_title(s), mode ? mode : "-", s->top_m,

@@ -19,6 +19,7 @@
 #include "io/session.h"
 #include "io/source.h"
 #include "base/version.h"
+#include "method/mxq.h"
 
 static void fmt_metric(char *buf, size_t cap, double v)
 {
@@ -36,8 +37,29 @@ static const char *method_label(const ls_settings *s)
     case LS_METHOD_SENSI: return s->ablation ? "SensiBoost ablation (random layers)" : "SensiBoost";
     case LS_METHOD_KURT: return s->ablation ? "KurtBoost ablation (random layers)" : "KurtBoost";
     case LS_METHOD_BOTH: return "SensiBoost + KurtBoost (union)";
+    case LS_METHOD_MXQ: return "MXQ: minimum sum of FNorm under the budget";
+    case LS_METHOD_SENSI_MILP: return s->ablation ? "SensiMiLP ablation (no outliers)" : "SensiMiLP";
+    case LS_METHOD_KURT_MILP: return s->ablation ? "KurtMiLP ablation (no outliers)" : "KurtMiLP";
     default: return "manual";
     }
+}
+
+/* A budget method's line: target, budget and the proven optimum. */
+static void print_budget_header(FILE *out, const ls_analysis *a)
+{
+    const ls_settings *s = &a->settings;
+    fprintf(out, "method %s (%s)", ls_method_name(s->method), method_label(s));
+    if (s->method != LS_METHOD_MXQ)
+        fprintf(out, ", mode %s, top-m %d%s, factor %g", ls_settings_mode_label(s), s->top_m,
+                s->top_m == 0 ? " (all)" : "", s->factor);
+    fprintf(out, "\n");
+    fprintf(out, "target %g %s: budget %.6f bpp = %.4f MiB; optimal sum of %s %.6f (linear "
+                 "bound %.6f), solved exactly in %.3f s\n",
+            s->target, s->target_kind == LS_TARGET_BPP   ? "bpp"
+                       : s->target_kind == LS_TARGET_MIB ? "MiB"
+                                                         : "% over the base",
+            a->budget_bpp, a->budget_mib, s->method == LS_METHOD_MXQ ? "FNorm" : "MiLP cost",
+            a->cost_total, a->solve.lower_bound, a->solve.seconds);
 }
 
 static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
@@ -48,6 +70,9 @@ static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
     if (a->memory_known)
         fprintf(out, ", %lld linear parameters", (long long)a->mem.params_linear);
     fprintf(out, "\n");
+    if (a->budget)
+        print_budget_header(out, a);
+    else
     fprintf(out, "method %s (%s), mode %s, top-m %d%s, boost stop %d: %s -> %s\n",
             ls_method_name(s->method), method_label(s),
             ls_settings_mode_label(s) ? ls_settings_mode_label(s) : "-",
@@ -105,6 +130,9 @@ static void print_memory(FILE *out, const ls_profile *p, const ls_analysis *a)
             v.base_bpp, v.base_mib);
     fprintf(out, "  current          %8.4f bpp %12.2f MiB  %+.2f MiB  extra %+.4f %%\n", v.bpp,
             v.mib, v.delta_mib, v.extra_pct);
+    if (a->budget)
+        fprintf(out, "  target           %8.4f bpp %12.2f MiB  (the allocation uses %.4f %% of "
+                     "it)\n", a->budget_bpp, a->budget_mib, 100.0 * v.mib / a->budget_mib);
     if (v.model_mib >= 0)
         fprintf(out, "  whole model      %.2f MiB quantized (%.2f MiB as stored; embeddings, "
                      "head and norms at their stored dtype)\n", v.model_mib, v.model_fp_mib);
@@ -171,11 +199,13 @@ static const char *demo_path(char *buf, size_t cap)
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
                          const ls_ppl_compare *cmp, const ls_quality_result *quality,
-                         const unsigned char *manual, ls_error *err)
+                         const unsigned char *manual, cJSON *frontier, ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
         return ls_fail(err, "out of memory");
+    if (frontier)
+        cJSON_AddItemToObject(doc, "frontier", cJSON_Duplicate(frontier, 1));
     if (qm)
         ls_result_json_add_quantization(doc, qm);
     if (cmp)
@@ -226,6 +256,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     ls_ppl_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
+    cJSON *frontier = NULL;
     ls_quality_result quality; /* --kld */
     memset(&quality, 0, sizeof quality);
     int status = 2;
@@ -265,8 +296,9 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             ls_fail(&err, "%s: --fnorm needs a model with weights, not a profile", path);
             goto out;
         }
-        if (!o->metrics_out) {
-            ls_fail(&err, "--fnorm: nothing to write it to (add --export-metrics-csv FILE)");
+        if (!o->metrics_out && o->settings.method != LS_METHOD_MXQ && !o->frontier) {
+            ls_fail(&err, "--fnorm: nothing uses it (add --export-metrics-csv FILE, "
+                          "--method mxq or --frontier)");
             goto out;
         }
         if (ls_fnorm_model(model, threads, NULL, p, &err) < 0)
@@ -331,8 +363,16 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             goto out;
         have_cmp = true;
     }
+    if (o->frontier) {
+        if (!model) {
+            ls_fail(&err, "%s: --frontier needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_frontier(o, model, is_demo, p, a, threads, out, errf, &frontier, &err) < 0)
+            goto out;
+    }
     if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL,
-                      have_cmp && o->kld ? &quality : NULL, manual, &err) < 0)
+                      have_cmp && o->kld ? &quality : NULL, manual, frontier, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -340,6 +380,7 @@ out:
         fail(errf, &err);
     if (have_cmp)
         ls_ppl_compare_free(&cmp);
+    cJSON_Delete(frontier);
     ls_quality_result_free(&quality);
     ls_qmodel_free(qm);
     free(a);

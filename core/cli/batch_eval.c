@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/frontier_eval.h"
+#include "io/frontier_out.h"
 #include "io/qmodel_io.h"
 #include "io/samples.h"
 #include "eval/sensitivity.h"
@@ -329,5 +331,89 @@ int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
     free(loaded_cfg);
     ls_qmodel_free(loaded);
     ls_tokenizer_free(tok);
+    return rc;
+}
+
+/* ---- the frontier ---- */
+
+typedef struct frontier_printer {
+    FILE *errf;
+    const ls_frontier *f;
+} frontier_printer;
+
+static void on_frontier_point(void *ctx, int i)
+{
+    frontier_printer *fp = ctx;
+    fprintf(fp->errf, "\rfrontier: %d of %d measured (%s)            ", i + 1, fp->f->n,
+            fp->f->pts[i].label);
+    fflush(fp->errf);
+}
+
+int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
+                      const ls_profile *p, const ls_analysis *a, int threads, FILE *out,
+                      FILE *errf, cJSON **json, ls_error *err)
+{
+    *json = NULL;
+    char eval[4096];
+    if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
+        return -1;
+    ls_quality_params qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
+    if (o->ctx)
+        qp.ppl.ctx = o->ctx;
+    if (o->stride)
+        qp.ppl.stride = o->stride;
+    qp.ppl.max_chunks = o->chunks;
+    qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    qp.top_k = o->kld_top_k;
+    qp.cache_dir = o->cache_dir;
+    qp.cache_limit = o->cache_limit;
+    qp.no_cache = o->no_cache;
+    qp.threads = threads;
+    ls_frontier f;
+    if (ls_frontier_build(p, &a->settings, a->cfg, &f, err) < 0)
+        return -1;
+    ls_frontier_eval *ev = NULL;
+    ls_frontier_cache cache = {0};
+    double fp_ppl = NAN;
+    frontier_printer pr = {errf, &f};
+    int rc = ls_frontier_eval_open(m, o->tokenizer_path, eval, &qp, threads, &ev, err);
+    if (rc == 0)
+        rc = ls_frontier_eval_fp(ev, NULL, &fp_ppl, err);
+    if (rc == 0)
+        rc = ls_frontier_eval_all(ev, &f, &cache, NULL, on_frontier_point, &pr, err);
+    fprintf(errf, "\n");
+    if (rc == 0) {
+        fprintf(out, "\nfrontier on %s (%s protocol; KL divergence to the unquantized model, "
+                     "+/- one standard error; unquantized PPL %.4f)\n",
+                eval, ls_ppl_protocol_name(qp.ppl.protocol), fp_ppl);
+        fprintf(out, "%-28s %-9s %8s %9s %12s %11s %10s\n", "point", "kind", "bpp", "extra %",
+                "KLD", "+/-", "PPL");
+        for (int i = 0; i < f.n; i++) {
+            const ls_frontier_point *pt = &f.pts[i];
+            fprintf(out, "%-28s %-9s %8.4f %+9.3f %12.6f %11.6f %10.4f\n", pt->label,
+                    ls_frontier_kind_name(pt->kind), pt->bpp, pt->extra_pct, pt->kld_mean,
+                    pt->kld_se, pt->ppl);
+        }
+        double bpp, pm, psd, km, ksd;
+        int ns;
+        if (ls_frontier_ablation_summary(&f, &bpp, &pm, &psd, &km, &ksd, &ns))
+            fprintf(out, "ablation over %d seeds: %.4f bpp, KLD %.6f (sd %.6f), PPL %.4f (sd "
+                         "%.4f)\n", ns, bpp, km, ksd, pm, psd);
+        if (f.note[0])
+            fprintf(out, "left out: %s\n", f.note);
+        *json = ls_frontier_json(&f, "kld", fp_ppl);
+        if (o->frontier_csv)
+            rc = ls_frontier_write_csv(o->frontier_csv, &f, err);
+        if (rc == 0 && o->frontier_svg) {
+            char title[256];
+            snprintf(title, sizeof title, "%s: KL divergence to the unquantized model against "
+                                          "memory (base %s)", p->name,
+                     ls_stop_get(a->settings.base)->name);
+            rc = ls_frontier_write_svg(o->frontier_svg, &f, title, true, false, fp_ppl, err);
+        }
+    }
+    ls_frontier_eval_free(ev);
+    ls_frontier_cache_free(&cache);
+    ls_frontier_free(&f);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include "eval/perplexity.h"
+#include "method/mxq.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -50,6 +51,13 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    OPT_TARGET_BPP,
+    OPT_TARGET_MIB,
+    OPT_TARGET_EXTRA,
+    OPT_FACTOR,
+    OPT_FRONTIER,
+    OPT_FRONTIER_SVG,
+    OPT_FRONTIER_CSV,
     OPT_KLD,
     OPT_PRECISION,
     OPT_KLD_TOP_K,
@@ -104,6 +112,13 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"target-bpp", required_argument, NULL, OPT_TARGET_BPP},
+    {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
+    {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
+    {"factor", required_argument, NULL, OPT_FACTOR},
+    {"frontier", no_argument, NULL, OPT_FRONTIER},
+    {"frontier-svg", required_argument, NULL, OPT_FRONTIER_SVG},
+    {"frontier-csv", required_argument, NULL, OPT_FRONTIER_CSV},
     {"kld", no_argument, NULL, OPT_KLD},
     {"precision", required_argument, NULL, OPT_PRECISION},
     {"kld-top-k", required_argument, NULL, OPT_KLD_TOP_K},
@@ -133,6 +148,7 @@ void ls_options_print_usage(FILE *f)
         "                           configs of every matrix) for that file's fnorm column\n"
         "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
         "      --method M           sensi | kurt | both | manual      (default sensi)\n"
+        "                           or a budget method: mxq | sensi-milp | kurt-milp\n"
         "      --mode D             subtract | divide: override the method's pairing\n"
         "      --top-m N            keep the N strongest outliers per module, 0..256;\n"
         "                           0 = all\n"
@@ -143,6 +159,17 @@ void ls_options_print_usage(FILE *f)
         "      --seed N             ablation seed                        (default 42)\n"
         "      --manual FILE        boosted set for --method manual: lines LAYER.MODULE\n"
         "      --sensitivity-csv F  take sensitivity from a toolkit sensitivity CSV\n",
+        "      --target-bpp B       budget methods: at most B nominal bits per parameter\n"
+        "                           over the 7 linear types (solved exactly)\n"
+        "      --target-mib M       ... at most M MiB of linear weights\n"
+        "      --target-extra PCT   ... at most PCT %% more memory than the base config\n"
+        "      --factor F           sensi-milp/kurt-milp: cost weight of an outlier\n"
+        "                           (default 2)\n"
+        "      --frontier           measure the memory-quality frontier (uniform configs,\n"
+        "                           SensiBoost, KurtBoost, ablation seeds, MXQ, current)\n"
+        "                           with the perplexity options; needs a model\n"
+        "      --frontier-svg FILE  ... and draw it as an SVG picture (implies --frontier)\n"
+        "      --frontier-csv FILE  ... and write its table as CSV (implies --frontier)\n",
         "      --sensitivity-dataset NAME   rows of that file to use (default pileval,\n"
         "                           or the file's only data set)\n"
         "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
@@ -212,6 +239,18 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
     return 0;
 }
 
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out,
+                        ls_error *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi))
+        return ls_fail(err, "option --%s: \"%s\" is not a number from %g to %g", opt, s, lo,
+                       hi);
+    *out = v;
+    return 0;
+}
+
 static int apply(ls_options *o, int c, const char *arg, ls_error *err)
 {
     long v;
@@ -254,6 +293,15 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_FRONTIER: o->frontier = true; return 0;
+    case OPT_FRONTIER_SVG:
+        o->frontier_svg = arg;
+        o->frontier = true;
+        return 0;
+    case OPT_FRONTIER_CSV:
+        o->frontier_csv = arg;
+        o->frontier = true;
+        return 0;
     case OPT_KLD: o->kld = true; o->perplexity = true; return 0;
     case OPT_PRECISION: {
         char *end;
@@ -342,6 +390,22 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_THRESHOLD:
         return ls_setting_parse(s, LS_SET_THRESHOLD, arg, LS_WHERE_OPTION, err);
     case OPT_TRIM: return ls_setting_parse(s, LS_SET_TRIM, arg, LS_WHERE_OPTION, err);
+    case OPT_TARGET_BPP:
+    case OPT_TARGET_MIB:
+    case OPT_TARGET_EXTRA: {
+        double d = 0;
+        const char *name = c == OPT_TARGET_BPP   ? "target-bpp"
+                           : c == OPT_TARGET_MIB ? "target-mib"
+                                                 : "target-extra";
+        if (parse_double(name, arg, c == OPT_TARGET_EXTRA ? -100 : 0, 1e12, &d, err) < 0)
+            return -1;
+        s->target_kind = c == OPT_TARGET_BPP   ? LS_TARGET_BPP
+                         : c == OPT_TARGET_MIB ? LS_TARGET_MIB
+                                               : LS_TARGET_EXTRA;
+        s->target = d;
+        return 0;
+    }
+    case OPT_FACTOR: return ls_setting_parse(s, LS_SET_FACTOR, arg, LS_WHERE_OPTION, err);
     default:
         return ls_fail(err, "unknown option");
     }
@@ -373,6 +437,13 @@ int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err)
                        argv[optind]);
     if (ls_settings_validate(&o->settings, LS_WHERE_OPTION, err) < 0)
         return -1;
+    if (o->settings.target_kind != LS_TARGET_NONE && !ls_method_is_budget(o->settings.method))
+        return ls_fail(err, "option --target-*: applies to --method mxq, sensi-milp or "
+                            "kurt-milp (the boost methods have no target)");
+    if (ls_method_is_budget(o->settings.method) && o->settings.target_kind == LS_TARGET_NONE &&
+        o->batch && !o->session)
+        return ls_fail(err, "option --method %s: needs a target (--target-bpp B, --target-mib "
+                            "M or --target-extra PCT)", ls_method_name(o->settings.method));
     if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && !o->session && o->batch)
         return ls_fail(err, "option --method manual: needs --manual FILE (or --session) in "
                             "batch mode");

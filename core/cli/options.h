@@ -53,6 +53,9 @@ typedef struct ls_options {
     ls_sensi_select sensi_select;
     int threads;                 /* 0 = all cores */
     ls_settings settings;
+    bool frontier;               /* --frontier: measure the memory-quality frontier */
+    const char *frontier_svg;    /* --frontier-svg FILE (implies --frontier) */
+    const char *frontier_csv;    /* --frontier-csv FILE (implies --frontier) */
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
 } ls_options;
 

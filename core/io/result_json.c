@@ -7,6 +7,7 @@
 
 #include "base/atomic_write.h"
 #include "base/version.h"
+#include "method/mxq.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -44,6 +45,19 @@ static cJSON *settings_json(const ls_analysis *a)
     cJSON *o = cJSON_CreateObject();
     if (o)
         ls_settings_to_result_json(&a->settings, a->target, o);
+    /* budget methods (mxq, sensi-milp, kurt-milp): the solve behind the allocation */
+    if (o && a->budget) {
+        cJSON *b = cJSON_AddObjectToObject(o, "budget");
+        cJSON_AddNumberToObject(b, "units", (double)a->budget_units);
+        cJSON_AddItemToObject(b, "bpp", ls_json_exact_number(a->budget_bpp));
+        cJSON_AddItemToObject(b, "mib", ls_json_exact_number(a->budget_mib));
+        cJSON_AddStringToObject(b, "cost", a->settings.method == LS_METHOD_MXQ ? "fnorm" : "milp");
+        cJSON_AddItemToObject(b, "cost_total", ls_json_exact_number(a->cost_total));
+        cJSON_AddItemToObject(b, "lower_bound", ls_json_exact_number(a->solve.lower_bound));
+        cJSON_AddBoolToObject(b, "optimal", a->solve.status == LS_MCKP_OPTIMAL);
+        cJSON_AddNumberToObject(b, "seconds", a->solve.seconds);
+        cJSON_AddNumberToObject(b, "states", (double)a->solve.states_total);
+    }
     return o;
 }
 
