@@ -7,6 +7,7 @@
 #include "quant/qmodel_io.h"
 #include "formats/samples.h"
 #include "eval/sensitivity.h"
+#include "formats/imatrix.h"
 #include "tokenizer/tokenizer.h"
 
 /* The text a step uses: the option's, else the sample's with the demo, else an error. */
@@ -40,9 +41,21 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
         sp.seqlen = o->calib_seqlen;
     sp.shuffle = !o->calib_no_shuffle;
     sp.threads = threads;
+    if (o->imatrix_out && !(sp.capture = ls_imatrix_for_model(m, err))) {
+        ls_tokenizer_free(tok);
+        return -1;
+    }
     ls_sensi_result r;
     memset(&r, 0, sizeof r);
     int rc = ls_sensitivity_run(m, tok, calib, &sp, NULL, &r, err);
+    if (rc == 0 && sp.capture) {
+        rc = ls_imatrix_write_gguf(o->imatrix_out, sp.capture, err);
+        if (rc == 0)
+            fprintf(errf, "layerscope: imatrix of %d matrices (%d chunks of %d tokens) "
+                          "written to %s\n", sp.capture->n_entries, r.n_blocks, r.block_len,
+                    o->imatrix_out);
+    }
+    ls_imatrix_free(sp.capture);
     if (rc == 0)
         rc = ls_sensitivity_to_profile(&r, p, err);
     if (rc == 0) {

@@ -50,6 +50,10 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    /* importance matrices (issue 12) */
+    OPT_IMATRIX,
+    OPT_EXPORT_IMATRIX,
+    OPT_AGREEMENT_TOP,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +102,9 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"imatrix", required_argument, NULL, OPT_IMATRIX},
+    {"export-imatrix", required_argument, NULL, OPT_EXPORT_IMATRIX},
+    {"agreement-top", required_argument, NULL, OPT_AGREEMENT_TOP},
     {NULL, 0, NULL, 0},
 };
 
@@ -110,7 +117,8 @@ void ls_options_print_usage(FILE *f)
         "\n"
         "MODEL is a Hugging Face directory (config.json + safetensors, sharded or not),\n"
         "a GGUF file or a llama2.c .bin checkpoint. PROFILE is a metrics CSV of the\n"
-        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV.\n"
+        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV,\n"
+        "or a llama.cpp importance matrix (imatrix .gguf or legacy .dat).\n"
         "\n"
         "  -b, --batch              no interface: print the per-layer table and memory\n"
         "      --json FILE          write the result document (layerscope-result v1)\n"
@@ -162,6 +170,13 @@ void ls_options_print_usage(FILE *f)
         "                           to the model's context)\n"
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --imatrix FILE       a llama.cpp importance matrix (GGUF or legacy .dat):\n"
+        "                           act_energy per matrix and, with a model, the\n"
+        "                           imatrix-weighted HQQ error at the base config (the\n"
+        "                           sensitivity column when none is measured or given)\n"
+        "      --export-imatrix F   write a GGUF imatrix from the calibration pass (runs\n"
+        "                           it; for llama-quantize --imatrix)\n"
+        "      --agreement-top N    size of the top-N sets compared (default 10)\n"
         "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
         "      --threads N          threads for kurtosis and HQQ (default: all cores;\n"
         "                           the forward pass always uses every core)\n"
@@ -242,6 +257,16 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_IMATRIX: o->imatrix_path = arg; return 0;
+    case OPT_EXPORT_IMATRIX:
+        o->imatrix_out = arg;
+        o->measure_sensitivity = true;
+        return 0;
+    case OPT_AGREEMENT_TOP:
+        if (parse_int("agreement-top", arg, 1, 100000, &v, err) < 0)
+            return -1;
+        o->agreement_top = (int)v;
+        return 0;
     case OPT_CALIB: o->calib_path = arg; return 0;
     case OPT_CALIB_SAMPLES:
         if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)

@@ -43,6 +43,9 @@ typedef struct ls_options {
     const char *sensitivity_csv; /* --sensitivity-csv FILE */
     const char *kurtosis_csv;    /* --kurtosis-csv FILE */
     ls_sensi_select sensi_select;
+    const char *imatrix_path;    /* --imatrix FILE: a llama.cpp importance matrix */
+    const char *imatrix_out;     /* --export-imatrix FILE (implies --sensitivity) */
+    int agreement_top;           /* --agreement-top N; 0 = 10 */
     int threads;                 /* 0 = all cores */
     ls_settings settings;
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */

@@ -62,6 +62,9 @@ void ls_profile_free(ls_profile *p)
     free(p->nonfinite);
     free(p->sensitivity);
     free(p->fnorm);
+    free(p->act_energy);
+    free(p->imatrix_error);
+    free(p->act_stats);
     free(p);
 }
 

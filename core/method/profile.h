@@ -14,6 +14,29 @@
 #define LS_IDX(layer, module) ((layer) * LS_N_MODULES + (module))
 #define LS_PROFILE_MAX_WARNINGS 8
 
+/* The per-tensor statistics `llama-imatrix --show-statistics` prints, over the per-channel
+ * means E[x_j^2] of one matrix's input (docs: README "Importance matrices"). */
+typedef struct ls_act_stats {
+    bool known;
+    int64_t n;        /* input channels */
+    double sum;       /* sum of E[x_j^2] = act_energy */
+    double min, max, mean, stddev;
+    double active;    /* fraction of channels with E[x_j^2] > 1e-5 */
+    double entropy;   /* bits, of E[x_j^2] / sum */
+    double entropy_norm; /* entropy / log2(n) */
+    double zd;        /* fraction of channels with z-score > 1 */
+    double cossim;    /* cosine similarity with the same matrix one layer earlier; NaN = none */
+} ls_act_stats;
+
+/* Where an importance matrix came from (the JSON document's "imatrix" object). */
+typedef struct ls_imatrix_meta {
+    char file[512];   /* "" = no imatrix */
+    char format[16];  /* "gguf" or "legacy" */
+    int64_t chunks;   /* -1 unknown */
+    char dataset[256];
+    int entries;
+} ls_imatrix_meta;
+
 typedef struct ls_profile {
     char *name;      /* model name, e.g. "Llama-2-7b-hf" */
     char *path;      /* file or directory it came from */
@@ -28,6 +51,12 @@ typedef struct ls_profile {
     int64_t other_bytes;  /* embeddings, head and norms at their stored dtype; -1 unknown */
     int64_t linear_bytes; /* the 7 linear types at their stored dtype; -1 unknown */
     char sensitivity_source[256]; /* where the sensitivity came from, "" if none */
+    char sensitivity_label[32];   /* the column's label when it is not measured activation
+                                     sensitivity ("imatrix energy", "imatrix error"); "" */
+    double *act_energy;      /* [L*7] sum_j E[x_j^2] from an imatrix, or NULL */
+    double *imatrix_error;   /* [L*7] imatrix-weighted HQQ error (--imatrix), or NULL */
+    ls_act_stats *act_stats; /* [L*7] imatrix statistics per matrix, or NULL */
+    ls_imatrix_meta imatrix; /* imatrix.file[0] == 0 when none */
     int n_warnings;
     char warnings[LS_PROFILE_MAX_WARNINGS][256];
 } ls_profile;
