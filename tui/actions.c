@@ -241,6 +241,20 @@ static unsigned act_HIST(app *a, int ch)
     return R_REDRAW;
 }
 
+/* The agreement table (tui/view_agree.c): A toggles it, Esc closes it. */
+static unsigned act_AGREE(app *a, int ch)
+{
+    (void)ch;
+    if (a->screen == SCREEN_AGREE) {
+        a->screen = SCREEN_MAIN;
+        return R_REDRAW;
+    }
+    if (need_profile(a))
+        return R_REDRAW;
+    a->screen = SCREEN_AGREE;
+    return R_REDRAW;
+}
+
 static unsigned act_QUANT(app *a, int ch)
 {
     (void)ch;

@@ -29,7 +29,7 @@
 #define APP_MAX_JOBS 8
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
-typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST } app_screen;
+typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_AGREE } app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
@@ -47,6 +47,7 @@ typedef enum app_job_kind {
     JOB_QSAVE,
     JOB_PPL,
     JOB_SENSI,
+    JOB_IMATRIX, /* the imatrix-weighted HQQ error (tui/app_imatrix.c) */
 } app_job_kind;
 
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
@@ -203,6 +204,11 @@ void app_msg(app *a, bool error, const char *fmt, ...) __attribute__((format(pri
 void app_start_kurtosis(app *a);
 void app_start_histogram(app *a);
 bool app_poll_jobs(app *a);
+
+/* --imatrix FILE on the model just opened: act_energy at once, the imatrix error as a job
+ * (tui/app_imatrix.c). Returns -1 with err on a bad file. */
+int app_open_imatrix(app *a, ls_error *err);
+bool app_take_imatrix(app *a, const ls_job_info *info, void *res);
 
 /* The saved config from the current state. */
 void app_save_config(app *a);

@@ -12,7 +12,8 @@
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
-    A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)
+    A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                  \
+    A(AGREE)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -60,6 +61,8 @@ typedef enum ls_action {
     KEY('u', "u", ACT_UNDO, "u:undo", "undo the last change")                               \
     KEY('e', "e", ACT_EXPORT, "e:export", "export the allocation as JSON (asks for a path)") \
     KEY('h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
+    KEY('A', "A", ACT_AGREE, NULL,                                                         \
+        "agreement of the metric columns: Spearman rank correlation and top-N overlap")    \
     KEY('Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
     KEY('w', "w", ACT_SAVE_QUANT, NULL,                                                    \

@@ -204,7 +204,8 @@ static void draw_bars(app *a, wg_rect r)
     int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
-    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "sensitivity%s",
+    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "%s%s",
+            p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity",
             use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "");
     wg_putf(stdscr, r.y + 1, xk, half - 1, title, "kurtosis%s",
             use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
@@ -252,7 +253,9 @@ static void draw_heatmap(app *a, wg_rect r)
     bool sensi = s->method == LS_METHOD_SENSI && ls_profile_has_sensitivity(p);
     const double *metric = sensi ? p->sensitivity : p->kurtosis;
     char right[64];
-    snprintf(right, sizeof right, "heatmap: %s, %s scale", sensi ? "sensitivity" : "kurtosis",
+    snprintf(right, sizeof right, "heatmap: %s, %s scale",
+             sensi ? (p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity")
+                   : "kurtosis",
              a->log_scale ? "log" : "lin");
     tab_strip(a, r, right);
     int cell = (r.w - 6) / LS_N_MODULES;

@@ -424,6 +424,10 @@ int ls_imatrix_parse(const char *path, const uint8_t *data, size_t size, ls_imat
     }
     if (size < 8)
         return ls_fail(err, "%s: too short for an imatrix (%zu bytes)", path, size);
+    if (!legacy_plausible(data, size))
+        return ls_fail(err, "%s: not an importance matrix (neither a GGUF with general.type "
+                            "imatrix nor llama.cpp's legacy format: an entry count followed "
+                            "by a tensor name)", path);
     return parse_legacy(path, data, size, out, err);
 }
 
