@@ -194,8 +194,8 @@ static const char *demo_path(char *buf, size_t cap)
 
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
-                         const ls_ppl_compare *cmp, const unsigned char *manual,
-                         ls_error *err)
+                         const ls_ppl_compare *cmp, const ls_quality_result *quality,
+                         const unsigned char *manual, ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
@@ -209,6 +209,8 @@ static int write_outputs(const ls_options *o, const ls_profile *p, const ls_mode
     }
     if (cmp)
         ls_result_json_add_perplexity(doc, cmp, o->eval_path);
+    if (quality)
+        ls_result_json_add_quality(doc, quality, o->precision);
     int rc = 0;
     if (o->json_path)
         rc = ls_json_write_file(o->json_path, doc, err);
@@ -254,6 +256,8 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     ls_ppl_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
+    ls_quality_result quality; /* --kld */
+    memset(&quality, 0, sizeof quality);
     int status = 2;
     const char *path;
     ls_settings settings;
@@ -358,11 +362,15 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             ls_fail(&err, "%s: --perplexity needs a model with weights, not a profile", path);
             goto out;
         }
-        if (ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp, &err) < 0)
+        if (o->kld ? ls_batch_quality(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                      &quality, &err) < 0
+                   : ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                         &err) < 0)
             goto out;
         have_cmp = true;
     }
-    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, &err) < 0)
+    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL,
+                      have_cmp && o->kld ? &quality : NULL, manual, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -370,6 +378,7 @@ out:
         fail(errf, &err);
     if (have_cmp)
         ls_ppl_compare_free(&cmp);
+    ls_quality_result_free(&quality);
     ls_qmodel_free(qm);
     ls_imatrix_free(imatrix);
     free(a);

@@ -13,6 +13,7 @@
 #include "eval/ppl_text.h"
 #include "method/profile.h"
 #include "quant/qmodel.h"
+#include "eval/quality_run.h"
 
 /* Fills p->sensitivity from a measurement (and writes --export-sensitivity-csv). is_demo
  * selects the sample's calibration text when --calib is not given. */
@@ -24,5 +25,15 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
 int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
                         const ls_analysis *a, ls_qmodel *qm, int threads, FILE *out,
                         FILE *errf, ls_ppl_compare *cmp, ls_error *err);
+
+/* --kld: the same comparison through ls_quality_run (fp reference cached, base and current
+ * interleaved, sequential stop), cmp filled from it for the "perplexity" output, q with the
+ * KL divergence measures (printed after the perplexity block). */
+int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
+                     const ls_analysis *a, ls_qmodel *qm, int threads, FILE *out, FILE *errf,
+                     ls_ppl_compare *cmp, ls_quality_result *q, ls_error *err);
+
+/* The quality block of the batch output. */
+void ls_batch_print_quality(FILE *out, const ls_quality_result *q);
 
 #endif

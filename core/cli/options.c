@@ -54,6 +54,12 @@ enum {
     OPT_IMATRIX,
     OPT_EXPORT_IMATRIX,
     OPT_AGREEMENT_TOP,
+    OPT_KLD,
+    OPT_PRECISION,
+    OPT_KLD_TOP_K,
+    OPT_CACHE_DIR,
+    OPT_CACHE_LIMIT,
+    OPT_NO_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -105,6 +111,12 @@ static const struct option long_opts[] = {
     {"imatrix", required_argument, NULL, OPT_IMATRIX},
     {"export-imatrix", required_argument, NULL, OPT_EXPORT_IMATRIX},
     {"agreement-top", required_argument, NULL, OPT_AGREEMENT_TOP},
+    {"kld", no_argument, NULL, OPT_KLD},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"kld-top-k", required_argument, NULL, OPT_KLD_TOP_K},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"cache-limit", required_argument, NULL, OPT_CACHE_LIMIT},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {NULL, 0, NULL, 0},
 };
 
@@ -160,6 +172,17 @@ void ls_options_print_usage(FILE *f)
         "                           model's context; llama.cpp: n_ctx 512)\n"
         "      --chunks N           evaluate at most N windows or chunks\n",
         "      --allow-long-ctx     honour a --ctx beyond the model's trained context\n"
+        "      --kld                with --perplexity: KL divergence against fp, same top\n"
+        "                           token and ln(PPL ratio) with standard errors for base\n"
+        "                           and current, current vs base with a verdict, and the\n"
+        "                           per-layer error; the fp reference is cached\n"
+        "      --precision R        stop when the 95 % half-width of the relative KLD\n"
+        "                           difference current/base falls below R (e.g. 0.1)\n"
+        "      --kld-top-k K        keep the top K fp log-probs when the full ones exceed\n"
+        "                           the cache limit (KLD then a lower bound; default 64)\n"
+        "      --cache-dir DIR      evaluation cache (default $XDG_CACHE_HOME/layerscope)\n"
+        "      --cache-limit SIZE   cache size limit, e.g. 512M or 4G (default 2G)\n"
+        "      --no-cache           neither read nor write the evaluation cache\n"
         "      --quantized DIR      use a model saved by --save-quantized as the current\n"
         "                           allocation instead of quantizing again\n"
         "      --sensitivity        measure activation sensitivity (the paper's method)\n"
@@ -267,6 +290,34 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
             return -1;
         o->agreement_top = (int)v;
         return 0;
+    case OPT_KLD: o->kld = true; o->perplexity = true; return 0;
+    case OPT_PRECISION:
+        if (parse_double("precision", arg, 1e-6, 100, &d, err) < 0)
+            return -1;
+        o->precision = d;
+        return 0;
+    case OPT_KLD_TOP_K:
+        if (parse_int("kld-top-k", arg, 1, 1 << 20, &v, err) < 0)
+            return -1;
+        o->kld_top_k = (int)v;
+        return 0;
+    case OPT_CACHE_DIR: o->cache_dir = arg; return 0;
+    case OPT_CACHE_LIMIT: {
+        char *end;
+        double x = strtod(arg, &end);
+        double mult = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+                      : *end == 'G' || *end == 'g' ? 1073741824.0 : 1.0;
+        if (mult != 1.0)
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*arg == '\0' || *end != '\0' || !(x * mult >= 4096) || x * mult > 1e15)
+            return ls_fail(err, "option --cache-limit: \"%s\" is not a size such as 512M or "
+                                "4G (at least 4K)", arg);
+        o->cache_limit = (long long)(x * mult);
+        return 0;
+    }
+    case OPT_NO_CACHE: o->no_cache = true; return 0;
     case OPT_CALIB: o->calib_path = arg; return 0;
     case OPT_CALIB_SAMPLES:
         if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)

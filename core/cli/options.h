@@ -24,6 +24,14 @@ typedef struct ls_options {
     int ctx, stride, chunks;     /* 0 = the protocol's defaults */
     bool allow_long_ctx;         /* --allow-long-ctx: a ctx beyond the model's context */
     const char *load_quantized;  /* --quantized DIR: the current allocation from a save */
+    /* KL divergence against fp (--kld and its parameters; issue 10) */
+    bool kld;                    /* --kld: the "quality" measures with --perplexity */
+    double precision;            /* --precision R: sequential stop; 0 = off */
+    int kld_top_k;               /* --kld-top-k K: reference top-k when full logits do not
+                                    fit the cache limit; 0 = 64 */
+    const char *cache_dir;       /* --cache-dir DIR; NULL = $LAYERSCOPE_CACHE_DIR, XDG */
+    long long cache_limit;       /* --cache-limit SIZE in bytes; 0 = 2 GiB */
+    bool no_cache;               /* --no-cache */
     /* activation sensitivity (--sensitivity and its parameters) */
     bool measure_sensitivity;
     const char *calib_path;      /* --calib FILE; NULL = the sample's text with the demo */

@@ -296,6 +296,79 @@ void ls_result_json_add_perplexity(cJSON *doc, const ls_ppl_compare *c, const ch
     cJSON_AddStringToObject(o, "note", c->note);
 }
 
+static cJSON *quality_stats_json(const ls_quality_stats *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    const struct {
+        const char *name;
+        double v;
+    } f[] = {{"kld_mean", s->kld_mean},         {"kld_se", s->kld_se},
+             {"kld_p50", s->kld_p50},           {"kld_p90", s->kld_p90},
+             {"kld_p95", s->kld_p95},           {"kld_p99", s->kld_p99},
+             {"kld_p999", s->kld_p999},         {"kld_max", s->kld_max},
+             {"same_top_pct", s->same_top_pct}, {"same_top_se", s->same_top_se},
+             {"ln_ppl_ratio", s->ln_ppl_ratio}, {"ln_ppl_ratio_se", s->ln_ppl_ratio_se},
+             {"ppl", s->ppl}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        cJSON_AddItemToObject(o, f[i].name, ls_json_exact_number(f[i].v));
+    return o;
+}
+
+void ls_result_json_add_quality(cJSON *doc, const ls_quality_result *q, double precision)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "quality");
+    cJSON_AddStringToObject(o, "protocol", ls_ppl_protocol_name(q->protocol));
+    cJSON_AddNumberToObject(o, "ctx", q->ctx);
+    cJSON_AddNumberToObject(o, "stride", q->stride);
+    cJSON_AddNumberToObject(o, "tokens", (double)q->tokens);
+    cJSON_AddNumberToObject(o, "windows", (double)q->n_windows);
+    cJSON_AddNumberToObject(o, "windows_available", (double)q->windows_available);
+    cJSON_AddStringToObject(o, "stopped_by", q->stopped_by ? q->stopped_by : "");
+    cJSON_AddItemToObject(o, "precision", precision > 0 ? ls_json_exact_number(precision)
+                                                        : cJSON_CreateNull());
+    cJSON_AddBoolToObject(o, "reference_cached", q->reference_cached);
+    cJSON_AddBoolToObject(o, "base_cached", q->base_cached);
+    cJSON_AddBoolToObject(o, "coarsened", q->coarsened);
+    cJSON_AddNumberToObject(o, "top_k", q->top_k);
+    cJSON_AddItemToObject(o, "fp_ppl", ls_json_exact_number(q->fp_ppl));
+    cJSON_AddItemToObject(o, "base", q->have_base ? quality_stats_json(&q->base)
+                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "current", q->have_current ? quality_stats_json(&q->current)
+                                                        : cJSON_CreateNull());
+    if (q->have_base && q->have_current) {
+        const ls_quality_diff *d = &q->current_vs_base;
+        cJSON *c = cJSON_AddObjectToObject(o, "current_vs_base");
+        const struct {
+            const char *name;
+            double v;
+        } f[] = {{"kld", d->kld},
+                 {"kld_se", d->kld_se},
+                 {"kld_rel", d->kld_rel},
+                 {"kld_rel_se", d->kld_rel_se},
+                 {"same_top_pct", d->same_top_pct},
+                 {"same_top_se", d->same_top_se},
+                 {"ln_ppl_ratio", d->ln_ppl_ratio},
+                 {"ln_ppl_ratio_se", d->ln_ppl_ratio_se}};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            cJSON_AddItemToObject(c, f[i].name, ls_json_exact_number(f[i].v));
+        cJSON_AddBoolToObject(c, "distinguishable", d->kld_distinguishable);
+        cJSON_AddBoolToObject(c, "identical", d->identical);
+    } else {
+        cJSON_AddNullToObject(o, "current_vs_base");
+    }
+    cJSON_AddStringToObject(o, "verdict", q->verdict);
+    cJSON_AddItemToObject(o, "mem_pct", ls_json_exact_number(q->mem_pct));
+    cJSON *pl = cJSON_AddArrayToObject(o, "per_layer");
+    for (int l = 0; q->per_layer && l < q->n_layers; l++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "layer", l);
+        cJSON_AddItemToObject(e, "rel_l2", ls_json_exact_number(q->per_layer[l].rel_l2));
+        cJSON_AddItemToObject(e, "cosine", ls_json_exact_number(q->per_layer[l].cosine));
+        cJSON_AddItemToArray(pl, e);
+    }
+    cJSON_AddNumberToObject(o, "per_layer_tokens", (double)q->per_layer_tokens);
+}
+
 /* [b1, g1, b2, g2] as the fork's optimal_configs holds it (b2 = 8, g2 = 128 always). */
 static cJSON *config_tuple(int stop)
 {
