@@ -290,6 +290,14 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         if (ls_batch_sensitivity(o, model, is_demo, p, threads, errf, &err) < 0)
             goto out;
     }
+    if (o->measure) {
+        if (!model) {
+            ls_fail(&err, "%s: --measure needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_measure(o, model, is_demo, settings.base, p, threads, errf, &err) < 0)
+            goto out;
+    }
     if (o->imatrix_path) {
         if (ls_source_add_imatrix(p, model, o->imatrix_path, &imatrix, &err) < 0)
             goto out;

@@ -54,6 +54,10 @@ typedef struct ls_options {
     const char *imatrix_path;    /* --imatrix FILE: a llama.cpp importance matrix */
     const char *imatrix_out;     /* --export-imatrix FILE (implies --sensitivity) */
     int agreement_top;           /* --agreement-top N; 0 = 10 */
+    bool measure;                /* --measure: the measured ΔKL per matrix */
+    long measure_tokens;         /* --measure-tokens N; 0 = 16384 */
+    const char *measure_state;   /* --measure-state FILE; NULL = in the cache directory */
+    const char *measure_out;     /* --export-measure-csv FILE (implies --measure) */
     int threads;                 /* 0 = all cores */
     ls_settings settings;
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */

@@ -96,6 +96,9 @@ static cJSON *module_json(const ls_profile *p, const ls_analysis *a, int l, int 
     cJSON_AddItemToObject(o, "imatrix_error", p->imatrix_error
                                                   ? ls_json_exact_number(p->imatrix_error[i])
                                                   : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "measured_dkl", p->measured_dkl
+                                                 ? ls_json_exact_number(p->measured_dkl[i])
+                                                 : cJSON_CreateNull());
     const ls_detection *d = ls_analysis_detection(a, m, l);
     bool has = d && l > 0 && d->valid[l];
     cJSON_AddItemToObject(o, "diff", has ? ls_json_exact_number(d->diff[l]) : cJSON_CreateNull());

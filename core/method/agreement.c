@@ -5,10 +5,10 @@
 #include <string.h>
 
 static const char *const metric_names[LS_N_METRICS] = {
-    "sensitivity", "kurtosis", "act_energy", "imatrix_error", "fnorm",
+    "sensitivity", "kurtosis", "act_energy", "imatrix_error", "fnorm", "measured_dkl",
 };
 static const char *const metric_labels[LS_N_METRICS] = {
-    "sensitivity", "kurtosis", "imatrix energy", "imatrix error", "fnorm",
+    "sensitivity", "kurtosis", "imatrix energy", "imatrix error", "fnorm", "measured dKL",
 };
 
 const char *ls_metric_name(int m)
@@ -40,6 +40,7 @@ bool ls_metric_values(const ls_profile *p, int metric, int base_stop, double *ou
     case LS_METRIC_KURTOSIS: src = p->kurtosis; break;
     case LS_METRIC_ACT_ENERGY: src = p->act_energy; break;
     case LS_METRIC_IMATRIX_ERROR: src = p->imatrix_error; break;
+    case LS_METRIC_MEASURED_DKL: src = p->measured_dkl; break;
     case LS_METRIC_FNORM:
         if (!p->fnorm || base_stop < 0 || base_stop >= LS_N_STOPS)
             return false;

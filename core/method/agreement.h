@@ -1,6 +1,6 @@
 /* How well the metric columns agree: for every two columns present (activation
- * sensitivity, kurtosis, imatrix energy, imatrix error, FNorm at the base config), the
- * Spearman rank correlation over all matrices and per module type, and the overlap of
+ * sensitivity, kurtosis, imatrix energy, imatrix error, FNorm at the base config, measured
+ * ΔKL), the Spearman rank correlation over all matrices and per module type, and the overlap of
  * their top-N sets (the N matrices with the largest values). Only matrices where both
  * values are finite count. Ties get the average of the ranks they span. Pure. */
 #ifndef LS_AGREEMENT_H
@@ -16,12 +16,13 @@ enum ls_metric {
     LS_METRIC_ACT_ENERGY,
     LS_METRIC_IMATRIX_ERROR,
     LS_METRIC_FNORM,
+    LS_METRIC_MEASURED_DKL,
     LS_N_METRICS
 };
 
-/* "sensitivity" "kurtosis" "act_energy" "imatrix_error" "fnorm" (the JSON names) */
+/* "sensitivity" "kurtosis" "act_energy" "imatrix_error" "fnorm" "measured_dkl" (JSON) */
 const char *ls_metric_name(int metric);
-/* "sensitivity" "kurtosis" "imatrix energy" "imatrix error" "fnorm" (for tables) */
+/* "sensitivity" "kurtosis" "imatrix energy" "imatrix error" "fnorm" "measured dKL" */
 const char *ls_metric_label(int metric);
 
 /* The metric of every matrix into out[L*7] (FNorm at stop base_stop). False when the

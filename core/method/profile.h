@@ -55,6 +55,7 @@ typedef struct ls_profile {
                                      sensitivity ("imatrix energy", "imatrix error"); "" */
     double *act_energy;      /* [L*7] sum_j E[x_j^2] from an imatrix, or NULL */
     double *imatrix_error;   /* [L*7] imatrix-weighted HQQ error (--imatrix), or NULL */
+    double *measured_dkl;    /* [L*7] measured ΔKL (--measure, core/eval/measure.h), or NULL */
     ls_act_stats *act_stats; /* [L*7] imatrix statistics per matrix, or NULL */
     ls_imatrix_meta imatrix; /* imatrix.file[0] == 0 when none */
     int n_warnings;

@@ -33,6 +33,8 @@ ls_profile *ls_profile_copy(const ls_profile *p, ls_error *err)
     if ((p->act_energy && !(c->act_energy = dup_array(p->act_energy, n * sizeof(double)))) ||
         (p->imatrix_error &&
          !(c->imatrix_error = dup_array(p->imatrix_error, n * sizeof(double)))) ||
+        (p->measured_dkl &&
+         !(c->measured_dkl = dup_array(p->measured_dkl, n * sizeof(double)))) ||
         (p->act_stats && !(c->act_stats = dup_array(p->act_stats, n * sizeof(ls_act_stats))))) {
         ls_profile_free(c);
         ls_fail(err, "out of memory");
