@@ -309,6 +309,13 @@ static unsigned act_SENSI(app *a, int ch)
                         "Calibration text file (one document per line)", app_start_sensi);
 }
 
+static unsigned act_MEASURE(app *a, int ch)
+{
+    (void)ch;
+    return start_or_ask(a, LS_SAMPLE_EVAL_TEXT, PROMPT_MEASURE_TEXT,
+                        "Evaluation text for the measured dKL", app_start_measure);
+}
+
 static unsigned act_SENSI_CSV(app *a, int ch)
 {
     (void)ch;
@@ -485,6 +492,7 @@ static unsigned prompt_accept(app *a)
     case PROMPT_LOAD_SESSION: app_load_session(a, path); break;
     case PROMPT_PPL_TEXT: app_start_ppl(a, path); break;
     case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
+    case PROMPT_MEASURE_TEXT: app_start_measure(a, path); break;
     case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
     }
     return R_REDRAW;

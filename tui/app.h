@@ -39,6 +39,7 @@ typedef enum app_prompt {
     PROMPT_PPL_TEXT,
     PROMPT_SENSI_TEXT,
     PROMPT_SENSI_CSV,
+    PROMPT_MEASURE_TEXT,
 } app_prompt;
 typedef enum app_job_kind {
     JOB_KURTOSIS = 1,
@@ -48,6 +49,7 @@ typedef enum app_job_kind {
     JOB_PPL,
     JOB_SENSI,
     JOB_IMATRIX, /* the imatrix-weighted HQQ error (tui/app_imatrix.c) */
+    JOB_MEASURE, /* the measured ΔKL (tui/app_measure.c) */
 } app_job_kind;
 
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
@@ -80,6 +82,7 @@ typedef struct app {
     char load_error[LS_ERROR_MSG_MAX]; /* shown instead of the layers when nothing is open */
     uint64_t model_gen;                /* tags job results with the model they belong to */
     bool kurt_pending;
+    bool measure_pending;              /* the M job runs */
 
     /* settings and their result */
     ls_settings settings;
@@ -209,6 +212,9 @@ bool app_poll_jobs(app *a);
  * (tui/app_imatrix.c). Returns -1 with err on a bad file. */
 int app_open_imatrix(app *a, ls_error *err);
 bool app_take_imatrix(app *a, const ls_job_info *info, void *res);
+/* M: the measured ΔKL job on text (tui/app_measure.c). */
+void app_start_measure(app *a, const char *text);
+bool app_take_measure(app *a, const ls_job_info *info, void *res);
 
 /* The saved config from the current state. */
 void app_save_config(app *a);

@@ -13,7 +13,8 @@
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                  \
-    A(AGREE)
+    A(AGREE)                                                                              \
+    A(MEASURE)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -63,6 +64,9 @@ typedef enum ls_action {
     KEY('h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
     KEY('A', "A", ACT_AGREE, NULL,                                                         \
         "agreement of the metric columns: Spearman rank correlation and top-N overlap")    \
+    KEY('M', "M", ACT_MEASURE, NULL,                                                       \
+        "measured dKL: each matrix alone at the base config vs fp (job; resumable; "        \
+        "default text samples/eval.txt)")                                                   \
     KEY('Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
     KEY('w', "w", ACT_SAVE_QUANT, NULL,                                                    \

@@ -199,9 +199,11 @@ static void draw_bars(app *a, wg_rect r)
 
     /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | config */
     int cfg_w = 15, vw = 9;
-    int half = (r.w - 6 - cfg_w) / (a->q_known ? 3 : 2);
+    bool dkl = p->measured_dkl || a->measure_pending; /* the measured dKL column */
+    int half = (r.w - 6 - cfg_w) / (2 + (a->q_known ? 1 : 0) + (dkl ? 1 : 0));
     int bw = half - vw - 2;
     int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
+    int xd = xq + (a->q_known ? half : 0);
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
     wg_putf(stdscr, r.y + 1, xs, half - 1, title, "%s%s",
@@ -211,10 +213,13 @@ static void draw_bars(app *a, wg_rect r)
             use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
     if (a->q_known)
         wg_put(stdscr, r.y + 1, xq, half - 1, title, "HQQ error (~ stale)");
+    if (dkl)
+        wg_put(stdscr, r.y + 1, xd, half - 1, title, "measured dKL");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
 
     scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
+    scale sd = scale_of(a, p->measured_dkl ? p->measured_dkl : p->sensitivity, m);
     int rows = view_main_rows(a);
     for (int row = 0; row < rows; row++) {
         int l = a->scroll + row;
@@ -236,6 +241,9 @@ static void draw_bars(app *a, wg_rect r)
                     a->kurt_pending, text);
         if (a->q_known)
             draw_qerr(a, y, xq, vw, bw, i, &sq, text);
+        if (dkl)
+            draw_metric(a, y, xd, vw, bw, p->measured_dkl ? p->measured_dkl[i] : NAN, &sd,
+                        &an->sensi[m], false, l, a->measure_pending, text);
         const char *base = ls_stop_get(s->base)->name;
         if (boosted)
             wg_putf(stdscr, y, xc, cfg_w - 1, wg_attr(&a->style, WG_OUTLIER), "%s->%s", base,
