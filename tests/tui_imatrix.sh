@@ -2,7 +2,8 @@
 # Importance matrices end to end: the batch CLI (--export-imatrix writes a GGUF imatrix
 # that opens on its own as a profile; --imatrix adds act_energy, imatrix_error and the
 # agreement to the JSON; bad files exit 2 with one line) and the explorer (the column
-# label, the detail pane's imatrix statistics, the A agreement screen).
+# label, the detail pane's imatrix statistics, the A agreement screen), and the measured dKL
+# (--measure, resumed from its state file; the M job).
 cd "$(dirname "$0")/.." || exit 1
 LS_BIN=${LAYERSCOPE_BIN:-./layerscope}
 pass=0 fail=0 skip=0
@@ -83,6 +84,28 @@ else bad "explorer agreement: $(cat "$TMP/agree.err")"; fi
 if run agree2 "A A" "$TMP/neutral.bin" && ! grep -q "Agreement of" "$TMP/agree2.txt"; then
     ok "explorer: A closes the agreement table"
 else bad "explorer: A does not close"; fi
+
+# measured dKL: batch (JSON, CSV, resumed from its state file) and the M job
+export LAYERSCOPE_CACHE_DIR="$TMP/cache"
+if $LS_BIN --batch --measure --measure-tokens 200 --measure-state "$TMP/m.state" \
+       --export-measure-csv "$TMP/dkl.csv" --json "$TMP/m.json" > /dev/null 2> "$TMP/m1.err" &&
+   grep -q "measured dKL of 168 matrices (0 resumed" "$TMP/m1.err" &&
+   $LS_BIN --batch --measure --measure-tokens 200 --measure-state "$TMP/m.state" \
+       --json "$TMP/m2.json" > /dev/null 2> "$TMP/m2.err" &&
+   grep -q "measured dKL of 168 matrices (168 resumed" "$TMP/m2.err" &&
+   python3 - "$TMP/m.json" "$TMP/m2.json" "$TMP/dkl.csv" <<'PY'
+import json, sys, csv
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+va = [m["measured_dkl"] for m in a["modules"]]
+assert va == [m["measured_dkl"] for m in b["modules"]] and all(v >= 0 for v in va)
+rows = list(csv.DictReader(open(sys.argv[3])))
+assert len(rows) == 168 and float(rows[5]["measured_dkl"]) == va[5]
+assert any(p["b"] == "measured_dkl" for p in a["agreement"]["pairs"])
+PY
+then ok "--measure: JSON, CSV, resumed run"; else bad "--measure: $(cat "$TMP/m1.err" "$TMP/m2.err" | tail -3)"; fi
+if run measure "M wait" --measure-tokens 200 && grep -q "measured dKL" "$TMP/measure.txt" &&
+   grep -q "168 matrices" "$TMP/measure.txt"; then ok "explorer: M measures dKL (job)"; else
+    bad "explorer M: $(cat "$TMP/measure.err")"; fi
 
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -106,8 +106,8 @@ static void explain_series(const ls_profile *p, const ls_analysis *a, const ls_d
 
 /* The importance matrix's numbers for the matrix, as llama-imatrix --show-statistics
  * names them: sum of E[x^2] (act_energy), min, max, mean, std, active channels, entropy
- * (bits and normalised), ZD (channels with z > 1), cosine similarity with layer - 1; then the imatrix error and the
- * measured dKL when there are. */
+ * (bits and normalised), ZD (channels with z > 1), cosine similarity with layer - 1;
+ * then the imatrix error and the measured dKL when there are. */
 static void explain_imatrix(const ls_profile *p, int i, ls_explain *e)
 {
     if (p->act_stats && p->act_stats[i].known) {
