@@ -3,6 +3,9 @@
 # "N passed, N failed, N skipped" lines and prints the total as the last line. A binary
 # that dies without its summary line counts as one failure.
 passed=0 failed=0 skipped=0
+# The evaluation cache of P / --kld stays inside the build tree during tests.
+LAYERSCOPE_CACHE_DIR=${LAYERSCOPE_CACHE_DIR:-$PWD/build/tmp/cache}
+export LAYERSCOPE_CACHE_DIR
 run_one() {
     name=$1; shift
     out=$("$@" 2>&1); rc=$?

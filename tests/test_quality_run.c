@@ -431,8 +431,8 @@ static void test_cache_bad_input(void)
     ls_quality_result_free(&r);
     CHECK(wl.n == 0);
     /* the reference entry's path */
-    char cmd[1400], ref[1024] = "";
-    snprintf(cmd, sizeof cmd, "ls %s/ref-*.lsq", d);
+    char cmd[4096], ref[1024] = "";
+    snprintf(cmd, sizeof cmd, "ls %.600s/ref-*.lsq", d);
     FILE *pp = popen(cmd, "r");
     if (pp) {
         if (!fgets(ref, sizeof ref, pp))
@@ -484,8 +484,8 @@ static void test_cache_bad_input(void)
     wl.n = 0;
     CHECK(run(&fx, d, 2, NULL, base, 0, &wl, &r) == 0);
     ls_quality_result_free(&r);
-    snprintf(cmd, sizeof cmd, "for f in %s/ref-*.lsq; do [ \"$f\" = '%s' ] || cp \"$f\" '%s'; "
-             "done", d, ref, ref);
+    snprintf(cmd, sizeof cmd, "for f in %.600s/ref-*.lsq; do [ \"$f\" = '%.1000s' ] || "
+             "cp \"$f\" '%.1000s'; done", d, ref, ref);
     CHECK(system(cmd) == 0);
     snprintf(fx.text, sizeof fx.text, "%s", other_text);
     wl.n = 0;
@@ -494,7 +494,7 @@ static void test_cache_bad_input(void)
     CHECK(!r.reference_cached && r.current.kld_mean == kld);
     ls_quality_result_free(&r);
     /* eviction: a limit that holds one reference entry keeps the newest */
-    snprintf(cmd, sizeof cmd, "ls %s/*.lsq | wc -l", d);
+    snprintf(cmd, sizeof cmd, "ls %.600s/*.lsq | wc -l", d);
     int before = -1;
     pp = popen(cmd, "r");
     if (pp) {

@@ -382,6 +382,23 @@ static unsigned act_OPEN(app *a, int ch)
     return R_REDRAW;
 }
 
+/* P's sequential stop (--precision): off, 0.2, 0.1, 0.05. */
+static unsigned act_PRECISION(app *a, int ch)
+{
+    (void)ch;
+    static const double steps[] = {0, 0.2, 0.1, 0.05};
+    int n = (int)(sizeof steps / sizeof steps[0]), k = 0;
+    while (k < n && steps[k] != a->precision)
+        k++;
+    a->precision = steps[(k + 1) % n];
+    if (a->precision > 0)
+        app_msg(a, false, "P stops when the KLD change against base is known to +/- %.0f %% "
+                          "(95 %%)", 100.0 * a->precision);
+    else
+        app_msg(a, false, "P evaluates the whole text (no sequential stop)");
+    return R_REDRAW;
+}
+
 static unsigned act_THEME(app *a, int ch)
 {
     (void)ch;

@@ -46,6 +46,7 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
 {
     memset(a, 0, sizeof *a);
     a->opts = o;
+    a->precision = o->precision; /* P's sequential stop; p cycles it */
     a->args = args;
     a->threads = o->threads > 0 ? o->threads : ls_cpu_count();
     a->an = calloc(1, sizeof *a->an);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "eval/quality.h"
 #include "method/analysis.h"
 #include "method/histogram.h"
 #include "base/jobs.h"
@@ -127,6 +128,16 @@ typedef struct app {
     bool ppl_known;
     double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
     char ppl_text[1024];
+    /* P's measures against fp (issue 10): KLD and same top of base and current, the verdict,
+     * and per layer the current allocation's error ("error in" column of the main panel) */
+    bool kld_known;
+    ls_quality_stats kld_base, kld_cur;
+    char kld_verdict[256];
+    char kld_info[160];              /* tokens, why it stopped, reference cached, coarsened */
+    bool layer_err_known;
+    int layer_err_n;
+    double layer_rel[LS_MAX_LAYERS], layer_cos[LS_MAX_LAYERS];
+    double precision;                /* P's sequential stop (p); 0 = off */
     /* sensitivity (S): the last measurement, kept for the CSV export */
     void *sensi;                     /* ls_sensi_result *, owned; NULL when none */
     uint64_t sensi_gen;

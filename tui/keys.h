@@ -8,6 +8,7 @@
 #include <curses.h>
 
 #define LS_ACTIONS(A)                                                                    \
+    A(PRECISION)                                                                         \
     A(UP) A(DOWN) A(PGUP) A(PGDN) A(TOP) A(BOTTOM) A(NEXT_MOD) A(PREV_MOD) A(MODULE)     \
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
@@ -72,7 +73,9 @@ typedef enum ls_action {
     KEY('w', "w", ACT_SAVE_QUANT, NULL,                                                    \
         "write the quantized model to a directory (asks for a path)")                      \
     KEY('P', "P", ACT_PPL, NULL,                                                           \
-        "perplexity: fp, base and current allocation (job; default text samples/eval.txt)") \
+        "perplexity, KLD and same top: fp, base, current (job; default samples/eval.txt)") \
+    KEY('p', "p", ACT_PRECISION, NULL,                                                     \
+        "P's sequential stop: off, 0.2, 0.1, 0.05 (95 % half-width of the KLD change)")    \
     KEY('S', "S", ACT_SENSI, NULL,                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
     KEY('E', "E", ACT_SENSI_CSV, NULL,                                                     \

@@ -184,6 +184,18 @@ static void draw_qerr(app *a, int y, int x, int vw, int bw, int i, const scale *
                 stale ? WG_DIM : WG_BAR);
 }
 
+/* P's per-layer error of the current allocation: relative L2 and cosine of the hidden
+ * state after the layer against fp, the bar scaled to the largest relative L2. */
+static void draw_layer_err(app *a, int y, int x, int w, double rel, double cosine, double max,
+                           attr_t text)
+{
+    int n = wg_putf(stdscr, y, x, w - 1, text, "%.4f %.5f", rel, cosine);
+    int bw = w - n - 2;
+    if (bw > 2)
+        wg_bar_draw(stdscr, &a->style, y, x + n + 1, bw, max > 0 ? rel / max : 0,
+                    WG_BAR_NORMAL, WG_BAR);
+}
+
 static void draw_bars(app *a, wg_rect r)
 {
     const ls_profile *p = a->profile;
@@ -197,13 +209,16 @@ static void draw_bars(app *a, wg_rect r)
              ls_module_name(m));
     tab_strip(a, r, right);
 
-    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | config */
+    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | [error in] |
+     * [measured dKL] | config */
     int cfg_w = 15, vw = 9;
     bool dkl = p->measured_dkl || a->measure_pending; /* the measured dKL column */
-    int half = (r.w - 6 - cfg_w) / (2 + (a->q_known ? 1 : 0) + (dkl ? 1 : 0));
+    bool lerr = a->layer_err_known;
+    int half = (r.w - 6 - cfg_w) / ((a->q_known ? 3 : 2) + (lerr ? 1 : 0) + (dkl ? 1 : 0));
     int bw = half - vw - 2;
     int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
-    int xd = xq + (a->q_known ? half : 0);
+    int xl = xq + (a->q_known ? half : 0);
+    int xd = xl + (lerr ? half : 0);
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
     wg_putf(stdscr, r.y + 1, xs, half - 1, title, "%s%s",
@@ -213,9 +228,14 @@ static void draw_bars(app *a, wg_rect r)
             use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
     if (a->q_known)
         wg_put(stdscr, r.y + 1, xq, half - 1, title, "HQQ error (~ stale)");
+    if (lerr)
+        wg_put(stdscr, r.y + 1, xl, half - 1, title, "err in: L2 cos (P)");
     if (dkl)
         wg_put(stdscr, r.y + 1, xd, half - 1, title, "measured dKL");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
+    double lmax = 0;
+    for (int l = 0; lerr && l < a->layer_err_n; l++)
+        lmax = a->layer_rel[l] > lmax ? a->layer_rel[l] : lmax;
 
     scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
@@ -241,6 +261,8 @@ static void draw_bars(app *a, wg_rect r)
                     a->kurt_pending, text);
         if (a->q_known)
             draw_qerr(a, y, xq, vw, bw, i, &sq, text);
+        if (lerr && l < a->layer_err_n) /* the current allocation's error at the layer's output */
+            draw_layer_err(a, y, xl, half, a->layer_rel[l], a->layer_cos[l], lmax, text);
         if (dkl)
             draw_metric(a, y, xd, vw, bw, p->measured_dkl ? p->measured_dkl[i] : NAN, &sd,
                         &an->sensi[m], false, l, a->measure_pending, text);

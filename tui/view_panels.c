@@ -110,12 +110,24 @@ static void quant_totals(const app *a, const ls_job_info *j, const char *el, cha
              t->fro_total, el);
 }
 
-/* The paper's central comparison: PPL of fp, base and current, the change against base
- * beside the memory it costs. */
+/* The paper's central comparison: PPL of fp, base and current, and against fp the KLD and
+ * same-top rate of base and current with 95 % intervals, the verdict beside the memory it
+ * costs (issue 10). */
 static void ppl_line(const app *a, const char *el, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem  %s",
-             a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct, el);
+    if (!a->kld_known) {
+        snprintf(buf, cap, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem  %s",
+                 a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct, el);
+        return;
+    }
+    const ls_quality_stats *b = &a->kld_base, *c = &a->kld_cur;
+    snprintf(buf, cap,
+             "PPL fp %.4f  base %.4f KLD %.4g+-%.2g top %.1f+-%.1f%%  "
+             "cur %.4f KLD %.4g+-%.2g top %.1f+-%.1f%% (+- 95 %%)  %.255s  "
+             "[%.150s, %.16s]",
+             a->ppl_fp, b->ppl, b->kld_mean, LS_Z95 * b->kld_se, b->same_top_pct,
+             LS_Z95 * b->same_top_se, c->ppl, c->kld_mean, LS_Z95 * c->kld_se,
+             c->same_top_pct, LS_Z95 * c->same_top_se, a->kld_verdict, a->kld_info, el);
 }
 
 void view_jobs(app *a, wg_rect r)
@@ -135,7 +147,7 @@ void view_jobs(app *a, wg_rect r)
         /* rows this job may use: its own, plus what the remaining jobs leave spare */
         int left = r.y + r.h - y, rest = a->n_jobs - i - 1;
         int rows = left - rest > 1 ? left - rest : 1;
-        char line[256] = "";
+        char line[768] = "";
         attr_t at = i == a->job_sel ? wg_attr(&a->style, WG_SELECTION) : d;
         int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-11.11s ", j->name);
         char el[16], eta[16];

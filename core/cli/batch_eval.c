@@ -188,13 +188,13 @@ static void on_quality_chunk(void *ctx, const ls_quality_result *r)
     fprintf(kp->errf, "\rwindow %lld/%lld, %lld tokens:", (long long)r->n_windows,
             (long long)r->windows_available, (long long)r->tokens);
     if (r->have_base)
-        fprintf(kp->errf, " base KLD %.5f \xC2\xB1 %.5f", r->base.kld_mean,
+        fprintf(kp->errf, " base KLD %.5f +/- %.5f", r->base.kld_mean,
                 LS_Z95 * r->base.kld_se);
     if (r->have_current)
-        fprintf(kp->errf, ", current KLD %.5f \xC2\xB1 %.5f", r->current.kld_mean,
+        fprintf(kp->errf, ", current KLD %.5f +/- %.5f", r->current.kld_mean,
                 LS_Z95 * r->current.kld_se);
     if (r->have_base && r->have_current && isfinite(r->current_vs_base.kld_rel))
-        fprintf(kp->errf, ", difference %+.1f %% \xC2\xB1 %.1f %% (95 %%) ",
+        fprintf(kp->errf, ", difference %+.1f %% +/- %.1f %% (95 %%) ",
                 100.0 * r->current_vs_base.kld_rel,
                 100.0 * LS_Z95 * r->current_vs_base.kld_rel_se);
     fflush(kp->errf);
@@ -216,8 +216,8 @@ static void print_running(FILE *out, const char *name, const ls_ppl_result *r)
 
 static void print_quality_row(FILE *out, const char *name, const ls_quality_stats *s)
 {
-    fprintf(out, "%-8s %9.4f  %.5f \xC2\xB1 %.5f  %8.5f %8.5f  %6.2f \xC2\xB1 %4.2f %%  %+.5f "
-            "\xC2\xB1 %.5f\n", name, s->ppl, s->kld_mean, s->kld_se, s->kld_p99, s->kld_max,
+    fprintf(out, "%-8s %9.4f  %.5f +/- %.5f  %8.5f %8.5f  %6.2f +/- %4.2f %%  %+.5f "
+            "+/- %.5f\n", name, s->ppl, s->kld_mean, s->kld_se, s->kld_p99, s->kld_max,
             s->same_top_pct, s->same_top_se, s->ln_ppl_ratio, s->ln_ppl_ratio_se);
 }
 
@@ -229,8 +229,8 @@ void ls_batch_print_quality(FILE *out, const ls_quality_result *q)
             q->stopped_by, q->reference_cached ? "from the cache" : "computed",
             q->coarsened ? "KLD of the top-k coarsened distributions, a lower bound"
                          : "KLD over the full vocabulary");
-    fprintf(out, "               PPL  KLD mean \xC2\xB1 SE         p99      max  same top "
-            "\xC2\xB1 SE   ln(PPL/PPL_fp) \xC2\xB1 SE\n");
+    fprintf(out, "               PPL  KLD mean +/- SE         p99      max  same top "
+            "+/- SE   ln(PPL/PPL_fp) +/- SE\n");
     fprintf(out, "%-8s %9.4f\n", "fp", q->fp_ppl);
     if (q->have_base)
         print_quality_row(out, "base", &q->base);
@@ -238,8 +238,8 @@ void ls_batch_print_quality(FILE *out, const ls_quality_result *q)
         print_quality_row(out, "current", &q->current);
     if (q->have_base && q->have_current) {
         const ls_quality_diff *d = &q->current_vs_base;
-        fprintf(out, "current vs base (paired): KLD %+.5f \xC2\xB1 %.5f (%+.1f %% \xC2\xB1 %.1f %%), "
-                "same top %+.2f \xC2\xB1 %.2f points, ln(PPL ratio) %+.5f \xC2\xB1 %.5f\n",
+        fprintf(out, "current vs base (paired, +/- SE): KLD %+.5f +/- %.5f (%+.1f %% +/- %.1f %%), "
+                "same top %+.2f +/- %.2f points, ln(PPL ratio) %+.5f +/- %.5f\n",
                 d->kld, d->kld_se, 100.0 * d->kld_rel, 100.0 * d->kld_rel_se, d->same_top_pct,
                 d->same_top_se, d->ln_ppl_ratio, d->ln_ppl_ratio_se);
         fprintf(out, "verdict: %s\n", q->verdict);

@@ -108,8 +108,8 @@ double ls_percentile_sorted(const double *sorted, int64_t n, double fraction);
 typedef struct ls_quality_diff {
     int64_t n;
     double kld, kld_se;                   /* mean(kld_cur - kld_base) */
-    double kld_rel, kld_rel_se;           /* mean_cur / mean_base - 1 (delta method with the
-                                             paired covariance); NaN when base KLD is 0 */
+    double kld_rel, kld_rel_se;           /* mean_cur / mean_base - 1 and kld_se / mean_base;
+                                             NaN when the base KLD is 0 */
     double same_top_pct, same_top_se;     /* percentage points */
     double ln_ppl_ratio, ln_ppl_ratio_se; /* mean(nll_cur - nll_base) = ln(PPL_cur/PPL_base) */
     bool identical;                       /* every per-token value equal */
@@ -122,7 +122,7 @@ void ls_quality_compare(const ls_qref *r, const ls_tokq *base, const ls_tokq *cu
 /* z of a two-sided 95 % interval. */
 #define LS_Z95 1.959963984540054
 
-/* One line in words, e.g. "+1.01 % memory: KLD -12.0 % +/- 3.1 % against base (95 %)" or
+/* One line in words, e.g. "+1.01 % memory: KLD -12.0 % +/- 3.1 % against base (95 %, N tokens)" or
  * "+1.01 % memory: not distinguishable from base with 11873 tokens (KLD -0.4 % +/- 2.0 %)".
  * mem_pct NaN leaves the memory part out. */
 void ls_quality_verdict(const ls_quality_diff *d, double mem_pct, char *buf, size_t cap);

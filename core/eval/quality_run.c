@@ -37,6 +37,7 @@ struct ls_qsession {
     uint64_t model_key, text_key;
     char *warn[MAX_WARNINGS];
     int n_warn;
+    char running[64];              /* the latest running estimate, shown with progress */
     /* evaluation scratch */
     ls_fwd *f;
     int64_t batch_cap, block;
@@ -363,8 +364,8 @@ static int on_layer_end(void *ctx, int layer, ls_error *err)
     }
     if (ps->progress) {
         char what[96];
-        snprintf(what, sizeof what, "%.16s: windows %lld-%lld of %lld, layer %d/%d", ps->label,
-                 (long long)ps->w0 + 1, (long long)ps->w1, (long long)s->n_win, layer + 1, L);
+        snprintf(what, sizeof what, "%.8s %lld/%lld L%d%s%.60s", ps->label, (long long)ps->w1,
+                 (long long)s->n_win, layer + 1, s->running[0] ? ": " : "", s->running);
         int64_t units = ps->done_units + (ps->w1 - ps->w0) * (layer + 1) / (L + 1);
         if (ls_progress_tick(ps->progress, units, ps->total_units, what))
             return ls_fail(err, "cancelled");
@@ -778,6 +779,13 @@ int ls_quality_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_
         for (int64_t k = w; k < w1; k++) {
             used = k + 1;
             summarise(s, &r, used, false);
+            if (r.have_base && r.have_current && isfinite(r.current_vs_base.kld_rel))
+                snprintf(s->running, sizeof s->running, "KLD %.2g/%.2g, %+.1f%%+-%.1f%%",
+                         r.base.kld_mean, r.current.kld_mean, 100.0 * r.current_vs_base.kld_rel,
+                         100.0 * LS_Z95 * r.current_vs_base.kld_rel_se);
+            else if (r.have_current)
+                snprintf(s->running, sizeof s->running, "KLD %.3g+-%.2g",
+                         r.current.kld_mean, LS_Z95 * r.current.kld_se);
             if (on_chunk)
                 on_chunk(cb_ctx, &r);
             if (p->precision > 0 && r.have_base && r.have_current && used >= 2) {
