@@ -13,7 +13,7 @@
 
 #include "eval/ppl_text.h"
 #include "eval/quality_run.h"
-#include "formats/samples.h"
+#include "io/samples.h"
 #include "method/budget.h"
 
 static double wall(void)

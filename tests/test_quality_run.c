@@ -15,7 +15,7 @@
 #include "cli/options.h"
 #include "eval/qcache.h"
 #include "eval/quality_run.h"
-#include "formats/samples.h"
+#include "io/samples.h"
 #include "method/budget.h"
 #include "nn/forward.h"
 #include "quant/qmodel.h"

@@ -7,7 +7,7 @@
 
 #include "app.h"
 #include "formats/imatrix.h"
-#include "formats/source.h"
+#include "io/source.h"
 #include "quant/imatrix_error.h"
 
 typedef struct imatrix_arg {

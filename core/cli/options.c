@@ -305,11 +305,15 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
         o->agreement_top = (int)v;
         return 0;
     case OPT_KLD: o->kld = true; o->perplexity = true; return 0;
-    case OPT_PRECISION:
-        if (parse_double("precision", arg, 1e-6, 100, &d, err) < 0)
-            return -1;
+    case OPT_PRECISION: { /* (main dropped parse_double with the settings' move) */
+        char *end;
+        double d = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(d >= 1e-6 && d <= 100))
+            return ls_fail(err, "option --precision: \"%s\" is not a number from 1e-06 to 100",
+                           arg);
         o->precision = d;
         return 0;
+    }
     case OPT_KLD_TOP_K:
         if (parse_int("kld-top-k", arg, 1, 1 << 20, &v, err) < 0)
             return -1;

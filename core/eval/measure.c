@@ -9,7 +9,7 @@
 #include "base/atomic_write.h"
 #include "eval/ppl_text.h"
 #include "eval/quality.h"
-#include "io/session.h"
+#include "eval/qcache.h"
 #include "method/budget.h"
 #include "nn/forward.h"
 #include "quant/hqq.h"
@@ -215,7 +215,7 @@ int ls_measure_tokens(const ls_model *m, const int32_t *ids, int64_t n_ids,
         goto done;
 
     /* The key of what is measured, for the state file. */
-    uint64_t key = 1469598103934665603ull, fp = ls_model_fingerprint(m);
+    uint64_t key = 1469598103934665603ull, fp = ls_qcache_model_key(m);
     key = fnv(key, &fp, sizeof fp);
     key = fnv(key, ids, (size_t)c.rows * sizeof *ids);
     int64_t parts[5] = {n_windows, ctx, p->stop, p->quant_meta, k};

@@ -21,7 +21,29 @@
 
 #include "base/error.h"
 #include "formats/model.h"
-#include "method/profile.h"
+
+/* The per-tensor statistics `llama-imatrix --show-statistics` prints, over the per-channel
+ * means E[x_j^2] of one matrix's input (docs: README "Importance matrices"). */
+typedef struct ls_act_stats {
+    bool known;
+    int64_t n;        /* input channels */
+    double sum;       /* sum of E[x_j^2] = act_energy */
+    double min, max, mean, stddev;
+    double active;    /* fraction of channels with E[x_j^2] > 1e-5 */
+    double entropy;   /* bits, of E[x_j^2] / sum */
+    double entropy_norm; /* entropy / log2(n) */
+    double zd;        /* fraction of channels with z-score > 1 */
+    double cossim;    /* cosine similarity with the same matrix one layer earlier; NaN = none */
+} ls_act_stats;
+
+/* Where an importance matrix came from (the JSON document's "imatrix" object). */
+typedef struct ls_imatrix_meta {
+    char file[512];   /* "" = no imatrix */
+    char format[16];  /* "gguf" or "legacy" */
+    int64_t chunks;   /* -1 unknown */
+    char dataset[256];
+    int entries;
+} ls_imatrix_meta;
 
 typedef enum ls_imatrix_format { LS_IMATRIX_GGUF, LS_IMATRIX_LEGACY } ls_imatrix_format;
 
@@ -76,14 +98,6 @@ int ls_imatrix_find(const ls_imatrix *im, int layer, int module);
 /* The statistics of llama-imatrix --show-statistics for entry i (cossim against the same
  * module one layer earlier, on the raw sums as llama.cpp does). */
 void ls_imatrix_stats(const ls_imatrix *im, int i, ls_act_stats *out);
-
-/* A profile from an imatrix alone: act_energy in the sensitivity column ("imatrix
- * energy"), parameter counts unknown. */
-int ls_imatrix_to_profile(const ls_imatrix *im, ls_profile **out, ls_error *err);
-
-/* Fills p->act_energy, p->act_stats and p->imatrix from im. With a model (m != NULL) every
- * entry's channel count must match the model's matrix; the layer counts must agree. */
-int ls_imatrix_apply(const ls_imatrix *im, const ls_model *m, ls_profile *p, ls_error *err);
 
 /* An empty imatrix shaped like a model's 7 linear types per layer, to accumulate into. */
 ls_imatrix *ls_imatrix_for_model(const ls_model *m, ls_error *err);

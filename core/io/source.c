@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "formats/imatrix.h"
+#include "io/imatrix_profile.h"
 
 static bool looks_like_csv(const char *path)
 {

@@ -9,33 +9,12 @@
 
 #include "method/budget.h"
 #include "base/error.h"
+#include "formats/imatrix.h"
 #include "formats/model.h"
 
 #define LS_IDX(layer, module) ((layer) * LS_N_MODULES + (module))
 #define LS_PROFILE_MAX_WARNINGS 8
 
-/* The per-tensor statistics `llama-imatrix --show-statistics` prints, over the per-channel
- * means E[x_j^2] of one matrix's input (docs: README "Importance matrices"). */
-typedef struct ls_act_stats {
-    bool known;
-    int64_t n;        /* input channels */
-    double sum;       /* sum of E[x_j^2] = act_energy */
-    double min, max, mean, stddev;
-    double active;    /* fraction of channels with E[x_j^2] > 1e-5 */
-    double entropy;   /* bits, of E[x_j^2] / sum */
-    double entropy_norm; /* entropy / log2(n) */
-    double zd;        /* fraction of channels with z-score > 1 */
-    double cossim;    /* cosine similarity with the same matrix one layer earlier; NaN = none */
-} ls_act_stats;
-
-/* Where an importance matrix came from (the JSON document's "imatrix" object). */
-typedef struct ls_imatrix_meta {
-    char file[512];   /* "" = no imatrix */
-    char format[16];  /* "gguf" or "legacy" */
-    int64_t chunks;   /* -1 unknown */
-    char dataset[256];
-    int entries;
-} ls_imatrix_meta;
 
 typedef struct ls_profile {
     char *name;      /* model name, e.g. "Llama-2-7b-hf" */

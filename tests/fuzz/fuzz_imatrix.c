@@ -2,6 +2,7 @@
  * profile built from it, the recognition by content and the GGUF writer on what it read. */
 #include "fuzz_common.h"
 #include "formats/imatrix.h"
+#include "io/imatrix_profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
