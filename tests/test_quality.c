@@ -174,10 +174,19 @@ static void test_compare_and_verdict(void)
     CHECK_REL(d.kld, md, 1e-9);
     CHECK_REL(d.kld_se, sqrt(vd / (n - 1)) / sqrt((double)n), 1e-9);
     CHECK_REL(d.kld_rel, mc / mb - 1.0, 1e-9);
-    CHECK_REL(d.kld_rel_se, d.kld_se / mb, 1e-12);
+    /* delta method, computed directly: var(R) = (var c - 2 R cov + R^2 var b) / (n-1) / mb^2 */
+    double vb = 0, vc = 0, cv = 0, R = mc / mb;
+    for (int i = 0; i < n; i++) {
+        vb += (b.kld[i] - mb) * (b.kld[i] - mb);
+        vc += (c.kld[i] - mc) * (c.kld[i] - mc);
+        cv += (b.kld[i] - mb) * (c.kld[i] - mc);
+    }
+    vb /= n, vc /= n, cv /= n;
+    CHECK_REL(d.kld_rel_se, sqrt((vc - 2 * R * cv + R * R * vb) / (n - 1)) / mb, 1e-9);
     CHECK_NEAR(d.same_top_pct, 10.0, 1e-9); /* 20 % wrong -> 10 % wrong */
     CHECK_NEAR(d.ln_ppl_ratio, -0.05, 1e-9);
     CHECK(d.kld_distinguishable && !d.identical);
+    CHECK(d.kld_distinguishable == (fabs(d.kld_rel) > LS_Z95 * d.kld_rel_se));
     char buf[200];
     ls_quality_verdict(&d, 1.01, buf, sizeof buf);
     CHECK(strstr(buf, "+1.01 % memory: KLD -") == buf);

@@ -305,12 +305,12 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
         o->agreement_top = (int)v;
         return 0;
     case OPT_KLD: o->kld = true; o->perplexity = true; return 0;
-    case OPT_PRECISION: { /* (main dropped parse_double with the settings' move) */
+    case OPT_PRECISION: {
         char *end;
         double d = strtod(arg, &end);
-        if (*arg == '\0' || *end != '\0' || !(d >= 1e-6 && d <= 100))
-            return ls_fail(err, "option --precision: \"%s\" is not a number from 1e-06 to 100",
-                           arg);
+        if (*arg == '\0' || *end != '\0' || !(d > 0 && d <= 100))
+            return ls_fail(err, "option --precision: \"%s\" is not a number above 0 (a "
+                                "relative half-width such as 0.1)", arg);
         o->precision = d;
         return 0;
     }

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "base/atomic_write.h"
-#include "io/session.h"
 
 #define FNV_PRIME 0x100000001b3ull
 
@@ -39,7 +38,15 @@ int ls_qcache_dir(char *buf, size_t cap)
 
 uint64_t ls_qcache_model_key(const ls_model *m)
 {
-    uint64_t h = ls_model_fingerprint(m);
+    /* the tensor table (names, types, shapes), as the session fingerprint hashes it */
+    uint64_t h = LS_QCACHE_HASH_INIT;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ls_tensor *t = &m->tensors[i];
+        h = ls_qcache_hash(h, t->name, strlen(t->name));
+        h = ls_qcache_hash(h, &t->dtype, sizeof t->dtype);
+        h = ls_qcache_hash(h, &t->n_dims, sizeof t->n_dims);
+        h = ls_qcache_hash(h, t->shape, (size_t)t->n_dims * sizeof *t->shape);
+    }
     const ls_config *c = &m->cfg; /* field by field: the struct has padding */
     int ints[] = {(int)c->arch, c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads,
                   c->head_dim, c->vocab_size, c->context, (int)c->rope_scaling,
@@ -52,8 +59,10 @@ uint64_t ls_qcache_model_key(const ls_model *m)
     for (int i = 0; i < m->n_files; i++) {
         const unsigned char *d = m->files[i].data;
         uint64_t size = m->files[i].size;
+        h = ls_qcache_hash(h, &size, sizeof size);
         if (!d || size == 0)
             continue;
+        h = ls_qcache_hash(h, d, (size_t)(size < 65536 ? size : 65536));
         for (int s = 0; s < 64; s++) {
             uint64_t at = size > 4096 ? (size - 4096) / 63 * (uint64_t)s : 0;
             uint64_t len = size - at < 4096 ? size - at : 4096;

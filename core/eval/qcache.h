@@ -12,10 +12,9 @@
  * the size limit by deleting the least recently used entries (modification time; a hit
  * touches its file). An unwritable directory is reported once per process.
  *
- * Model fingerprint (ls_qcache_model_key): the session fingerprint (tensor table, file sizes,
- * first 64 KiB of each file; core/io/session.h) mixed with the config and 64 samples of
- * 4 KiB spread evenly over each file, so edited weights anywhere change it without reading
- * the whole model. Text hash: FNV-1a 64 of the token ids and the BOS id the protocol uses,
+ * Model fingerprint (ls_qcache_model_key): FNV-1a 64 over the tensor table (names, types,
+ * shapes), the config, and per file its size, its first 64 KiB and 64 samples of 4 KiB spread
+ * evenly over it, so edited weights anywhere change it without reading the whole model. Text hash: FNV-1a 64 of the token ids and the BOS id the protocol uses,
  * so the tokenizer and the text mode are covered too. */
 #ifndef LS_QCACHE_H
 #define LS_QCACHE_H

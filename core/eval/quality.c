@@ -280,14 +280,15 @@ void ls_quality_compare(const ls_qref *r, const ls_tokq *base, const ls_tokq *cu
     double inv = n ? 1.0 / (double)n : 0.0;
     mb *= inv, mc *= inv, ms *= inv, mn *= inv;
     md = mc - mb;
-    double vd = 0, vs = 0, vn = 0;
+    double vb = 0, vc = 0, cbc = 0, vd = 0, vs = 0, vn = 0;
     for (int64_t i = 0; i < n; i++) {
+        double b = base->kld[i] - mb, c = cur->kld[i] - mc;
         double dd = cur->kld[i] - base->kld[i] - md;
         double ds = (double)((cur->top[i] == r->top[i]) - (base->top[i] == r->top[i])) - ms;
         double dn = cur->nll[i] - base->nll[i] - mn;
-        vd += dd * dd, vs += ds * ds, vn += dn * dn;
+        vb += b * b, vc += c * c, cbc += b * c, vd += dd * dd, vs += ds * ds, vn += dn * dn;
     }
-    vd *= inv, vs *= inv, vn *= inv;
+    vb *= inv, vc *= inv, cbc *= inv, vd *= inv, vs *= inv, vn *= inv;
     d->identical = same;
     d->kld = md;
     d->kld_se = se_of(vd, n);
@@ -295,17 +296,25 @@ void ls_quality_compare(const ls_qref *r, const ls_tokq *base, const ls_tokq *cu
     d->same_top_se = 100.0 * se_of(vs, n);
     d->ln_ppl_ratio = mn;
     d->ln_ppl_ratio_se = se_of(vn, n);
-    /* relative change: the paired difference over the base mean, its SE scaled the same
-       way (the base mean taken as known), so the relative interval excludes 0 exactly when
-       the paired test says so */
+    /* relative change R - 1, R = mean_cur / mean_base; its error by the delta method with
+       the per-token (paired) covariance of the two KLDs. Near R = 1 this equals the paired
+       difference's SE over the base mean; away from it, it is the tighter, right interval
+       for a ratio of correlated means. */
     if (mb > 0 && n > 1) {
-        d->kld_rel = md / mb;
-        d->kld_rel_se = d->kld_se / mb;
+        double R = mc / mb, k = 1.0 / (double)(n - 1);
+        double var_r = (vc - 2.0 * R * cbc + R * R * vb) * k / (mb * mb);
+        d->kld_rel = R - 1.0;
+        d->kld_rel_se = sqrt(var_r > 0 ? var_r : 0.0);
     } else {
         d->kld_rel = d->kld_rel_se = NAN;
     }
-    d->kld_distinguishable = !same && n > 1 &&
-                             (d->kld_se > 0 ? fabs(d->kld) > LS_Z95 * d->kld_se : d->kld != 0);
+    /* the verdict reads the interval it prints: the relative one when there is one */
+    if (same || n < 2)
+        d->kld_distinguishable = false;
+    else if (isfinite(d->kld_rel) && d->kld_rel_se > 0)
+        d->kld_distinguishable = fabs(d->kld_rel) > LS_Z95 * d->kld_rel_se;
+    else
+        d->kld_distinguishable = d->kld_se > 0 ? fabs(d->kld) > LS_Z95 * d->kld_se : d->kld != 0;
 }
 
 void ls_quality_verdict(const ls_quality_diff *d, double mem_pct, char *buf, size_t cap)

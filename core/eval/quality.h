@@ -108,12 +108,14 @@ double ls_percentile_sorted(const double *sorted, int64_t n, double fraction);
 typedef struct ls_quality_diff {
     int64_t n;
     double kld, kld_se;                   /* mean(kld_cur - kld_base) */
-    double kld_rel, kld_rel_se;           /* mean_cur / mean_base - 1 and kld_se / mean_base;
-                                             NaN when the base KLD is 0 */
+    double kld_rel, kld_rel_se;           /* mean_cur / mean_base - 1, its SE by the delta
+                                             method with the paired covariance; NaN when
+                                             the base KLD is 0 */
     double same_top_pct, same_top_se;     /* percentage points */
     double ln_ppl_ratio, ln_ppl_ratio_se; /* mean(nll_cur - nll_base) = ln(PPL_cur/PPL_base) */
     bool identical;                       /* every per-token value equal */
-    bool kld_distinguishable;             /* the 95 % interval of kld excludes 0 */
+    bool kld_distinguishable;             /* the 95 % interval of kld_rel (of kld when that
+                                             is NaN) excludes 0 */
 } ls_quality_diff;
 
 void ls_quality_compare(const ls_qref *r, const ls_tokq *base, const ls_tokq *cur, int64_t n,
