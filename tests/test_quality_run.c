@@ -385,11 +385,11 @@ static void test_demo_sequential(void)
     warn_log wl = {0, ""};
     ls_quality_result r;
     const char *dir = t_tmpdir("quality_seq");
-    CHECK(run(&fx, dir, 8, base, cur, 0.5, &wl, &r) == 0);
+    CHECK(run(&fx, dir, 14, base, cur, 0.5, &wl, &r) == 0);
     CHECK(strcmp(r.stopped_by, "precision") == 0);
-    CHECK(r.n_windows >= 2 && r.n_windows < 8);
+    CHECK(r.tokens >= 1024 && r.n_windows < 14); /* not before 1024 tokens */
     CHECK(LS_Z95 * r.current_vs_base.kld_rel_se < 0.5);
-    printf("  demo b2g64 -> b4g64 with --precision 0.5: stopped by %s after %lld windows "
+    printf("  demo b2g64 -> b4g64 with --precision 0.5 (at most 14 windows): stopped by %s after %lld windows "
            "(%lld tokens): %s\n", r.stopped_by, (long long)r.n_windows, (long long)r.tokens,
            r.verdict);
     ls_quality_result_free(&r);
