@@ -238,6 +238,20 @@ static unsigned act_HIST(app *a, int ch)
     return R_REDRAW;
 }
 
+/* The agreement table (tui/view_agree.c): A toggles it, Esc closes it. */
+static unsigned act_AGREE(app *a, int ch)
+{
+    (void)ch;
+    if (a->screen == SCREEN_AGREE) {
+        a->screen = SCREEN_MAIN;
+        return R_REDRAW;
+    }
+    if (need_profile(a))
+        return R_REDRAW;
+    a->screen = SCREEN_AGREE;
+    return R_REDRAW;
+}
+
 static unsigned act_QUANT(app *a, int ch)
 {
     (void)ch;
@@ -290,6 +304,13 @@ static unsigned act_SENSI(app *a, int ch)
     (void)ch;
     return start_or_ask(a, LS_SAMPLE_CALIB_TEXT, PROMPT_SENSI_TEXT,
                         "Calibration text file (one document per line)", app_start_sensi);
+}
+
+static unsigned act_MEASURE(app *a, int ch)
+{
+    (void)ch;
+    return start_or_ask(a, LS_SAMPLE_EVAL_TEXT, PROMPT_MEASURE_TEXT,
+                        "Evaluation text for the measured dKL", app_start_measure);
 }
 
 static unsigned act_SENSI_CSV(app *a, int ch)
@@ -628,6 +649,7 @@ static unsigned prompt_accept(app *a)
     case PROMPT_LOAD_SESSION: app_load_session(a, path); break;
     case PROMPT_PPL_TEXT: app_start_ppl(a, path); break;
     case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
+    case PROMPT_MEASURE_TEXT: app_start_measure(a, path); break;
     case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
     case PROMPT_TARGET: app_set_target(a, path); break;
     }
@@ -647,6 +669,7 @@ static ls_key_context key_context(const app *a)
     return a->screen == SCREEN_HELP       ? CTX_HELP
            : a->screen == SCREEN_HIST     ? CTX_HIST
            : a->screen == SCREEN_FRONTIER ? CTX_FRONTIER
+           : a->screen == SCREEN_AGREE    ? CTX_AGREE
                                           : CTX_MAIN;
 }
 

@@ -354,7 +354,8 @@ void app_start_histogram(app *a)
 static void take_result(app *a, const ls_job_info *info, void *res)
 {
     if (app_take_quant(a, info, res) || app_take_eval(a, info, res) ||
-        app_take_frontier(a, info, res))
+        app_take_frontier(a, info, res) ||
+        app_take_imatrix(a, info, res) || app_take_measure(a, info, res))
         return;
     if (info->kind == JOB_KURTOSIS) {
         kurt_result *r = res;

@@ -32,7 +32,9 @@
 #define APP_MAX_JOBS 8
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
-typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER } app_screen;
+typedef enum app_screen {
+    SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER, SCREEN_AGREE
+} app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
@@ -43,6 +45,7 @@ typedef enum app_prompt {
     PROMPT_SENSI_TEXT,
     PROMPT_SENSI_CSV,
     PROMPT_TARGET,
+    PROMPT_MEASURE_TEXT,
 } app_prompt;
 typedef enum app_job_kind {
     JOB_KURTOSIS = 1,
@@ -52,6 +55,8 @@ typedef enum app_job_kind {
     JOB_PPL,
     JOB_SENSI,
     JOB_FRONTIER,
+    JOB_IMATRIX, /* the imatrix-weighted HQQ error (tui/app_imatrix.c) */
+    JOB_MEASURE, /* the measured ΔKL (tui/app_measure.c) */
 } app_job_kind;
 
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
@@ -84,6 +89,7 @@ typedef struct app {
     char load_error[LS_ERROR_MSG_MAX]; /* shown instead of the layers when nothing is open */
     uint64_t model_gen;                /* tags job results with the model they belong to */
     bool kurt_pending;
+    bool measure_pending;              /* the M job runs */
 
     /* settings and their result */
     ls_settings settings;
@@ -241,6 +247,14 @@ void app_msg(app *a, bool error, const char *fmt, ...) __attribute__((format(pri
 void app_start_kurtosis(app *a);
 void app_start_histogram(app *a);
 bool app_poll_jobs(app *a);
+
+/* --imatrix FILE on the model just opened: act_energy at once, the imatrix error as a job
+ * (tui/app_imatrix.c). Returns -1 with err on a bad file. */
+int app_open_imatrix(app *a, ls_error *err);
+bool app_take_imatrix(app *a, const ls_job_info *info, void *res);
+/* M: the measured ΔKL job on text (tui/app_measure.c). */
+void app_start_measure(app *a, const char *text);
+bool app_take_measure(app *a, const ls_job_info *info, void *res);
 
 /* The saved config from the current state. */
 void app_save_config(app *a);

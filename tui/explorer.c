@@ -92,6 +92,8 @@ static void open_initial(app *a)
         snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
         snprintf(a->path, sizeof a->path, "%s", path);
         app_msg(a, true, "cannot open %s: press o to open another path", path);
+    } else if (app_open_imatrix(a, &err) < 0) {
+        app_msg(a, true, "%s", err.msg);
     }
 }
 

@@ -21,7 +21,8 @@
     A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
-    A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER)
+    A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
+    A(AGREE) A(MEASURE)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -37,6 +38,7 @@ typedef enum ls_action {
     CTX(MAIN, "Main screen", CTX_NONE)                                                       \
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
     CTX(FRONTIER, "Frontier screen", CTX_MAIN)                                               \
+    CTX(AGREE, "Agreement screen", CTX_MAIN)                                                 \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
     CTX(CONFIRM, "Quit confirmation", CTX_NONE)                                              \
     CTX(PICKER, "Model picker", CTX_PROMPT)                                                  \
@@ -93,6 +95,11 @@ typedef enum ls_key_context {
     KEY(MAIN, 'u', "u", ACT_UNDO, "u:undo", "undo the last change")                               \
     KEY(MAIN, 'e', "e", ACT_EXPORT, "e:export", "export the allocation as JSON (asks for a path)") \
     KEY(MAIN, 'h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
+    KEY(MAIN, 'A', "A", ACT_AGREE, NULL,                                                         \
+        "agreement of the metric columns: Spearman rank correlation and top-N overlap")    \
+    KEY(MAIN, 'M', "M", ACT_MEASURE, NULL,                                                       \
+        "measured dKL: each matrix alone at the base config vs fp (job; resumable; "        \
+        "default text samples/eval.txt)")                                                   \
     KEY(MAIN, 'Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
     KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, NULL,                                                    \
@@ -129,6 +136,8 @@ typedef enum ls_key_context {
     KEY(HIST, 27, "Esc", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(FRONTIER, 'F', "F", ACT_FRONTIER, NULL, "close the frontier")             \
     KEY(FRONTIER, 27, "Esc", ACT_FRONTIER, NULL, "close the frontier")            \
+    KEY(AGREE, 'A', "A", ACT_AGREE, NULL, "close the agreement table")            \
+    KEY(AGREE, 27, "Esc", ACT_AGREE, NULL, "close the agreement table")           \
     KEY(HELP, KEY_UP, "Up", ACT_HELP_UP, NULL, "scroll up a line")                    \
     KEY(HELP, 'k', "k", ACT_HELP_UP, NULL, "scroll up a line")                        \
     KEY(HELP, KEY_DOWN, "Down", ACT_HELP_DOWN, NULL, "scroll down a line")            \

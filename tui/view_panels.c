@@ -259,6 +259,9 @@ void view_draw(app *a)
     } else if (a->screen == SCREEN_FRONTIER) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_frontier(a, body);
+    } else if (a->screen == SCREEN_AGREE) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_agreement(a, body);
     } else {
         view_layers(a, l->main);
         view_detail(a, l->detail);

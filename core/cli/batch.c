@@ -8,6 +8,8 @@
 #include "nn/blas_check.h"
 #include "io/discover.h"
 #include "quant/fnorm.h"
+#include "quant/imatrix_error.h"
+#include "formats/imatrix.h"
 #include "io/interop.h"
 #include "method/kurtosis.h"
 #include "method/manual.h"
@@ -90,7 +92,8 @@ static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
 static void print_table(FILE *out, const ls_profile *p, const ls_analysis *a)
 {
     fprintf(out, "\n%5s  %-17s %12s %12s %10s %8s  %s\n", "layer", "module", "kurtosis",
-            "sensitivity", "z", "outlier", "config");
+            p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity", "z", "outlier",
+            "config");
     for (int l = 0; l < p->n_layers; l++)
         for (int m = 0; m < LS_N_MODULES; m++) {
             int i = LS_IDX(l, m);
@@ -163,6 +166,27 @@ static void print_quantization(FILE *out, const ls_qmodel *qm)
                 (long long)t.nonfinite);
 }
 
+/* Spearman rank correlation and top-N overlap of every two metric columns present. */
+static void print_agreement(FILE *out, const ls_profile *p, const ls_analysis *a, int top_n)
+{
+    ls_agreement ag;
+    if (ls_agreement_compute(p, a->settings.base, top_n, &ag) < 0 || ag.n_pairs == 0)
+        return;
+    fprintf(out, "\nagreement (Spearman rank correlation; top-N overlap):\n");
+    fprintf(out, "%-14s %-14s %5s %8s", "metric a", "metric b", "n", "rho");
+    for (int m = 0; m < LS_N_MODULES; m++)
+        fprintf(out, " %6s", ls_module_short_name(m));
+    fprintf(out, " %9s\n", "top-N");
+    for (int i = 0; i < ag.n_pairs; i++) {
+        const ls_agreement_pair *q = &ag.pairs[i];
+        fprintf(out, "%-14s %-14s %5d %8.4f", ls_metric_label(q->a), ls_metric_label(q->b), q->n,
+                q->rho);
+        for (int m = 0; m < LS_N_MODULES; m++)
+            fprintf(out, " %6.3f", q->rho_module[m]);
+        fprintf(out, " %4d/%d\n", q->overlap, q->top_n);
+    }
+}
+
 static int fail(FILE *errf, const ls_error *err)
 {
     fprintf(errf, "layerscope: %s\n", err->msg);
@@ -208,6 +232,11 @@ static int write_outputs(const ls_options *o, const ls_profile *p, const ls_mode
         cJSON_AddItemToObject(doc, "frontier", cJSON_Duplicate(frontier, 1));
     if (qm)
         ls_result_json_add_quantization(doc, qm);
+    if (o->agreement_top > 0) {
+        ls_agreement ag;
+        if (ls_agreement_compute(p, a->settings.base, o->agreement_top, &ag) == 0)
+            ls_result_json_add_agreement(doc, &ag);
+    }
     if (cmp)
         ls_result_json_add_perplexity(doc, cmp, o->eval_path);
     if (quality)
@@ -253,6 +282,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     unsigned char *manual = NULL;
     ls_analysis *a = NULL;
     ls_qmodel *qm = NULL;
+    ls_imatrix *imatrix = NULL;
     ls_ppl_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
@@ -289,6 +319,21 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             goto out;
         }
         if (ls_batch_sensitivity(o, model, is_demo, p, threads, errf, &err) < 0)
+            goto out;
+    }
+    if (o->measure) {
+        if (!model) {
+            ls_fail(&err, "%s: --measure needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_measure(o, model, is_demo, settings.base, p, threads, errf, &err) < 0)
+            goto out;
+    }
+    if (o->imatrix_path) {
+        if (ls_source_add_imatrix(p, model, o->imatrix_path, &imatrix, &err) < 0)
+            goto out;
+        if (model && ls_imatrix_error_model(model, imatrix, settings.base, !o->no_quant_meta,
+                                            threads, NULL, p, &err) < 0)
             goto out;
     }
     if (o->measure_fnorm) {
@@ -349,6 +394,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     print_header(out, p, a);
     print_table(out, p, a);
     print_memory(out, p, a);
+    print_agreement(out, p, a, o->agreement_top);
     if (qm)
         print_quantization(out, qm);
     if (o->perplexity || o->load_quantized) {
@@ -383,6 +429,7 @@ out:
     cJSON_Delete(frontier);
     ls_quality_result_free(&quality);
     ls_qmodel_free(qm);
+    ls_imatrix_free(imatrix);
     free(a);
     free(manual);
     ls_profile_free(p);

@@ -9,6 +9,11 @@
 #include "io/qmodel_io.h"
 #include "io/samples.h"
 #include "eval/sensitivity.h"
+#include "eval/measure.h"
+#include "eval/qcache.h"
+#include "io/session.h"
+#include <sys/stat.h>
+#include "formats/imatrix.h"
 #include "tokenizer/tokenizer.h"
 #include "eval/quality_run.h"
 
@@ -43,9 +48,21 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
         sp.seqlen = o->calib_seqlen;
     sp.shuffle = !o->calib_no_shuffle;
     sp.threads = threads;
+    if (o->imatrix_out && !(sp.capture = ls_imatrix_for_model(m, err))) {
+        ls_tokenizer_free(tok);
+        return -1;
+    }
     ls_sensi_result r;
     memset(&r, 0, sizeof r);
     int rc = ls_sensitivity_run(m, tok, calib, &sp, NULL, &r, err);
+    if (rc == 0 && sp.capture) {
+        rc = ls_imatrix_write_gguf(o->imatrix_out, sp.capture, err);
+        if (rc == 0)
+            fprintf(errf, "layerscope: imatrix of %d matrices (%d chunks of %d tokens) "
+                          "written to %s\n", sp.capture->n_entries, r.n_blocks, r.block_len,
+                    o->imatrix_out);
+    }
+    ls_imatrix_free(sp.capture);
     if (rc == 0)
         rc = ls_sensitivity_to_profile(&r, p, err);
     if (rc == 0) {
@@ -415,5 +432,58 @@ int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
     ls_frontier_eval_free(ev);
     ls_frontier_cache_free(&cache);
     ls_frontier_free(&f);
+    return rc;
+}
+
+int ls_batch_measure(const ls_options *o, const ls_model *m, bool is_demo, int base,
+                     ls_profile *p, int threads, FILE *errf, ls_error *err)
+{
+    char eval[4096], state[4096];
+    if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
+        return -1;
+    ls_measure_params mp = ls_measure_params_default();
+    if (o->measure_tokens > 0)
+        mp.tokens = o->measure_tokens;
+    if (o->ctx > 0)
+        mp.ctx = o->ctx;
+    mp.stop = base;
+    mp.quant_meta = !o->no_quant_meta;
+    mp.threads = threads;
+    mp.state_path = o->measure_state;
+    if (!mp.state_path && ls_qcache_dir(state, sizeof state) == 0) {
+        /* the cache directory (created when missing); one file per model */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", state);
+        for (char *q = dir + 1; *q; q++)
+            if (*q == '/') {
+                *q = '\0';
+                mkdir(dir, 0777);
+                *q = '/';
+            }
+        mkdir(dir, 0777);
+        size_t u = strlen(state);
+        snprintf(state + u, sizeof state - u, "/measure-%016llx.txt",
+                 (unsigned long long)ls_model_fingerprint(m));
+        mp.state_path = state;
+    }
+    ls_tokenizer *tok;
+    if (ls_tokenizer_for_model(m, NULL, &tok, err) < 0)
+        return -1;
+    ls_measure_result r;
+    int rc = ls_measure_run(m, tok, eval, &mp, NULL, &r, err);
+    ls_tokenizer_free(tok);
+    if (rc < 0)
+        return -1;
+    if (r.note[0])
+        fprintf(errf, "layerscope: warning: %s\n", r.note);
+    fprintf(errf, "layerscope: measured dKL of %d matrices (%d resumed from %s) on %lld tokens "
+                  "of %s (%d windows of %d), %s%s, %.2f s\n",
+            r.measured + r.resumed, r.resumed, mp.state_path ? mp.state_path : "-",
+            (long long)r.tokens, eval, r.n_windows, r.ctx, ls_stop_get(r.stop)->name,
+            r.coarsened ? ", coarsened top-64 reference" : "", r.seconds);
+    rc = ls_measure_to_profile(&r, p, err);
+    if (rc == 0 && o->measure_out)
+        rc = ls_measure_write_csv(o->measure_out, &r, err);
+    ls_measure_result_free(&r);
     return rc;
 }

@@ -46,4 +46,10 @@ int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
 /* The quality block of the batch output. */
 void ls_batch_print_quality(FILE *out, const ls_quality_result *q);
 
+/* --measure: the measured ΔKL of every matrix (core/eval/measure.h) on --eval (the demo's
+ * eval.txt by default), resumable through --measure-state or a file in the cache
+ * directory; fills p->measured_dkl and writes --export-measure-csv. */
+int ls_batch_measure(const ls_options *o, const ls_model *m, bool is_demo, int base,
+                     ls_profile *p, int threads, FILE *errf, ls_error *err);
+
 #endif

@@ -58,6 +58,14 @@ enum {
     OPT_FRONTIER,
     OPT_FRONTIER_SVG,
     OPT_FRONTIER_CSV,
+    /* importance matrices (issue 12) */
+    OPT_IMATRIX,
+    OPT_EXPORT_IMATRIX,
+    OPT_AGREEMENT_TOP,
+    OPT_MEASURE,
+    OPT_MEASURE_TOKENS,
+    OPT_MEASURE_STATE,
+    OPT_MEASURE_OUT,
     OPT_KLD,
     OPT_PRECISION,
     OPT_KLD_TOP_K,
@@ -119,6 +127,13 @@ static const struct option long_opts[] = {
     {"frontier", no_argument, NULL, OPT_FRONTIER},
     {"frontier-svg", required_argument, NULL, OPT_FRONTIER_SVG},
     {"frontier-csv", required_argument, NULL, OPT_FRONTIER_CSV},
+    {"imatrix", required_argument, NULL, OPT_IMATRIX},
+    {"export-imatrix", required_argument, NULL, OPT_EXPORT_IMATRIX},
+    {"agreement-top", required_argument, NULL, OPT_AGREEMENT_TOP},
+    {"measure", no_argument, NULL, OPT_MEASURE},
+    {"measure-tokens", required_argument, NULL, OPT_MEASURE_TOKENS},
+    {"measure-state", required_argument, NULL, OPT_MEASURE_STATE},
+    {"export-measure-csv", required_argument, NULL, OPT_MEASURE_OUT},
     {"kld", no_argument, NULL, OPT_KLD},
     {"precision", required_argument, NULL, OPT_PRECISION},
     {"kld-top-k", required_argument, NULL, OPT_KLD_TOP_K},
@@ -137,7 +152,8 @@ void ls_options_print_usage(FILE *f)
         "\n"
         "MODEL is a Hugging Face directory (config.json + safetensors, sharded or not),\n"
         "a GGUF file or a llama2.c .bin checkpoint. PROFILE is a metrics CSV of the\n"
-        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV.\n"
+        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV,\n"
+        "or a llama.cpp importance matrix (imatrix .gguf or legacy .dat).\n"
         "\n"
         "  -b, --batch              no interface: print the per-layer table and memory\n"
         "      --json FILE          write the result document (layerscope-result v1)\n"
@@ -214,6 +230,19 @@ void ls_options_print_usage(FILE *f)
         "                           to the model's context)\n"
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --imatrix FILE       a llama.cpp importance matrix (GGUF or legacy .dat):\n"
+        "                           act_energy per matrix and, with a model, the\n"
+        "                           imatrix-weighted HQQ error at the base config (the\n"
+        "                           sensitivity column when none is measured or given)\n"
+        "      --export-imatrix F   write a GGUF imatrix from the calibration pass (runs\n"
+        "                           it; for llama-quantize --imatrix)\n"
+        "      --agreement-top N    size of the top-N sets compared (default 10)\n"
+        "      --measure            measured dKL: each matrix alone HQQ-quantized at the\n"
+        "                           base config, mean KL to fp on the --eval text\n"
+        "      --measure-tokens N   evaluation tokens (default 16384; windows of --ctx,\n"
+        "                           default 512 clamped to the model's context)\n"
+        "      --measure-state F    resumable progress file (default: in the cache dir)\n"
+        "      --export-measure-csv F   the measured dKL as CSV\n"
         "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
         "      --threads N          threads for kurtosis and HQQ (default: all cores;\n"
         "                           the forward pass always uses every core)\n"
@@ -301,6 +330,27 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_FRONTIER_CSV:
         o->frontier_csv = arg;
         o->frontier = true;
+        return 0;
+    case OPT_IMATRIX: o->imatrix_path = arg; return 0;
+    case OPT_EXPORT_IMATRIX:
+        o->imatrix_out = arg;
+        o->measure_sensitivity = true;
+        return 0;
+    case OPT_MEASURE: o->measure = true; return 0;
+    case OPT_MEASURE_TOKENS:
+        if (parse_int("measure-tokens", arg, 2, 1 << 24, &v, err) < 0)
+            return -1;
+        o->measure_tokens = v;
+        return 0;
+    case OPT_MEASURE_STATE: o->measure_state = arg; return 0;
+    case OPT_MEASURE_OUT:
+        o->measure_out = arg;
+        o->measure = true;
+        return 0;
+    case OPT_AGREEMENT_TOP:
+        if (parse_int("agreement-top", arg, 1, 100000, &v, err) < 0)
+            return -1;
+        o->agreement_top = (int)v;
         return 0;
     case OPT_KLD: o->kld = true; o->perplexity = true; return 0;
     case OPT_PRECISION: {
