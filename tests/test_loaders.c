@@ -1833,7 +1833,7 @@ static void test_source_identify(void)
     put_bytes(p, text, strlen(text));
     CHECK(ls_source_identify(p, &e) == LS_FILE_UNKNOWN);
     check_msg(&e, "README.md: not a model: no GGUF magic, not safetensors, not a llama2.c "
-                  "header, not a toolkit CSV", NULL);
+                  "header, not a toolkit CSV, not an imatrix", NULL);
     ls_model *m = NULL;
     ls_profile *pr = NULL;
     ls_source_options so = {0};

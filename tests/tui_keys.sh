@@ -152,7 +152,7 @@ for bad_path in /nonexistent README.md; do
         bad "$bad_path: rc $rc, stderr '$(cat "$TMP/refused.err")', screen $([ -e "$TMP/refused.txt" ] && echo drawn)"
     fi
 done
-grep -q "README.md: not a model: no GGUF magic, not safetensors, not a llama2.c header, not a toolkit CSV" \
+grep -q "README.md: not a model: no GGUF magic, not safetensors, not a llama2.c header, not a toolkit CSV, not an imatrix" \
     "$TMP/refused.err" && ok "README.md: the refusal names every check" || bad "README.md refusal text"
 printf 'o C-u text:README.md Enter\n' > "$TMP/script3"
 XDG_CONFIG_HOME="$TMP/xdg" LINES=24 COLUMNS=200 LANG=C $BIN --no-display --script "$TMP/script3" \

@@ -126,7 +126,7 @@ grep -q "method manual" "$TMP/load.txt" && grep -qF "$want" "$TMP/load.txt" && o
     bad "O: $(tail -1 "$TMP/load.txt")"
 
 # ---- 80x24, the minimum size ----
-run small 80x24 "wait j k dump > dump > dump > dump" --method kurt "$MODEL"
+run small 80x24 "wait j k dump F2 dump F2 dump F2 dump F2 dump" --method kurt "$MODEL"
 $LS_BIN --batch --method kurt --json "$TMP/small.json" "$MODEL" > /dev/null
 nb=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["memory"]["n_boosted"])' "$TMP/small.json")
 head -2 "$TMP/small.txt" | grep -q "boosted $nb of 168" && ok "80x24: the boosted count is on screen ($nb = batch)" ||
@@ -140,8 +140,8 @@ for h in "?:help" "q:quit" "Tab:module" "o:open" "Q:quant" "P:ppl" "S:sensi" "w:
          "s:session" "O:load" "c:cancel" "J:job" "t:theme" "e:export" "h:hist" "u:undo" "r:ablate" "m:method"; do
     grep -qF -- "$h" "$TMP/small.txt" || missing="$missing $h"
 done
-[ -z "$missing" ] && ok "80x24: every hinted key is on some footer page (> turns pages)" || bad "footer misses:$missing"
-grep -q ">:more" "$TMP/small.txt" && ok "80x24: the footer says there is more" || bad "no >:more"
+[ -z "$missing" ] && ok "80x24: every hinted key is on some footer page (F2 turns pages)" || bad "footer misses:$missing"
+grep -q "F2:more" "$TMP/small.txt" && ok "80x24: the footer says there is more" || bad "no F2:more"
 awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$TMP/small.txt" && ok "80x24: nothing wider than the screen" ||
     bad "80x24: a line is wider than 80"
 # the explorer's kurtosis column is batch's value rounded by the same rule (4 significant digits)

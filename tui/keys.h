@@ -21,7 +21,9 @@
     A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
     A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(DETECT) A(DETECT_CLOSE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
-    A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
+    A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
+    A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
+    A(AGREE) A(MEASURE)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -38,6 +40,8 @@ typedef enum ls_action {
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
     CTX(SETS, "Boosted list screen", CTX_NONE)                                               \
     CTX(DETECT, "Detection screen", CTX_MAIN)                                                \
+    CTX(FRONTIER, "Frontier screen", CTX_MAIN)                                               \
+    CTX(AGREE, "Agreement screen", CTX_MAIN)                                                 \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
     CTX(CONFIRM, "Quit confirmation", CTX_NONE)                                              \
     CTX(PICKER, "Model picker", CTX_PROMPT)                                                  \
@@ -84,7 +88,8 @@ typedef enum ls_key_context {
     KEY(MAIN, '[', "[", ACT_STOP_DOWN, "[]:stop", "boost stop down (1 .. 11)")                    \
     KEY(MAIN, ']', "]", ACT_STOP_UP, NULL, "boost stop up (1 .. 11)")                             \
     KEY(MAIN, 'd', "d", ACT_DIFF, "d:diff", "difference mode: paired, subtract, divide")          \
-    KEY(MAIN, 'm', "m", ACT_METHOD, "m:method", "method: sensi, kurt, both, manual")              \
+    KEY(MAIN, 'm', "m", ACT_METHOD, "m:method",                                                   \
+        "method: sensi, kurt, both, manual, then the budget methods mxq, sensi-milp, kurt-milp") \
     KEY(MAIN, 'b', "b", ACT_BASE_DOWN, "bB:base", "base config one stop down (12 stops)")         \
     KEY(MAIN, 'B', "B", ACT_BASE_UP, NULL, "base config one stop up (12 stops)")                  \
     KEY(MAIN, ' ', "Space", ACT_TOGGLE, "Spc:boost",                                              \
@@ -93,6 +98,11 @@ typedef enum ls_key_context {
     KEY(MAIN, 'u', "u", ACT_UNDO, "u:undo", "undo the last change")                               \
     KEY(MAIN, 'e', "e", ACT_EXPORT, "e:export", "export the allocation as JSON (asks for a path)") \
     KEY(MAIN, 'h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
+    KEY(MAIN, 'A', "A", ACT_AGREE, NULL,                                                         \
+        "agreement of the metric columns: Spearman rank correlation and top-N overlap")    \
+    KEY(MAIN, 'M', "M", ACT_MEASURE, NULL,                                                       \
+        "measured dKL: each matrix alone at the base config vs fp (job; resumable; "        \
+        "default text samples/eval.txt)")                                                   \
     KEY(MAIN, 'Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
     KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, "w:write",                                                    \
@@ -113,6 +123,13 @@ typedef enum ls_key_context {
     KEY(MAIN, 'J', "J", ACT_JOB_NEXT, "J:job", "select the next job in the jobs panel")              \
     KEY(MAIN, 'o', "o", ACT_OPEN, "o:open", "open a model or profile: a path, or pick one found (Up/Down)")    \
     KEY(MAIN, 't', "t", ACT_THEME, "t:theme", "colour theme: default, light, mono")                    \
+    KEY(MAIN, 'T', "T", ACT_TARGET, "T:target",                                                  \
+        "budget target (asks): 3.3 = bpp, 2500M = MiB, +5% = over the base; method mxq")  \
+    KEY(MAIN, '<', "<", ACT_TARGET_DOWN, NULL,                                                \
+        "budget target one step down (0.05 bpp, 0.5 % extra, or 1 % of the base MiB)")     \
+    KEY(MAIN, '>', ">", ACT_TARGET_UP, NULL, "budget target one step up")                         \
+    KEY(MAIN, 'F', "F", ACT_FRONTIER, "F:frontier",                                              \
+        "memory-quality frontier: plot and table (a job; l: log y)") \
     KEY(MAIN, '?', "?", ACT_HELP, "?:help", "this help screen")                                   \
     KEY(MAIN, KEY_F(1), "F1", ACT_HELP, NULL, "this help screen")                                 \
     KEY(MAIN, 12, "^L", ACT_REDRAW, NULL, "redraw the screen")                                    \
@@ -130,8 +147,8 @@ typedef enum ls_key_context {
         "list of every boosted matrix, and SensiBoost against KurtBoost as sets")        \
     KEY(MAIN, 'K', "K", ACT_KURT_SCALE, "K:kscale",                                     \
         "kurtosis bar scale: range (from min(3, smallest)), clip, log, zero; ':' marks 3") \
-    KEY(MAIN, '>', ">", ACT_FOOTER_MORE, NULL,                                          \
-        "next page of key hints in the footer (shown as >:more when they do not all fit)") \
+    KEY(MAIN, KEY_F(2), "F2", ACT_FOOTER_MORE, NULL,                                    \
+        "next page of key hints in the footer (shown as F2:more when they do not all fit)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(DETECT, 'z', "z", ACT_DETECT_CLOSE, NULL, "close the detection view")          \
     KEY(DETECT, 27, "Esc", ACT_DETECT_CLOSE, NULL, "close the detection view")         \
@@ -142,6 +159,10 @@ typedef enum ls_key_context {
     KEY(SETS, '\n', "Enter", ACT_SETS_GO, NULL, "go to that layer and module on the main screen") \
     KEY(SETS, LS_KEY_OTHER, "other", ACT_SETS_CLOSE, NULL, "any other key closes the list") \
     KEY(HIST, 27, "Esc", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
+    KEY(FRONTIER, 'F', "F", ACT_FRONTIER, NULL, "close the frontier")             \
+    KEY(FRONTIER, 27, "Esc", ACT_FRONTIER, NULL, "close the frontier")            \
+    KEY(AGREE, 'A', "A", ACT_AGREE, NULL, "close the agreement table")            \
+    KEY(AGREE, 27, "Esc", ACT_AGREE, NULL, "close the agreement table")           \
     KEY(HELP, KEY_UP, "Up", ACT_HELP_UP, NULL, "scroll up a line")                    \
     KEY(HELP, 'k', "k", ACT_HELP_UP, NULL, "scroll up a line")                        \
     KEY(HELP, KEY_DOWN, "Down", ACT_HELP_DOWN, NULL, "scroll down a line")            \

@@ -35,6 +35,8 @@ void view_detect(app *a, wg_rect r);
 /* The kurtosis bar scales K cycles through (view_main.c explains each). */
 enum { KSCALE_RANGE, KSCALE_CLIP, KSCALE_LOG, KSCALE_ZERO, KSCALE_COUNT };
 const char *view_kurt_scale_name(int mode);
+void view_frontier(app *a, wg_rect r); /* view_frontier.c */
+void view_agreement(app *a, wg_rect r);
 
 /* Row marker of a boosted matrix: visible without colour and in text captures. */
 #define VIEW_MARK_BOOSTED "*"

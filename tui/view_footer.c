@@ -1,6 +1,6 @@
 /* The footer (status line): the prompt, the quit question, or the last message followed
  * by key hints from the key table. When the hints do not all fit the width they are split
- * into pages, each ending with ">:more" (the > key or a click turns the page), so every
+ * into pages, each ending with "F2:more" (F2 or a click turns the page), so every
  * key with a hint is reachable at 80 columns. Clicking a hint runs its key. */
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +8,7 @@
 #include "keys.h"
 #include "view.h"
 
-#define MORE_HINT ">:more"
+#define MORE_HINT "F2:more"
 
 /* Footer order: help and quit first (so they are on every first page), then table order. */
 static int footer_hints(const ls_key **out, int cap)
@@ -105,5 +105,5 @@ void view_status(app *a, wg_rect r)
         x = nx;
     }
     if (more_w && x + more_w <= end)
-        draw_hint(a, r.y, end - more_w, end, MORE_HINT, '>');
+        draw_hint(a, r.y, end - more_w, end, MORE_HINT, KEY_F(2));
 }

@@ -16,6 +16,9 @@ static const char *method_title(const ls_settings *s)
     case LS_METHOD_SENSI: return s->ablation ? "SensiBoost ablation" : "SensiBoost";
     case LS_METHOD_KURT: return s->ablation ? "KurtBoost ablation" : "KurtBoost";
     case LS_METHOD_BOTH: return "SensiBoost+KurtBoost";
+    case LS_METHOD_MXQ: return "MXQ, exact";
+    case LS_METHOD_SENSI_MILP: return "SensiMiLP, exact";
+    case LS_METHOD_KURT_MILP: return "KurtMiLP, exact";
     default: return "hand-tuned";
     }
 }
@@ -86,6 +89,16 @@ void view_header(app *a, wg_rect r)
     if (!stop_shown) { /* a long name left no room: at least the base */
         size_t at = strlen(l1);
         snprintf(l1 + at, sizeof l1 - at, "  base %s", ls_stop_get(s->base)->name);
+    }
+    if (ls_method_is_budget(s->method)) { /* a budget method: its target, no boost stop */
+        static const char *const unit[] = {"", "bpp", "MiB", "% over the base"};
+        int tk = s->target_kind >= 0 && s->target_kind <= 3 ? s->target_kind : 0;
+        snprintf(l1, sizeof l1, " %s (%s)  %d layers  %s linear params  base %s", p->name,
+                 p->source, p->n_layers, params, ls_stop_get(s->base)->name);
+        snprintf(l2, sizeof l2, " method %s (%s)  target %g %s  changed %d%s",
+                 ls_method_name(s->method), method_title(s), s->target, unit[tk],
+                 a->an_ok ? a->an->n_boosted : 0,
+                 a->an_ok && a->an->budget ? "" : "  [no allocation: see the status line]");
     }
     wg_put(stdscr, r.y, r.x, r.w, h, l1);
     wg_put(stdscr, r.y + 1, r.x, r.w, h, l2);
@@ -332,23 +345,27 @@ static void draw_bars(app *a, wg_rect r)
              ls_module_name(m));
     tab_strip(a, r, right);
 
-    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | [error in] | config */
+    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | [error in] |
+     * [measured dKL] | config */
     int cfg_w = 15, vw = 9;
+    bool dkl = p->measured_dkl || a->measure_pending; /* the measured dKL column */
     bool lerr = a->layer_err_known;
-    int half = (r.w - 6 - cfg_w) / ((a->q_known ? 3 : 2) + (lerr ? 1 : 0));
+    int half = (r.w - 6 - cfg_w) / ((a->q_known ? 3 : 2) + (lerr ? 1 : 0) + (dkl ? 1 : 0));
     int bw = half - vw - 2;
     int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
     int xl = xq + (a->q_known ? half : 0);
+    int xd = xl + (lerr ? half : 0);
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
     /* titles in full when the column has room, else a short form: never cut into the next */
-    const char *sd = use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "";
-    const char *kd = use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "";
+    const char *sdesc = use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "";
+    const char *kdesc = use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "";
     char ts[48], tk[48];
-    snprintf(ts, sizeof ts, "sensitivity%s", sd);
+    snprintf(ts, sizeof ts, "%s%s", p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity",
+             sdesc);
     if (wg_text_width(ts) > half - 1)
         snprintf(ts, sizeof ts, "sensi%s", !use_s ? "" : s->mode == LS_DIFF_SUBTRACT ? " (sub)" : " (div)");
-    snprintf(tk, sizeof tk, "kurtosis%s", kd);
+    snprintf(tk, sizeof tk, "kurtosis%s", kdesc);
     if (wg_text_width(tk) > half - 1)
         snprintf(tk, sizeof tk, "kurt%s", !use_k ? "" : s->mode == LS_DIFF_DIVIDE ? " (div)" : " (sub)");
     wg_put(stdscr, r.y + 1, xs, half - 1, title, ts);
@@ -359,6 +376,8 @@ static void draw_bars(app *a, wg_rect r)
     if (lerr)
         wg_put(stdscr, r.y + 1, xl, half - 1, title,
                half - 1 >= 18 ? "err in: L2 cos (P)" : "L2 cos (P)");
+    if (dkl)
+        wg_put(stdscr, r.y + 1, xd, half - 1, title, "measured dKL");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
     double lmax = 0;
     for (int l = 0; lerr && l < a->layer_err_n; l++)
@@ -367,6 +386,7 @@ static void draw_bars(app *a, wg_rect r)
     scale ss = scale_of(a, p->sensitivity, m);
     kscale sk = kscale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
+    scale sd = scale_of(a, p->measured_dkl ? p->measured_dkl : p->sensitivity, m);
     int rows = view_main_rows(a), vis[LS_MAX_LAYERS];
     int nvis = view_visible_layers(a, vis);
     if (nvis == 0)
@@ -403,6 +423,10 @@ static void draw_bars(app *a, wg_rect r)
             draw_qerr(a, y, xq, vw, bw, i, &sq, text);
         if (lerr && l < a->layer_err_n) /* the current allocation's error at the layer's output */
             draw_layer_err(a, y, xl, half, a->layer_rel[l], a->layer_cos[l], lmax, text);
+        if (dkl)
+            draw_metric(a, y, xd, vw, bw, p->measured_dkl ? p->measured_dkl[i] : NAN,
+                        scale_frac(&sd, p->measured_dkl ? p->measured_dkl[i] : NAN),
+                        &an->sensi[m], false, l, a->measure_pending, text);
         const char *base = ls_stop_get(s->base)->name;
         if (boosted)
             wg_putf(stdscr, y, xc, cfg_w - 1, wg_attr(&a->style, WG_OUTLIER), "%s->%s", base,
@@ -420,7 +444,9 @@ static void draw_heatmap(app *a, wg_rect r)
     bool sensi = s->method == LS_METHOD_SENSI && ls_profile_has_sensitivity(p);
     const double *metric = sensi ? p->sensitivity : p->kurtosis;
     char right[64];
-    snprintf(right, sizeof right, "heatmap: %s, %s scale", sensi ? "sensitivity" : "kurtosis",
+    snprintf(right, sizeof right, "heatmap: %s, %s scale",
+             sensi ? (p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity")
+                   : "kurtosis",
              a->log_scale ? "log" : "lin");
     tab_strip(a, r, right);
     int cell = (r.w - 6) / LS_N_MODULES;

@@ -73,6 +73,9 @@ void view_memory(app *a, wg_rect r)
         x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, delta_at,
                      "delta %+.3f MiB  extra %+.4f %%", ls_no_neg_zero(v.delta_mib, 3),
                      ls_no_neg_zero(v.extra_pct, 4));
+        if (a->an->budget) /* the budget methods: target against used */
+            x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | target %.4f bpp, used %.2f %%",
+                         a->an->budget_bpp, 100.0 * v.mib / a->an->budget_mib);
         wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | %s", model);
         return;
     }
@@ -83,8 +86,13 @@ void view_memory(app *a, wg_rect r)
             v.bpp, v.mib);
     wg_putf(stdscr, r.y + 3, r.x + 1, r.w - 2, delta_at, "delta %+.3f MiB  extra %+.4f %%",
             ls_no_neg_zero(v.delta_mib, 3), ls_no_neg_zero(v.extra_pct, 4));
-    wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
-            a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
+    if (a->an->budget) /* the budget methods: target against used */
+        wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d,
+                "target   %.4f bpp  %12.3f MiB  used %.2f %%, %d changed", a->an->budget_bpp,
+                a->an->budget_mib, 100.0 * v.mib / a->an->budget_mib, a->an->n_boosted);
+    else
+        wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
+                a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
     wg_put(stdscr, r.y + 5, r.x + 1, r.w - 2, d, model);
 }
 
@@ -142,6 +150,12 @@ void view_draw(app *a)
     } else if (a->screen == SCREEN_HIST) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_histogram(a, body);
+    } else if (a->screen == SCREEN_FRONTIER) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_frontier(a, body);
+    } else if (a->screen == SCREEN_AGREE) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_agreement(a, body);
     } else {
         view_layers(a, l->main);
         view_detail(a, l->detail);

@@ -5,9 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/frontier_eval.h"
+#include "io/frontier_out.h"
 #include "io/qmodel_io.h"
 #include "io/samples.h"
 #include "eval/sensitivity.h"
+#include "eval/measure.h"
+#include "eval/qcache.h"
+#include "io/session.h"
+#include <sys/stat.h>
+#include "formats/imatrix.h"
 #include "tokenizer/tokenizer.h"
 #include "eval/quality_run.h"
 
@@ -42,9 +49,21 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
         sp.seqlen = o->calib_seqlen;
     sp.shuffle = !o->calib_no_shuffle;
     sp.threads = threads;
+    if (o->imatrix_out && !(sp.capture = ls_imatrix_for_model(m, err))) {
+        ls_tokenizer_free(tok);
+        return -1;
+    }
     ls_sensi_result r;
     memset(&r, 0, sizeof r);
     int rc = ls_sensitivity_run(m, tok, calib, &sp, NULL, &r, err);
+    if (rc == 0 && sp.capture) {
+        rc = ls_imatrix_write_gguf(o->imatrix_out, sp.capture, err);
+        if (rc == 0)
+            fprintf(errf, "layerscope: imatrix of %d matrices (%d chunks of %d tokens) "
+                          "written to %s\n", sp.capture->n_entries, r.n_blocks, r.block_len,
+                    o->imatrix_out);
+    }
+    ls_imatrix_free(sp.capture);
     if (rc == 0)
         rc = ls_sensitivity_to_profile(&r, p, err);
     if (rc == 0) {
@@ -331,5 +350,142 @@ int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
     free(loaded_cfg);
     ls_qmodel_free(loaded);
     ls_tokenizer_free(tok);
+    return rc;
+}
+
+/* ---- the frontier ---- */
+
+typedef struct frontier_printer {
+    FILE *errf;
+    const ls_frontier *f;
+} frontier_printer;
+
+static void on_frontier_point(void *ctx, int i)
+{
+    frontier_printer *fp = ctx;
+    fprintf(fp->errf, "\rfrontier: %d of %d measured (%s)            ", i + 1, fp->f->n,
+            fp->f->pts[i].label);
+    fflush(fp->errf);
+}
+
+int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
+                      const ls_profile *p, const ls_analysis *a, int threads, FILE *out,
+                      FILE *errf, cJSON **json, ls_error *err)
+{
+    *json = NULL;
+    char eval[4096];
+    if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
+        return -1;
+    ls_quality_params qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
+    if (o->ctx)
+        qp.ppl.ctx = o->ctx;
+    if (o->stride)
+        qp.ppl.stride = o->stride;
+    qp.ppl.max_chunks = o->chunks;
+    qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    qp.top_k = o->kld_top_k;
+    qp.cache_dir = o->cache_dir;
+    qp.cache_limit = o->cache_limit;
+    qp.no_cache = o->no_cache;
+    qp.threads = threads;
+    ls_frontier f;
+    if (ls_frontier_build(p, &a->settings, a->cfg, &f, err) < 0)
+        return -1;
+    ls_frontier_eval *ev = NULL;
+    ls_frontier_cache cache = {0};
+    double fp_ppl = NAN;
+    frontier_printer pr = {errf, &f};
+    int rc = ls_frontier_eval_open(m, o->tokenizer_path, eval, &qp, threads, &ev, err);
+    if (rc == 0)
+        rc = ls_frontier_eval_fp(ev, NULL, &fp_ppl, err);
+    if (rc == 0)
+        rc = ls_frontier_eval_all(ev, &f, &cache, NULL, on_frontier_point, &pr, err);
+    fprintf(errf, "\n");
+    if (rc == 0) {
+        fprintf(out, "\nfrontier on %s (%s protocol; KL divergence to the unquantized model, "
+                     "+/- one standard error; unquantized PPL %.4f)\n",
+                eval, ls_ppl_protocol_name(qp.ppl.protocol), fp_ppl);
+        fprintf(out, "%-28s %-9s %8s %9s %12s %11s %10s\n", "point", "kind", "bpp", "extra %",
+                "KLD", "+/-", "PPL");
+        for (int i = 0; i < f.n; i++) {
+            const ls_frontier_point *pt = &f.pts[i];
+            fprintf(out, "%-28s %-9s %8.4f %+9.3f %12.6f %11.6f %10.4f\n", pt->label,
+                    ls_frontier_kind_name(pt->kind), pt->bpp, pt->extra_pct, pt->kld_mean,
+                    pt->kld_se, pt->ppl);
+        }
+        double bpp, pm, psd, km, ksd;
+        int ns;
+        if (ls_frontier_ablation_summary(&f, &bpp, &pm, &psd, &km, &ksd, &ns))
+            fprintf(out, "ablation over %d seeds: %.4f bpp, KLD %.6f (sd %.6f), PPL %.4f (sd "
+                         "%.4f)\n", ns, bpp, km, ksd, pm, psd);
+        if (f.note[0])
+            fprintf(out, "left out: %s\n", f.note);
+        *json = ls_frontier_json(&f, "kld", fp_ppl);
+        if (o->frontier_csv)
+            rc = ls_frontier_write_csv(o->frontier_csv, &f, err);
+        if (rc == 0 && o->frontier_svg) {
+            char title[256];
+            snprintf(title, sizeof title, "%s: KL divergence to the unquantized model against "
+                                          "memory (base %s)", p->name,
+                     ls_stop_get(a->settings.base)->name);
+            rc = ls_frontier_write_svg(o->frontier_svg, &f, title, true, false, fp_ppl, err);
+        }
+    }
+    ls_frontier_eval_free(ev);
+    ls_frontier_cache_free(&cache);
+    ls_frontier_free(&f);
+    return rc;
+}
+
+int ls_batch_measure(const ls_options *o, const ls_model *m, bool is_demo, int base,
+                     ls_profile *p, int threads, FILE *errf, ls_error *err)
+{
+    char eval[4096], state[4096];
+    if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
+        return -1;
+    ls_measure_params mp = ls_measure_params_default();
+    if (o->measure_tokens > 0)
+        mp.tokens = o->measure_tokens;
+    if (o->ctx > 0)
+        mp.ctx = o->ctx;
+    mp.stop = base;
+    mp.quant_meta = !o->no_quant_meta;
+    mp.threads = threads;
+    mp.state_path = o->measure_state;
+    if (!mp.state_path && ls_qcache_dir(state, sizeof state) == 0) {
+        /* the cache directory (created when missing); one file per model */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", state);
+        for (char *q = dir + 1; *q; q++)
+            if (*q == '/') {
+                *q = '\0';
+                mkdir(dir, 0777);
+                *q = '/';
+            }
+        mkdir(dir, 0777);
+        size_t u = strlen(state);
+        snprintf(state + u, sizeof state - u, "/measure-%016llx.txt",
+                 (unsigned long long)ls_model_fingerprint(m));
+        mp.state_path = state;
+    }
+    ls_tokenizer *tok;
+    if (ls_tokenizer_for_model(m, NULL, &tok, err) < 0)
+        return -1;
+    ls_measure_result r;
+    int rc = ls_measure_run(m, tok, eval, &mp, NULL, &r, err);
+    ls_tokenizer_free(tok);
+    if (rc < 0)
+        return -1;
+    if (r.note[0])
+        fprintf(errf, "layerscope: warning: %s\n", r.note);
+    fprintf(errf, "layerscope: measured dKL of %d matrices (%d resumed from %s) on %lld tokens "
+                  "of %s (%d windows of %d), %s%s, %.2f s\n",
+            r.measured + r.resumed, r.resumed, mp.state_path ? mp.state_path : "-",
+            (long long)r.tokens, eval, r.n_windows, r.ctx, ls_stop_get(r.stop)->name,
+            r.coarsened ? ", coarsened top-64 reference" : "", r.seconds);
+    rc = ls_measure_to_profile(&r, p, err);
+    if (rc == 0 && o->measure_out)
+        rc = ls_measure_write_csv(o->measure_out, &r, err);
+    ls_measure_result_free(&r);
     return rc;
 }

@@ -51,8 +51,18 @@ typedef struct ls_options {
     const char *sensitivity_csv; /* --sensitivity-csv FILE */
     const char *kurtosis_csv;    /* --kurtosis-csv FILE */
     ls_sensi_select sensi_select;
+    const char *imatrix_path;    /* --imatrix FILE: a llama.cpp importance matrix */
+    const char *imatrix_out;     /* --export-imatrix FILE (implies --sensitivity) */
+    int agreement_top;           /* --agreement-top N; 0 = 10 */
+    bool measure;                /* --measure: the measured ΔKL per matrix */
+    long measure_tokens;         /* --measure-tokens N; 0 = 16384 */
+    const char *measure_state;   /* --measure-state FILE; NULL = in the cache directory */
+    const char *measure_out;     /* --export-measure-csv FILE (implies --measure) */
     int threads;                 /* 0 = all cores */
     ls_settings settings;
+    bool frontier;               /* --frontier: measure the memory-quality frontier */
+    const char *frontier_svg;    /* --frontier-svg FILE (implies --frontier) */
+    const char *frontier_csv;    /* --frontier-csv FILE (implies --frontier) */
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
 } ls_options;
 

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "method/agreement.h"
 #include "method/analysis.h"
 #include "base/error.h"
 #include "method/profile.h"
@@ -38,6 +39,9 @@ void ls_result_json_add_quality(cJSON *doc, const ls_quality_result *q, double p
 /* A JSON number that reads back as exactly v (%.17g; cJSON's own printing rounds to 15
  * digits), or null when v is not finite (JSON has no NaN or Inf). */
 cJSON *ls_json_exact_number(double v);
+
+/* Replaces the document's "agreement" object (ls_result_json adds one with top-N 10). */
+void ls_result_json_add_agreement(cJSON *doc, const ls_agreement *ag);
 
 /* Serialises doc and writes it atomically. */
 int ls_json_write_file(const char *path, const cJSON *doc, ls_error *err);

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "formats/imatrix.h"
+#include "io/imatrix_profile.h"
 #include "formats/llama2c.h"
 
 /* ---- what a file is ---- */
@@ -59,6 +61,12 @@ static bool is_toolkit_csv(const file_head *h)
     return ls_csv_kind_of(h->path) != LS_CSV_UNKNOWN;
 }
 
+/* llama.cpp's importance matrix, GGUF or legacy (formats/imatrix.h decides) */
+static bool is_imatrix(const file_head *h)
+{
+    return ls_imatrix_sniff(h->path) != LS_IMATRIX_NOT;
+}
+
 /* One row per kind the program reads; the refusal lists every row's "not" phrase. A new
  * reader adds its row here (and its kind to ls_file_kind). */
 static const struct recogniser {
@@ -70,6 +78,7 @@ static const struct recogniser {
     {LS_FILE_SAFETENSORS, is_safetensors, "not safetensors"},
     {LS_FILE_LLAMA2C, is_llama2c, "not a llama2.c header"},
     {LS_FILE_TOOLKIT_CSV, is_toolkit_csv, "not a toolkit CSV"},
+    {LS_FILE_IMATRIX, is_imatrix, "not an imatrix"},
 };
 #define N_RECOGNISERS (sizeof recognisers / sizeof recognisers[0])
 
@@ -87,6 +96,8 @@ ls_file_kind ls_source_identify(const char *path, ls_error *err)
     h.size = (int64_t)st.st_size;
     h.n = fread(h.b, 1, sizeof h.b, f);
     fclose(f);
+    if (is_imatrix(&h)) /* a GGUF imatrix carries the GGUF magic too: it is asked first */
+        return LS_FILE_IMATRIX;
     for (size_t i = 0; i < N_RECOGNISERS; i++)
         if (recognisers[i].is(&h))
             return recognisers[i].kind;
@@ -131,6 +142,15 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
     }
     if (looks_like_csv(path))
         return ls_import_profile(path, &opt->sensi_select, profile, err);
+    if (S_ISREG(st.st_mode) && ls_imatrix_sniff(path) != LS_IMATRIX_NOT) {
+        /* An importance matrix alone: a profile of its act_energy. */
+        ls_imatrix *im;
+        if (ls_imatrix_read(path, &im, err) < 0)
+            return -1;
+        int rc = ls_imatrix_to_profile(im, profile, err);
+        ls_imatrix_free(im);
+        return rc;
+    }
     ls_open_options mo = {opt->tokenizer_path};
     if (ls_model_open(path, &mo, model, err) < 0)
         return -1;
@@ -187,5 +207,30 @@ int ls_source_add_metrics(ls_profile *profile, const ls_source_options *opt, ls_
         if (rc < 0)
             return -1;
     }
+    return 0;
+}
+
+int ls_source_add_imatrix(ls_profile *profile, const ls_model *model, const char *path,
+                          ls_imatrix **out, ls_error *err)
+{
+    ls_imatrix *im;
+    if (ls_imatrix_read(path, &im, err) < 0)
+        return -1;
+    if (ls_imatrix_apply(im, model, profile, err) < 0) {
+        ls_imatrix_free(im);
+        return -1;
+    }
+    if (!model && !ls_profile_has_sensitivity(profile)) {
+        size_t n = (size_t)profile->n_layers * LS_N_MODULES;
+        memcpy(profile->sensitivity, profile->act_energy, n * sizeof(double));
+        snprintf(profile->sensitivity_label, sizeof profile->sensitivity_label,
+                 "imatrix energy");
+        snprintf(profile->sensitivity_source, sizeof profile->sensitivity_source,
+                 "imatrix energy (sum of E[x^2] per matrix) from %.200s", path);
+    }
+    if (out)
+        *out = im;
+    else
+        ls_imatrix_free(im);
     return 0;
 }
