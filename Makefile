@@ -22,7 +22,9 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Icore -Iwidgets -Itui -Itests/support
 $(BUILD)/core/%.o:    ALL_CFLAGS = $(BASE_CFLAGS) -I$(BUILD)/nocurses $(CORE_CFLAGS) -Icore
 $(BUILD)/widgets/%.o: ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Iwidgets
-LDLIBS   := $(PKG_LIBS) -lpthread -lm
+# oneDNN (--compute bf16): Debian's libdnnl-dev ships no pkg-config file.
+DNNL_LIBS ?= -ldnnl
+LDLIBS   := $(PKG_LIBS) $(DNNL_LIBS) -lpthread -lm
 
 CORE_SRC    := $(wildcard core/*/*.c)
 SUPPORT_SRC := $(wildcard tests/support/*.c)

@@ -40,16 +40,19 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
         sp.seqlen = o->calib_seqlen;
     sp.shuffle = !o->calib_no_shuffle;
     sp.threads = threads;
+    sp.compute = (ls_compute)o->compute;
     ls_sensi_result r;
     memset(&r, 0, sizeof r);
     int rc = ls_sensitivity_run(m, tok, calib, &sp, NULL, &r, err);
     if (rc == 0)
         rc = ls_sensitivity_to_profile(&r, p, err);
     if (rc == 0) {
+        if (r.compute_note[0])
+            fprintf(errf, "layerscope: note: %s\n", r.compute_note);
         fprintf(errf, "layerscope: sensitivity measured on %s: %d samples (%d too long, "
-                      "skipped), %d blocks of %d tokens, b%dg%d, %.2f s\n",
+                      "skipped), %d blocks of %d tokens, b%dg%d, %s products, %.2f s\n",
                 calib, r.n_docs, r.n_skipped_long, r.n_blocks, r.block_len, r.nbits,
-                r.group_size, r.seconds);
+                r.group_size, ls_compute_name(r.compute), r.seconds);
         if (o->sensitivity_out)
             rc = ls_sensitivity_write_csv(o->sensitivity_out, &r, m->name, err);
     }
@@ -112,6 +115,7 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
         params.stride = o->stride;
     params.max_chunks = o->chunks;
     params.allow_long_ctx = o->allow_long_ctx;
+    params.compute = (ls_compute)o->compute;
     ls_qmodel *loaded = NULL;
     const unsigned char *cur = a->cfg;
     unsigned char *loaded_cfg = NULL;
@@ -141,10 +145,12 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
     if (rc == 0) {
         if (pp.llamacpp)
             fputc('\n', out);
-        fprintf(out, "\nperplexity on %s (%s protocol, %s %d, stride %d, %lld tokens)%s%s\n",
+        fprintf(out, "\nperplexity on %s (%s protocol, %s %d, stride %d, %lld tokens, %s "
+                     "products)%s%s\n",
                 eval, ls_ppl_protocol_name(cmp->protocol),
                 cmp->protocol == LS_PPL_LLAMACPP ? "n_ctx" : "window", cmp->ctx, cmp->stride,
-                (long long)cmp->n_tokens, cmp->note[0] ? ": " : "", cmp->note);
+                (long long)cmp->n_tokens, ls_compute_name(cmp->fp.compute),
+                cmp->note[0] ? ": " : "", cmp->note);
         print_one(out, "fp", &cmp->fp, pp.llamacpp);
         print_one(out, "base", &cmp->base, pp.llamacpp);
         print_one(out, "current", &cmp->current, pp.llamacpp);

@@ -50,6 +50,7 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    OPT_COMPUTE,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +99,7 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"compute", required_argument, NULL, OPT_COMPUTE},
     {NULL, 0, NULL, 0},
 };
 
@@ -162,6 +164,10 @@ void ls_options_print_usage(FILE *f)
         "                           to the model's context)\n"
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --compute M          f32 | bf16: matrix products of perplexity and\n"
+        "                           sensitivity (default f32, the reference; bf16 runs\n"
+        "                           them through oneDNN on CPUs with AVX512-BF16 or AMX,\n"
+        "                           elsewhere it notes so and computes in f32)\n"
         "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
         "      --threads N          threads for kurtosis and HQQ (default: all cores;\n"
         "                           the forward pass always uses every core)\n"
@@ -242,6 +248,13 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_COMPUTE: {
+        int m = ls_compute_parse(arg);
+        if (m < 0)
+            return ls_fail(err, "option --compute: \"%s\": use f32 or bf16", arg);
+        o->compute = m;
+        return 0;
+    }
     case OPT_CALIB: o->calib_path = arg; return 0;
     case OPT_CALIB_SAMPLES:
         if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)

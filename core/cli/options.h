@@ -44,6 +44,7 @@ typedef struct ls_options {
     const char *kurtosis_csv;    /* --kurtosis-csv FILE */
     ls_sensi_select sensi_select;
     int threads;                 /* 0 = all cores */
+    int compute;                 /* --compute: enum ls_compute (f32 default, or bf16) */
     ls_settings settings;
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
 } ls_options;
