@@ -71,6 +71,7 @@ typedef struct app {
     const ls_options *opts;
     const ui_args *args;
     int threads;
+    int compute;         /* enum ls_compute of P and S jobs: --compute, toggled by C */
 
     /* what is open */
     ls_model *model;     /* NULL for a profile or when nothing is open */

@@ -16,6 +16,7 @@ typedef struct eval_arg {
     const char *tokenizer_path; /* the option's string: lives as long as the app */
     char text[1024];
     int threads;
+    ls_compute compute; /* the products' mode (--compute, key C) */
     uint64_t gen;
     ls_qmodel *qm; /* P: owned until moved into the result */
     unsigned char base[APP_N_FLAGS], cur[APP_N_FLAGS];
@@ -76,6 +77,7 @@ static int ppl_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     int rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
     if (rc == 0) {
         ls_ppl_params p = ls_ppl_params_default(LS_PPL_PAPER);
+        p.compute = ea->compute;
         rc = ls_ppl_compare_run(ea->model, tok, ea->text, &p, LS_TEXT_AUTO, ea->base, ea->cur,
                                 ea->qm, ea->threads, pr, NULL, NULL, &r->c, err);
         r->ok = rc == 0;
@@ -100,6 +102,7 @@ static int sensi_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     }
     ls_sensi_params sp = ls_sensi_params_default();
     sp.threads = ea->threads;
+    sp.compute = ea->compute;
     int rc = ls_sensitivity_run(ea->model, tok, ea->text, &sp, pr, &r->r, err);
     ls_tokenizer_free(tok);
     if (rc < 0) {
@@ -126,6 +129,7 @@ static eval_arg *new_eval_arg(app *a, const char *what, const char *text)
     ea->model = a->model;
     ea->tokenizer_path = a->opts->tokenizer_path;
     ea->threads = a->threads;
+    ea->compute = (ls_compute)a->compute;
     ea->gen = a->model_gen;
     snprintf(ea->text, sizeof ea->text, "%s", text);
     return ea;
@@ -158,7 +162,8 @@ void app_start_ppl(app *a, const char *text)
         app_msg(a, true, "P: cannot start the job");
         return;
     }
-    app_msg(a, false, "perplexity on %s: fp, base, current (c cancels)", text);
+    app_msg(a, false, "perplexity on %s: fp, base, current in %s (c cancels)", text,
+            ls_compute_name(ea->compute));
 }
 
 void app_start_sensi(app *a, const char *text)
@@ -223,9 +228,10 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     a->ppl_mem_pct = r->mem_pct;
     a->ppl_tok_s = r->c.fp.tokens_per_second;
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
-    app_msg(a, false, "perplexity (%s, %lld tokens): fp %.4f, base %.4f, current %.4f "
+    app_msg(a, false, "perplexity (%s, %s, %lld tokens): fp %.4f, base %.4f, current %.4f "
                       "(%+.2f %% vs base) at %+.4f %% memory",
-            ls_ppl_protocol_name(r->c.protocol), (long long)r->c.n_tokens, a->ppl_fp,
+            ls_ppl_protocol_name(r->c.protocol), ls_compute_name(r->c.fp.compute),
+            (long long)r->c.n_tokens, a->ppl_fp,
             a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
     free_ppl_result(r);
 }
@@ -247,8 +253,8 @@ static void take_sensi(app *a, const ls_job_info *info, sensi_result *r)
     free_sensi_result(a->sensi);
     a->sensi = r;
     app_analyze(a);
-    app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents): E saves the CSV",
-            r->text, r->r.seconds, r->r.n_docs);
+    app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents, %s): E saves the "
+                      "CSV", r->text, r->r.seconds, r->r.n_docs, ls_compute_name(r->r.compute));
 }
 
 bool app_take_eval(app *a, const ls_job_info *info, void *res)

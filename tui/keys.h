@@ -12,6 +12,7 @@
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
+    A(COMPUTE)                                                                           \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)
 
 typedef enum ls_action {
@@ -68,6 +69,8 @@ typedef enum ls_action {
         "perplexity: fp, base and current allocation (job; default text samples/eval.txt)") \
     KEY('S', "S", ACT_SENSI, NULL,                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
+    KEY('C', "C", ACT_COMPUTE, NULL,                                                       \
+        "compute mode of the next P and S jobs: f32 (reference) / bf16 (oneDNN)")          \
     KEY('E', "E", ACT_SENSI_CSV, NULL,                                                     \
         "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
     KEY('s', "s", ACT_SESSION_SAVE, "s:session",                                           \
