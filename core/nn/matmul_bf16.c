@@ -171,29 +171,41 @@ void ls_f32_to_bf16_array(int threads, const float *src, int64_t n, uint16_t *ds
     to_bf16(src + done, n - done, dst + done);
 }
 
-/* ---- oneDNN matmul ---- */
+/* ---- oneDNN matmul ----
+ *
+ * Threads. Debian's oneDNN runs on OpenMP (libgomp), whose idle workers spin after every
+ * parallel region; between the products they competed with our threads for attention and
+ * the element-wise steps (the demo ran 5x slower in bf16 than with OMP_WAIT_POLICY=passive
+ * on this 2-core machine). So, as with OpenBLAS, oneDNN runs on the calling thread only:
+ * primitives are created with one OpenMP thread (their work split is fixed then), every
+ * thread that executes one sets its own OpenMP thread count to 1, and large products are
+ * split by output columns over our threads, each part with its own stream and scratchpad. */
 
-#define CACHE_SIZE 24
+void omp_set_num_threads(int n); /* libgomp, which libdnnl brings */
+
+#define CACHE_SIZE 32
+#define MAX_SLOTS 64
 
 typedef struct mm_entry {
     int64_t rows, out, in, ldy;
     dnnl_primitive_t prim;
-    dnnl_memory_t src, wei, dst, scratch; /* scratch: NULL when none is needed */
+    dnnl_memory_desc_t src_md, wei_md, dst_md, scratch_md;
+    size_t scratch_size;
     unsigned long last_use;
 } mm_entry;
 
 struct ls_mm_bf16 {
     dnnl_engine_t engine;
-    dnnl_stream_t stream;
+    dnnl_stream_t stream[MAX_SLOTS];   /* one per concurrent part, created on demand */
     mm_entry cache[CACHE_SIZE];
     int n_cached;
     unsigned long clock;
     uint16_t *xb; /* activations in bf16 */
     int64_t xb_cap;
-    /* One scratchpad for every primitive (user mode): the library's default allocates one
-     * per execution, and those fresh pages faulted in on every product. */
-    void *scratch;
-    size_t scratch_cap;
+    /* Scratchpads in user mode, one per slot: the library's default allocates one per
+     * execution, and those fresh pages faulted in on every product. */
+    void *scratch[MAX_SLOTS];
+    size_t scratch_cap[MAX_SLOTS];
     bool failed;
     char msg[256];
 };
@@ -202,14 +214,6 @@ static void entry_free(mm_entry *e)
 {
     if (e->prim)
         dnnl_primitive_destroy(e->prim);
-    if (e->src)
-        dnnl_memory_destroy(e->src);
-    if (e->wei)
-        dnnl_memory_destroy(e->wei);
-    if (e->dst)
-        dnnl_memory_destroy(e->dst);
-    if (e->scratch)
-        dnnl_memory_destroy(e->scratch);
     memset(e, 0, sizeof *e);
 }
 
@@ -219,9 +223,7 @@ int ls_mm_bf16_new(ls_mm_bf16 **out, ls_error *err)
     ls_mm_bf16 *mm = calloc(1, sizeof *mm);
     if (!mm)
         return ls_fail(err, "bf16: out of memory");
-    if (dnnl_engine_create(&mm->engine, dnnl_cpu, 0) != dnnl_success ||
-        dnnl_stream_create(&mm->stream, mm->engine, dnnl_stream_default_flags) !=
-            dnnl_success) {
+    if (dnnl_engine_create(&mm->engine, dnnl_cpu, 0) != dnnl_success) {
         ls_mm_bf16_free(mm);
         return ls_fail(err, "bf16: oneDNN could not create its CPU engine");
     }
@@ -235,12 +237,14 @@ void ls_mm_bf16_free(ls_mm_bf16 *mm)
         return;
     for (int i = 0; i < mm->n_cached; i++)
         entry_free(&mm->cache[i]);
-    if (mm->stream)
-        dnnl_stream_destroy(mm->stream);
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        if (mm->stream[i])
+            dnnl_stream_destroy(mm->stream[i]);
+        free(mm->scratch[i]);
+    }
     if (mm->engine)
         dnnl_engine_destroy(mm->engine);
     free(mm->xb);
-    free(mm->scratch);
     free(mm);
 }
 
@@ -252,61 +256,40 @@ static bool fail(ls_mm_bf16 *mm, const char *what, dnnl_status_t st)
     return false;
 }
 
-/* Creates the primitive for src [rows][in] bf16 dense, weights W^T (in x out, W row-major
+/* The primitive for src [rows][in] bf16 dense, weights W^T (in x out; W row-major
  * [out][in], i.e. strides {1, in}) bf16, dst [rows][out] f32 with row stride ldy. */
 static bool entry_create(ls_mm_bf16 *mm, mm_entry *e, int64_t rows, int64_t out, int64_t in,
                          int64_t ldy)
 {
-    dnnl_memory_desc_t src_md, wei_md, dst_md;
     dnnl_dims_t sd = {rows, in}, ss = {in, 1};
     dnnl_dims_t wd = {in, out}, ws = {1, in};
     dnnl_dims_t dd = {rows, out}, ds = {ldy, 1};
     dnnl_status_t st;
-    if ((st = dnnl_memory_desc_init_by_strides(&src_md, 2, sd, dnnl_bf16, ss)) ||
-        (st = dnnl_memory_desc_init_by_strides(&wei_md, 2, wd, dnnl_bf16, ws)) ||
-        (st = dnnl_memory_desc_init_by_strides(&dst_md, 2, dd, dnnl_f32, ds)))
+    if ((st = dnnl_memory_desc_init_by_strides(&e->src_md, 2, sd, dnnl_bf16, ss)) ||
+        (st = dnnl_memory_desc_init_by_strides(&e->wei_md, 2, wd, dnnl_bf16, ws)) ||
+        (st = dnnl_memory_desc_init_by_strides(&e->dst_md, 2, dd, dnnl_f32, ds)))
         return fail(mm, "memory descriptor", st);
     dnnl_matmul_desc_t md;
-    if ((st = dnnl_matmul_desc_init(&md, &src_md, &wei_md, NULL, &dst_md)))
+    if ((st = dnnl_matmul_desc_init(&md, &e->src_md, &e->wei_md, NULL, &e->dst_md)))
         return fail(mm, "matmul descriptor", st);
     dnnl_primitive_attr_t attr;
     if ((st = dnnl_primitive_attr_create(&attr)))
         return fail(mm, "attributes", st);
     dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    omp_set_num_threads(1); /* this thread's setting: the primitive's split is one part */
     dnnl_primitive_desc_t pd;
     st = dnnl_primitive_desc_create(&pd, &md, attr, mm->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     if (st)
         return fail(mm, "matmul primitive descriptor", st);
-    const dnnl_memory_desc_t *sp_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    size_t sp_size = sp_md ? dnnl_memory_desc_get_size(sp_md) : 0;
-    if (sp_size > mm->scratch_cap) {
-        /* 64-byte aligned, grown to the largest primitive's need */
-        free(mm->scratch);
-        mm->scratch = aligned_alloc(64, (sp_size + 63) / 64 * 64);
-        mm->scratch_cap = mm->scratch ? sp_size : 0;
-        if (!mm->scratch) {
-            dnnl_primitive_desc_destroy(pd);
-            return fail(mm, "scratchpad allocation", dnnl_out_of_memory);
-        }
-    }
-    if (sp_size > 0 &&
-        (st = dnnl_memory_create(&e->scratch, sp_md, mm->engine, DNNL_MEMORY_NONE))) {
-        dnnl_primitive_desc_destroy(pd);
-        return fail(mm, "scratchpad memory", st);
-    }
+    const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    e->scratch_size = sp ? dnnl_memory_desc_get_size(sp) : 0;
+    if (e->scratch_size)
+        e->scratch_md = *sp;
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
-    if (st) {
-        entry_free(e);
+    if (st)
         return fail(mm, "matmul primitive", st);
-    }
-    if ((st = dnnl_memory_create(&e->src, &src_md, mm->engine, DNNL_MEMORY_NONE)) ||
-        (st = dnnl_memory_create(&e->wei, &wei_md, mm->engine, DNNL_MEMORY_NONE)) ||
-        (st = dnnl_memory_create(&e->dst, &dst_md, mm->engine, DNNL_MEMORY_NONE))) {
-        entry_free(e);
-        return fail(mm, "memory object", st);
-    }
     e->rows = rows, e->out = out, e->in = in, e->ldy = ldy;
     return true;
 }
@@ -333,11 +316,70 @@ static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, i
         entry_free(e);
     }
     if (!entry_create(mm, e, rows, out, in, ldy)) {
-        memset(e, 0, sizeof *e); /* rows 0 never matches a real product */
+        entry_free(e); /* rows 0 never matches a real product */
         return NULL;
     }
     e->last_use = mm->clock;
     return e;
+}
+
+/* Stream and scratchpad of a slot, made on the caller's thread before the parts run. */
+static bool slot_ready(ls_mm_bf16 *mm, int slot, size_t scratch_size)
+{
+    dnnl_status_t st;
+    if (!mm->stream[slot] &&
+        (st = dnnl_stream_create(&mm->stream[slot], mm->engine, dnnl_stream_default_flags)))
+        return fail(mm, "stream", st);
+    if (scratch_size > mm->scratch_cap[slot]) {
+        free(mm->scratch[slot]);
+        mm->scratch[slot] = aligned_alloc(64, (scratch_size + 63) / 64 * 64);
+        mm->scratch_cap[slot] = mm->scratch[slot] ? scratch_size : 0;
+        if (!mm->scratch[slot])
+            return fail(mm, "scratchpad allocation", dnnl_out_of_memory);
+    }
+    return true;
+}
+
+typedef struct part_job {
+    ls_mm_bf16 *mm;
+    mm_entry *e[MAX_SLOTS];
+    const uint16_t *W;
+    float *y;
+    int64_t in, per;
+    dnnl_status_t st[MAX_SLOTS];
+} part_job;
+
+/* Part t: output columns t*per .. on slot t. Memory objects are made per call (cheap)
+ * so that parts sharing a primitive never share them. */
+static void part_task(void *p, int64_t t)
+{
+    part_job *j = p;
+    ls_mm_bf16 *mm = j->mm;
+    const mm_entry *e = j->e[t];
+    omp_set_num_threads(1); /* oneDNN's own parallel loops stay on this thread */
+    int64_t c0 = t * j->per;
+    dnnl_memory_t src = NULL, wei = NULL, dst = NULL, scr = NULL;
+    dnnl_status_t st;
+    if (!(st = dnnl_memory_create(&src, &e->src_md, mm->engine, mm->xb)) &&
+        !(st = dnnl_memory_create(&wei, &e->wei_md, mm->engine, (void *)(j->W + c0 * j->in))) &&
+        !(st = dnnl_memory_create(&dst, &e->dst_md, mm->engine, j->y + c0)) &&
+        !(e->scratch_size &&
+          (st = dnnl_memory_create(&scr, &e->scratch_md, mm->engine, mm->scratch[t])))) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
+                                   {DNNL_ARG_DST, dst}, {DNNL_ARG_SCRATCHPAD, scr}};
+        st = dnnl_primitive_execute(e->prim, mm->stream[t], scr ? 4 : 3, args);
+        if (!st)
+            st = dnnl_stream_wait(mm->stream[t]);
+    }
+    j->st[t] = st;
+    if (src)
+        dnnl_memory_destroy(src);
+    if (wei)
+        dnnl_memory_destroy(wei);
+    if (dst)
+        dnnl_memory_destroy(dst);
+    if (scr)
+        dnnl_memory_destroy(scr);
 }
 
 void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, int64_t rows,
@@ -354,25 +396,33 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
         mm->xb = nb;
         mm->xb_cap = rows * in;
     }
-    mm_entry *e = lookup(mm, rows, out, in, ldy);
-    if (!e)
-        goto zero;
+    /* Parts over output columns when the product is large enough to pay for a thread. */
+    threads = threads < 1 ? 1 : threads > MAX_SLOTS ? MAX_SLOTS : threads;
+    int64_t per = out;
+    if (threads > 1 && rows * out * in >= ((int64_t)1 << 22) && out >= 64 * threads) {
+        per = (out + threads - 1) / threads;
+        per = (per + 31) / 32 * 32;
+    }
+    int64_t n_parts = (out + per - 1) / per;
+    part_job j;
+    memset(&j, 0, sizeof j);
+    j.mm = mm, j.W = W, j.y = y, j.in = in, j.per = per;
+    for (int64_t t = 0; t < n_parts; t++) {
+        int64_t n = out - t * per < per ? out - t * per : per;
+        j.e[t] = lookup(mm, rows, n, in, ldy);
+        if (!j.e[t] || !slot_ready(mm, (int)t, j.e[t]->scratch_size))
+            goto zero;
+    }
     convert_rows(threads, x, ldx, rows, in, mm->xb);
-    dnnl_status_t st;
-    if ((st = dnnl_memory_set_data_handle(e->src, mm->xb)) ||
-        (st = dnnl_memory_set_data_handle(e->wei, (void *)W)) ||
-        (st = dnnl_memory_set_data_handle(e->dst, y)) ||
-        (e->scratch && (st = dnnl_memory_set_data_handle(e->scratch, mm->scratch)))) {
-        fail(mm, "memory handle", st);
-        goto zero;
-    }
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, e->src}, {DNNL_ARG_WEIGHTS, e->wei},
-                               {DNNL_ARG_DST, e->dst}, {DNNL_ARG_SCRATCHPAD, e->scratch}};
-    if ((st = dnnl_primitive_execute(e->prim, mm->stream, e->scratch ? 4 : 3, args)) ||
-        (st = dnnl_stream_wait(mm->stream))) {
-        fail(mm, "matmul", st);
-        goto zero;
-    }
+    if (n_parts == 1)
+        part_task(&j, 0);
+    else
+        (void)ls_parallel_for(n_parts, threads, part_task, &j);
+    for (int64_t t = 0; t < n_parts; t++)
+        if (j.st[t] != dnnl_success) {
+            fail(mm, "matmul", j.st[t]);
+            goto zero;
+        }
     return;
 zero:
     for (int64_t r = 0; r < rows; r++)

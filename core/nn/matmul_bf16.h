@@ -10,8 +10,9 @@
  *   ls_mm_bf16_free(mm);
  *
  * Primitives are created once per shape (rows, out, in, ldy) and reused from a small cache.
- * Threads: Debian's oneDNN 2.6.3 runs on OpenMP (libgomp); each product is one call from
- * the caller's thread that oneDNN spreads over its OpenMP team. */
+ * Threads: Debian's oneDNN 2.6.3 runs on OpenMP (libgomp), whose idle workers spin; like
+ * OpenBLAS it is kept to the calling thread, and large products are split by output
+ * columns over our threads (matmul_bf16.c says why). */
 #ifndef LS_MATMUL_BF16_H
 #define LS_MATMUL_BF16_H
 
