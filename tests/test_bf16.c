@@ -468,9 +468,15 @@ static void test_f32_unchanged_and_fallback(void)
     CHECK(a && !used && note[0] == '\0');
     if (a)
         CHECK(memcmp(a, ref, nl * sizeof *a) == 0);
+    const char *was = getenv("LAYERSCOPE_NO_BF16");
+    char saved[64];
+    snprintf(saved, sizeof saved, "%s", was ? was : "");
     setenv("LAYERSCOPE_NO_BF16", "1", 1);
     float *b = logits_of(m, tok, n, LS_COMPUTE_BF16, &used, note, sizeof note);
-    unsetenv("LAYERSCOPE_NO_BF16");
+    if (was)
+        setenv("LAYERSCOPE_NO_BF16", saved, 1);
+    else
+        unsetenv("LAYERSCOPE_NO_BF16");
     CHECK(b && !used);
     CHECK(strstr(note, "LAYERSCOPE_NO_BF16") != NULL && strstr(note, "f32") != NULL);
     if (b)
