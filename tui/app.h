@@ -123,6 +123,7 @@ typedef struct app {
     int ppl_job_id;
     bool ppl_known;
     double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
+    int ppl_compute;     /* enum ls_compute the shown perplexities were computed in */
     char ppl_text[1024];
     /* sensitivity (S): the last measurement, kept for the CSV export */
     void *sensi;                     /* ls_sensi_result *, owned; NULL when none */

@@ -227,6 +227,7 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     a->ppl_delta_pct = r->c.delta_pct;
     a->ppl_mem_pct = r->mem_pct;
     a->ppl_tok_s = r->c.fp.tokens_per_second;
+    a->ppl_compute = r->c.fp.compute;
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
     app_msg(a, false, "perplexity (%s, %s, %lld tokens): fp %.4f, base %.4f, current %.4f "
                       "(%+.2f %% vs base) at %+.4f %% memory",
