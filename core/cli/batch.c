@@ -6,18 +6,18 @@
 
 #include "cli/batch_eval.h"
 #include "nn/blas_check.h"
-#include "formats/discover.h"
+#include "io/discover.h"
 #include "quant/fnorm.h"
 #include "io/interop.h"
 #include "method/kurtosis.h"
 #include "method/manual.h"
 #include "base/parallel.h"
 #include "quant/qmodel.h"
-#include "quant/qmodel_io.h"
+#include "io/qmodel_io.h"
 #include "io/result_json.h"
-#include "formats/samples.h"
+#include "io/samples.h"
 #include "io/session.h"
-#include "formats/source.h"
+#include "io/source.h"
 #include "base/version.h"
 
 static void fmt_metric(char *buf, size_t cap, double v)
