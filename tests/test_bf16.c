@@ -13,7 +13,7 @@
 #include "eval/perplexity.h"
 #include "eval/sensitivity.h"
 #include "formats/model.h"
-#include "formats/samples.h"
+#include "io/samples.h"
 #include "model_writer.h"
 #include "nn/blas_check.h"
 #include "nn/forward.h"
