@@ -47,6 +47,9 @@ typedef struct ls_sensi_params {
     const char *dataset;/* name for the CSV; NULL = the calibration file's base name */
     ls_compute compute; /* products in f32 (default) or bf16; HQQ always quantizes the
                            stored weights (read as f32) */
+    struct ls_imatrix *capture; /* when set (from ls_imatrix_for_model), the full-precision
+                                   inputs of every linear are summed into it as an
+                                   importance matrix (--export-imatrix); NULL = not */
 } ls_sensi_params;
 
 ls_sensi_params ls_sensi_params_default(void);

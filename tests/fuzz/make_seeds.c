@@ -1,5 +1,5 @@
 /* Writes the seed corpora of the fuzz targets with the project's own model writer:
- *   make_seeds OUT  ->  OUT/safetensors/, OUT/gguf/, OUT/llama2c/, OUT/hfconfig/
+ *   make_seeds OUT  ->  OUT/safetensors/, OUT/gguf/, OUT/llama2c/, OUT/hfconfig/, OUT/imatrix/
  * Seeds are tiny models (dim 16, 2 layers, 4 heads / 2 KV, vocab 32) so the fuzzer stays fast. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "formats/imatrix.h"
 #include "model_writer.h"
 
 static const char *out_dir;
@@ -78,7 +79,8 @@ int main(int argc, char **argv)
         return 2;
     }
     out_dir = argv[1];
-    const char *subs[] = {"", "/work", "/safetensors", "/gguf", "/llama2c", "/hfconfig"};
+    const char *subs[] = {"", "/work", "/safetensors", "/gguf", "/llama2c", "/hfconfig",
+                          "/imatrix"};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         char d[1024];
         snprintf(d, sizeof d, "%s%s", out_dir, subs[i]);
@@ -145,6 +147,30 @@ int main(int argc, char **argv)
                "\"vocab_size\":32,\"sliding_window\":null,\"rope_parameters\":{\"rope_type\":"
                "\"linear\",\"factor\":2,\"rope_theta\":1e6},\"layer_types\":"
                "[\"full_attention\",\"full_attention\"]}");
+    /* a GGUF importance matrix shaped like the small model */
+    {
+        s = small_spec();
+        ls_model *m = NULL;
+        if (ls_write_gguf(work("im.gguf"), &s, &e) != 0 || ls_model_open(work("im.gguf"), NULL,
+                                                                         &m, &e) != 0)
+            return fail(&e);
+        ls_imatrix *im = ls_imatrix_for_model(m, &e);
+        if (!im)
+            return fail(&e);
+        for (int i = 0; i < im->n_entries; i++) {
+            for (int64_t j = 0; j < im->entries[i].n_cols; j++)
+                im->entries[i].sum2[j] = (float)(1 + (i + j) % 5);
+            im->entries[i].count = 3;
+        }
+        im->chunks = 1;
+        snprintf(im->dataset, sizeof im->dataset, "seed.txt");
+        int rc = ls_imatrix_write_gguf(work("imatrix.gguf"), im, &e);
+        ls_imatrix_free(im);
+        ls_model_free(m);
+        if (rc != 0)
+            return fail(&e);
+        copy_file(work("imatrix.gguf"), "imatrix", "imatrix.gguf");
+    }
     printf("make_seeds: %d seed files in %s\n", n_written, out_dir);
     return 0;
 }
