@@ -22,7 +22,10 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Icore -Iwidgets -Itui -Itests/support
 $(BUILD)/core/%.o:    ALL_CFLAGS = $(BASE_CFLAGS) -I$(BUILD)/nocurses $(CORE_CFLAGS) -Icore
 $(BUILD)/widgets/%.o: ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Iwidgets
-LDLIBS   := $(PKG_LIBS) -lpthread -lm
+# oneDNN (--compute bf16): Debian's libdnnl-dev ships no pkg-config file. libgomp is
+# oneDNN's OpenMP runtime; core/nn/matmul_bf16.c sets its thread count.
+DNNL_LIBS ?= -ldnnl -lgomp
+LDLIBS   := $(PKG_LIBS) $(DNNL_LIBS) -lpthread -lm
 
 CORE_SRC    := $(wildcard core/*/*.c)
 SUPPORT_SRC := $(wildcard tests/support/*.c)

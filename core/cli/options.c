@@ -51,6 +51,7 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    OPT_COMPUTE,
     OPT_TARGET_BPP,
     OPT_TARGET_MIB,
     OPT_TARGET_EXTRA,
@@ -120,6 +121,7 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"compute", required_argument, NULL, OPT_COMPUTE},
     {"target-bpp", required_argument, NULL, OPT_TARGET_BPP},
     {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
     {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
@@ -230,6 +232,10 @@ void ls_options_print_usage(FILE *f)
         "                           to the model's context)\n"
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --compute M          f32 | bf16: matrix products of perplexity and\n"
+        "                           sensitivity (default f32, the reference; bf16 runs\n"
+        "                           them through oneDNN on CPUs with AVX512-BF16 or AMX,\n"
+        "                           elsewhere it notes so and computes in f32)\n"
         "      --imatrix FILE       a llama.cpp importance matrix (GGUF or legacy .dat):\n"
         "                           act_energy per matrix and, with a model, the\n"
         "                           imatrix-weighted HQQ error at the base config (the\n"
@@ -322,6 +328,13 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_COMPUTE: {
+        int m = ls_compute_parse(arg);
+        if (m < 0)
+            return ls_fail(err, "option --compute: \"%s\": use f32 or bf16", arg);
+        o->compute = m;
+        return 0;
+    }
     case OPT_FRONTIER: o->frontier = true; return 0;
     case OPT_FRONTIER_SVG:
         o->frontier_svg = arg;

@@ -365,9 +365,13 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
                 (long long)batch_cap);
         goto done;
     }
-    if (ls_fwd_new(m, qm, p.ctx, 0, &f, err) < 0 || ls_fwd_head_load(f, err) < 0)
+    ls_fwd_opts fo = {p.ctx, 0, p.compute, false};
+    if (ls_fwd_new_opts(m, qm, &fo, &f, err) < 0 || ls_fwd_head_load(f, err) < 0)
         goto done;
     sc.f = f;
+    out->compute = f->compute;
+    if (f->compute_note[0])
+        add_note(note, sizeof note, "%s", f->compute_note);
 
     eval_state st = {&p, progress, m->cfg.n_layers, n_win, 0, 0, 0, 0, 0, now(), 0, false};
     for (int64_t i = 0; i < n_win; i++)
@@ -399,6 +403,8 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
         if (ls_fwd_run(f, &seqs, hidden, &obs, err) < 0)
             goto done;
         score_batch(&sc, hidden, btok, off, win + wi, nb, nll);
+        if (ls_mm_bf16_failed(f->mm, err))
+            goto done;
         int64_t at = 0;
         for (int k = 0; k < nb; k++) {
             const ls_ppl_window *w = &win[wi + k];

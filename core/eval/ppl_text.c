@@ -292,6 +292,14 @@ int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *e
         c.delta_fp_pct = 100.0 * (c.current.ppl - c.fp.ppl) / c.fp.ppl;
     snprintf(c.note, sizeof c.note, "%.120s%s%.120s", tnote, *tnote && *rnote ? "; " : "",
              rnote);
+    if (params->compute != c.fp.compute) { /* bf16 asked for, not available: say why */
+        char why[160];
+        ls_bf16_supported(why, sizeof why);
+        size_t used = strlen(c.note);
+        snprintf(c.note + used, sizeof c.note - used, "%s--compute %s: %.100s; computed in %s",
+                 used ? "; " : "", ls_compute_name(params->compute), why,
+                 ls_compute_name(c.fp.compute));
+    }
     *out = c;
     rc = 0;
 done:
