@@ -3,7 +3,35 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+mode_t ls_current_umask(void)
+{
+    /* /proc/self/status has it without changing it (umask() can only read by setting, which
+     * would race with other threads creating files) */
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned mask;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Umask: %o", &mask) == 1) {
+            fclose(f);
+            return (mode_t)(mask & 0777);
+        }
+    if (f)
+        fclose(f);
+    mode_t old = umask(022);
+    umask(old);
+    return old;
+}
+
+mode_t ls_new_file_mode(const char *path, mode_t base)
+{
+    struct stat st;
+    if (path && stat(path, &st) == 0)
+        return st.st_mode & 07777; /* replacing keeps the file's mode */
+    return base & ~ls_current_umask();
+}
 
 int ls_atomic_open(const char *path, ls_atomic_file *af, ls_error *err)
 {
@@ -24,6 +52,14 @@ int ls_atomic_open(const char *path, ls_atomic_file *af, ls_error *err)
         ls_atomic_abort(af);
         return ls_fail(err, "%s: cannot create a temporary file beside it: %s", path,
                        strerror(e));
+    }
+    /* mkstemp creates 0600; give the file the mode open(O_CREAT, 0666) would have, or the
+     * mode of the file it replaces */
+    if (fchmod(fd, ls_new_file_mode(path, 0666)) != 0) {
+        int e = errno;
+        close(fd);
+        ls_atomic_abort(af);
+        return ls_fail(err, "%s: cannot set the file mode: %s", path, strerror(e));
     }
     af->f = fdopen(fd, "wb");
     if (!af->f) {

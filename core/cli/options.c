@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include "eval/perplexity.h"
+#include "eval/ppl_text.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    OPT_MAX_TEXT_MIB,
 };
 
 static const struct option long_opts[] = {
@@ -98,6 +100,7 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"max-text-mib", required_argument, NULL, OPT_MAX_TEXT_MIB},
     {NULL, 0, NULL, 0},
 };
 
@@ -162,6 +165,7 @@ void ls_options_print_usage(FILE *f)
         "                           to the model's context)\n"
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --max-text-mib N     refuse --eval/--calib texts above N MiB (default 1024)\n"
         "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
         "      --threads N          threads for kurtosis and HQQ (default: all cores;\n"
         "                           the forward pass always uses every core)\n"
@@ -280,6 +284,12 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
         if (parse_int("threads", arg, 1, 256, &v, err) < 0)
             return -1;
         o->threads = (int)v;
+        return 0;
+    case OPT_MAX_TEXT_MIB:
+        if (parse_int("max-text-mib", arg, 1, LS_TEXT_MAX_MIB_LIMIT, &v, err) < 0)
+            return -1;
+        o->max_text_mib = v;
+        ls_text_set_max_mib(v); /* one process-wide limit, read by ls_text_read */
         return 0;
     default:
         break;

@@ -44,6 +44,7 @@ typedef struct ls_options {
     const char *kurtosis_csv;    /* --kurtosis-csv FILE */
     ls_sensi_select sensi_select;
     int threads;                 /* 0 = all cores */
+    long max_text_mib;           /* --max-text-mib N; 0 = the default limit */
     ls_settings settings;
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
 } ls_options;
