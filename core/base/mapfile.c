@@ -97,6 +97,19 @@ void ls_unmap_file(ls_mapped_file *mf)
     mf->size = 0;
 }
 
+void ls_mapped_release(const ls_mapped_file *mf, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    if (!mf->data || !b || b < mf->data || n > mf->size || (size_t)(b - mf->data) > mf->size - n)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    /* Whole pages only, rounded inwards: a page shared with the next tensor stays. */
+    uintptr_t lo = ((uintptr_t)b + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)b + n) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 char *ls_read_text_file(const char *path, size_t max_bytes, size_t *len_out, ls_error *err)
 {
     struct stat st;

@@ -32,6 +32,12 @@ const char *ls_file_kind_name(unsigned mode);
 int ls_map_file(const char *path, ls_mapped_file *out, ls_error *err);
 void ls_unmap_file(ls_mapped_file *mf);
 
+/* Drops the resident pages of [p, p + n) inside the read-only mapping mf (a finished
+ * tensor), so a pass over a whole model keeps its RSS near one tensor instead of growing to
+ * the file's size. Safe: the mapping is never written, so a later read faults the same bytes
+ * back from the page cache. Does nothing when the range is not inside mf. */
+void ls_mapped_release(const ls_mapped_file *mf, const void *p, size_t n);
+
 /* Reads a whole (small) regular file into a NUL-terminated heap buffer; for JSON and CSV.
  * Fails above max_bytes ("PATH: larger than N bytes (the limit for this kind of file)"). */
 char *ls_read_text_file(const char *path, size_t max_bytes, size_t *len_out, ls_error *err);
