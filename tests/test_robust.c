@@ -76,6 +76,9 @@ typedef struct kind_case {
 static void test_non_regular_everywhere(void)
 {
     const char *dir = t_tmpdir("robust_kinds");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char fifo[600], sub[600];
     snprintf(fifo, sizeof fifo, "%s/fifo", dir);
     snprintf(sub, sizeof sub, "%s/sub", dir);
@@ -125,6 +128,9 @@ static void test_non_regular_everywhere(void)
 static void test_hf_dir_members(void)
 {
     const char *dir = t_tmpdir("robust_hf");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char cfg[600], st[600];
     snprintf(cfg, sizeof cfg, "%s/config.json", dir);
     snprintf(st, sizeof st, "%s/model.safetensors", dir);
@@ -157,6 +163,9 @@ static void test_hf_dir_members(void)
 static void test_not_found_unreadable(void)
 {
     const char *dir = t_tmpdir("robust_perm");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char f[600], missing[600];
     snprintf(f, sizeof f, "%s/secret.txt", dir);
     snprintf(missing, sizeof missing, "%s/missing.txt", dir);
@@ -201,6 +210,9 @@ static void test_not_found_unreadable(void)
 static void test_text_limit(void)
 {
     const char *dir = t_tmpdir("robust_text");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char f[600];
     snprintf(f, sizeof f, "%s/big.txt", dir);
     FILE *fp = fopen(f, "w");
@@ -233,6 +245,9 @@ static void test_text_limit(void)
 static void test_csv_nonfinite(void)
 {
     const char *dir = t_tmpdir("robust_csv");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     static const char *const vals[] = {"-0.5", "inf", "-inf", "nan", "1e999"};
     static const char *const want[] = {"negative", "infinite", "infinite", "NaN", "infinite"};
     for (int v = 0; v < 5; v++) {
@@ -288,6 +303,9 @@ static int run_batch(int argc, char **argv, char *outbuf, size_t ocap, char *err
 static void test_outputs_checked_first(void)
 {
     const char *dir = t_tmpdir("robust_out");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char demo[600], nodir[600], adir[600], notours[600], fifo[600];
     snprintf(demo, sizeof demo, "%s/demo", ls_samples_dir_for_tests());
     snprintf(nodir, sizeof nodir, "%s/none/r.json", dir);
@@ -339,6 +357,9 @@ static void test_outputs_checked_first(void)
 static void test_nan_perplexity(void)
 {
     const char *dir = t_tmpdir("robust_nan");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char cmd[1400], model[600];
     snprintf(model, sizeof model, "%s/demo", dir);
     snprintf(cmd, sizeof cmd, "cp -r '%s/demo' '%s'", ls_samples_dir_for_tests(), model);
@@ -384,6 +405,9 @@ static void test_nan_perplexity(void)
 static void test_modes(void)
 {
     const char *dir = t_tmpdir("robust_modes");
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
     char f[600];
     snprintf(f, sizeof f, "%s/a.json", dir);
     mode_t old = umask(027);

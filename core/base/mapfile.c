@@ -29,6 +29,10 @@ int ls_open_regular(const char *path, struct stat *st_out, ls_error *err)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
+        struct stat lst; /* a socket cannot be opened at all (ENXIO): name its kind */
+        if (e != ENOENT && stat(path, &lst) == 0 && !S_ISREG(lst.st_mode))
+            return ls_fail(err, "%s: not a regular file (%s)", path,
+                           ls_file_kind_name((unsigned)lst.st_mode));
         if (e == ENOENT)
             return ls_fail(err, "%s: not found", path);
         if (e == EACCES || e == EPERM)

@@ -252,6 +252,7 @@ static int check_paths(const ls_options *o, ls_error *err)
         {"--sensitivity-csv", o->sensitivity_csv},
         {"--kurtosis-csv", o->kurtosis_csv},
         {"--tokenizer", o->tokenizer_path},
+        {"--session", o->session},
     };
     for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++) {
         if (!ins[i].path)
