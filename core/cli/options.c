@@ -125,8 +125,10 @@ void ls_options_print_usage(FILE *f)
         "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
         "      --method M           sensi | kurt | both | manual      (default sensi)\n"
         "      --mode D             subtract | divide: override the method's pairing\n"
-        "      --top-m N            keep the N strongest outliers per module; 0 = all\n"
-        "      --boost-stop N       boosted matrices move N stops up, 1..11 (default 3)\n"
+        "      --top-m N            keep the N strongest outliers per module, 0..256;\n"
+        "                           0 = all\n"
+        "      --boost-stop N       boosted matrices move N stops up, 1..11 (default 3;\n"
+        "                           0 is read as 1, as the paper's code does)\n"
         "      --base CFG           base config, b3g128 or 3.13 style  (default b3g128)\n"
         "      --ablation           random layers, as many as the method flags\n"
         "      --seed N             ablation seed                        (default 42)\n"
@@ -137,7 +139,7 @@ void ls_options_print_usage(FILE *f)
         "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
         "      --kurtosis-csv F     take kurtosis from a toolkit kurtosis CSV\n"
         "      --threshold Z        outlier threshold (default 3; not the paper's if set)\n"
-        "      --trim F             trimmed fraction per side (default 0.05)\n"
+        "      --trim F             trimmed fraction per side, 0..0.49 (default 0.05)\n"
         "      --quantize           HQQ-quantize every module with its allocated config\n"
         "                           and report errors and real stored sizes\n"
         "      --no-quant-meta      keep HQQ scale and zero unquantized (the paper's\n"
@@ -191,22 +193,9 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
     return 0;
 }
 
-static int parse_double(const char *opt, const char *s, double lo, double hi, double *out,
-                        ls_error *err)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi))
-        return ls_fail(err, "option --%s: \"%s\" is not a number from %g to %g", opt, s, lo,
-                       hi);
-    *out = v;
-    return 0;
-}
-
 static int apply(ls_options *o, int c, const char *arg, ls_error *err)
 {
     long v;
-    double d;
     switch (c) {
     case 'b': o->batch = true; return 0;
     case 'h': o->help = true; return 0;
@@ -296,58 +285,18 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     }
     o->settings_given = true;
     ls_settings *s = &o->settings;
-    switch (c) {
-    case OPT_METHOD: {
-        int m = ls_method_parse(arg);
-        if (m < 0)
-            return ls_fail(err, "option --method: \"%s\": use sensi, kurt, both or manual", arg);
-        s->method = (ls_method)m;
-        return 0;
-    }
-    case OPT_MODE: {
-        int m = ls_diff_mode_parse(arg);
-        if (m < 0)
-            return ls_fail(err, "option --mode: \"%s\": use subtract or divide", arg);
-        s->mode = m;
-        return 0;
-    }
-    case OPT_TOP_M:
-        if (parse_int("top-m", arg, 0, 100000, &v, err) < 0)
-            return -1;
-        s->top_m = (int)v;
-        return 0;
+    switch (c) { /* the rules and their messages are method/settings.c's */
+    case OPT_METHOD: return ls_setting_parse(s, LS_SET_METHOD, arg, LS_WHERE_OPTION, err);
+    case OPT_MODE: return ls_setting_parse(s, LS_SET_MODE, arg, LS_WHERE_OPTION, err);
+    case OPT_TOP_M: return ls_setting_parse(s, LS_SET_TOP_M, arg, LS_WHERE_OPTION, err);
     case OPT_BOOST_STOP:
-        if (parse_int("boost-stop", arg, 1, LS_N_STOPS - 1, &v, err) < 0)
-            return -1;
-        s->boost_stop = (int)v;
-        return 0;
-    case OPT_BASE: {
-        int b = ls_stop_parse(arg);
-        if (b < 0)
-            return ls_fail(err, "option --base: \"%s\" is not one of the 12 configs "
-                                "(b2g128 ... b8g32, or 2.13 ... 8.51)", arg);
-        s->base = b;
-        return 0;
-    }
+        return ls_setting_parse(s, LS_SET_BOOST_STOP, arg, LS_WHERE_OPTION, err);
+    case OPT_BASE: return ls_setting_parse(s, LS_SET_BASE, arg, LS_WHERE_OPTION, err);
     case OPT_ABLATION: s->ablation = true; return 0;
-    case OPT_SEED: {
-        char *end;
-        unsigned long long u = strtoull(arg, &end, 10);
-        if (*arg == '\0' || *end != '\0' || arg[0] == '-')
-            return ls_fail(err, "option --seed: \"%s\" is not a non-negative integer", arg);
-        s->seed = u;
-        return 0;
-    }
+    case OPT_SEED: return ls_setting_parse(s, LS_SET_SEED, arg, LS_WHERE_OPTION, err);
     case OPT_THRESHOLD:
-        if (parse_double("threshold", arg, 0, 1e9, &d, err) < 0)
-            return -1;
-        s->detect.threshold = d;
-        return 0;
-    case OPT_TRIM:
-        if (parse_double("trim", arg, 0, 0.49, &d, err) < 0)
-            return -1;
-        s->detect.trim_frac = d;
-        return 0;
+        return ls_setting_parse(s, LS_SET_THRESHOLD, arg, LS_WHERE_OPTION, err);
+    case OPT_TRIM: return ls_setting_parse(s, LS_SET_TRIM, arg, LS_WHERE_OPTION, err);
     default:
         return ls_fail(err, "unknown option");
     }
@@ -377,9 +326,8 @@ int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err)
     if (optind < argc)
         return ls_fail(err, "unexpected argument \"%s\": give one MODEL or PROFILE",
                        argv[optind]);
-    if (o->settings.ablation && o->settings.method != LS_METHOD_SENSI &&
-        o->settings.method != LS_METHOD_KURT)
-        return ls_fail(err, "option --ablation: applies to --method sensi or kurt");
+    if (ls_settings_validate(&o->settings, LS_WHERE_OPTION, err) < 0)
+        return -1;
     if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && !o->session && o->batch)
         return ls_fail(err, "option --method manual: needs --manual FILE (or --session) in "
                             "batch mode");

@@ -3,6 +3,8 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "base/atomic_write.h"
 
@@ -48,6 +50,17 @@ int ls_st_writer_add(ls_st_writer *w, const char *name, const char *dtype, int n
     e->data = data;
     e->bytes = bytes;
     w->n++;
+    return 0;
+}
+
+int ls_st_writer_add_stream(ls_st_writer *w, const char *name, const char *dtype, int n_dims,
+                            const int64_t *shape, size_t bytes, ls_st_fill fill, void *ctx,
+                            ls_error *err)
+{
+    if (ls_st_writer_add(w, name, dtype, n_dims, shape, NULL, bytes, err) < 0)
+        return -1;
+    w->t[w->n - 1].fill = fill;
+    w->t[w->n - 1].fill_ctx = ctx;
     return 0;
 }
 
@@ -101,6 +114,25 @@ static char *header_json(const ls_st_writer *w)
     return s;
 }
 
+/* Runs an entry's fill and checks it wrote exactly the bytes the header announced. */
+static int fill_entry(ls_atomic_file *af, const ls_st_entry *e, const char *path,
+                      ls_error *err)
+{
+    off_t start = ftello(af->f);
+    if (e->fill(af->f, e->fill_ctx, err) < 0) {
+        ls_atomic_abort(af);
+        ls_error_prefix(err, path);
+        return -1;
+    }
+    off_t end = ftello(af->f);
+    if (start < 0 || end - start != (off_t)e->bytes) {
+        ls_atomic_abort(af);
+        return ls_fail(err, "%s: %s: %lld bytes written for %zu announced", path, e->name,
+                       (long long)(end - start), e->bytes);
+    }
+    return 0;
+}
+
 int ls_st_writer_write(const ls_st_writer *w, const char *path, ls_error *err)
 {
     char *json = header_json(w);
@@ -112,6 +144,9 @@ int ls_st_writer_write(const ls_st_writer *w, const char *path, ls_error *err)
         free(json);
         return -1;
     }
+    if (w->file_mode)
+        fchmod(fileno(af.f), (mode_t)w->file_mode);
+    setvbuf(af.f, NULL, _IOFBF, (size_t)1 << 20); /* large tensors go out in big writes */
     unsigned char n8[8];
     for (int i = 0; i < 8; i++)
         n8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
@@ -119,8 +154,15 @@ int ls_st_writer_write(const ls_st_writer *w, const char *path, ls_error *err)
     for (size_t i = len; i < padded && !bad; i++)
         bad = fputc(' ', af.f) == EOF;
     free(json);
-    for (int i = 0; i < w->n && !bad; i++)
-        bad = w->t[i].bytes && fwrite(w->t[i].data, 1, w->t[i].bytes, af.f) != w->t[i].bytes;
+    for (int i = 0; i < w->n && !bad; i++) {
+        const ls_st_entry *e = &w->t[i];
+        if (e->fill) {
+            if (fill_entry(&af, e, path, err) < 0)
+                return -1;
+        } else {
+            bad = e->bytes && fwrite(e->data, 1, e->bytes, af.f) != e->bytes;
+        }
+    }
     if (bad) {
         ls_atomic_abort(&af);
         return ls_fail(err, "%s: write failed", path);

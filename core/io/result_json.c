@@ -41,23 +41,9 @@ cJSON *ls_json_exact_number(double v)
 
 static cJSON *settings_json(const ls_analysis *a)
 {
-    const ls_settings *s = &a->settings;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "method", ls_method_name(s->method));
-    const char *mode = ls_settings_mode_label(s);
-    if (mode)
-        cJSON_AddStringToObject(o, "mode", mode);
-    else
-        cJSON_AddNullToObject(o, "mode");
-    cJSON_AddNumberToObject(o, "top_m", s->top_m);
-    cJSON_AddNumberToObject(o, "boost_stop", s->boost_stop);
-    cJSON_AddStringToObject(o, "base", ls_stop_get(s->base)->name);
-    cJSON_AddStringToObject(o, "target", ls_stop_get(a->target)->name);
-    cJSON_AddNumberToObject(o, "seed", (double)s->seed);
-    cJSON_AddBoolToObject(o, "ablation", s->ablation);
-    cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
-    cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
-    cJSON_AddBoolToObject(o, "paper_detection", ls_settings_paper_detect(s));
+    if (o)
+        ls_settings_to_result_json(&a->settings, a->target, o);
     return o;
 }
 

@@ -65,20 +65,8 @@ static cJSON *array_or_null(const double *v, int n)
 static cJSON *settings_json(const ls_settings *s)
 {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "method", ls_method_name(s->method));
-    if (s->mode >= 0)
-        cJSON_AddStringToObject(o, "mode_override", ls_diff_mode_name((ls_diff_mode)s->mode));
-    else
-        cJSON_AddNullToObject(o, "mode_override");
-    cJSON_AddNumberToObject(o, "top_m", s->top_m);
-    cJSON_AddNumberToObject(o, "boost_stop", s->boost_stop);
-    cJSON_AddStringToObject(o, "base", ls_stop_get(s->base)->name);
-    cJSON_AddBoolToObject(o, "ablation", s->ablation);
-    char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)s->seed); /* exact as text */
-    cJSON_AddStringToObject(o, "seed", seed);
-    cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
-    cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
+    if (o)
+        ls_settings_to_json(s, LS_SETTINGS_ALL, o);
     return o;
 }
 
@@ -158,44 +146,25 @@ static int read_metric(const char *path, const cJSON *me, const char *key, int n
     return 0;
 }
 
+/* A session names every field but the seed, the ablation switch and the detection
+ * parameters, which older sessions may lack (the defaults stand). */
+#define SESSION_REQUIRED                                                                   \
+    (LS_SETTING_BIT(LS_SET_METHOD) | LS_SETTING_BIT(LS_SET_TOP_M) |                         \
+     LS_SETTING_BIT(LS_SET_BOOST_STOP) | LS_SETTING_BIT(LS_SET_BASE))
+
 static int read_settings(const char *path, const cJSON *o, ls_settings *s, ls_error *err)
 {
     *s = ls_settings_default();
     if (!cJSON_IsObject(o))
         return ls_fail(err, "%s: settings: missing", path);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "method");
-    int method = cJSON_IsString(v) ? ls_method_parse(v->valuestring) : -1;
-    if (method < 0)
-        return ls_fail(err, "%s: settings.method: not sensi, kurt, both or manual", path);
-    s->method = (ls_method)method;
-    v = cJSON_GetObjectItemCaseSensitive(o, "mode_override");
-    if (cJSON_IsString(v)) {
-        s->mode = ls_diff_mode_parse(v->valuestring);
-        if (s->mode < 0)
-            return ls_fail(err, "%s: settings.mode_override: not subtract or divide", path);
-    }
-    v = cJSON_GetObjectItemCaseSensitive(o, "top_m");
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 100000)
-        return ls_fail(err, "%s: settings.top_m: not a count", path);
-    s->top_m = (int)v->valuedouble;
-    v = cJSON_GetObjectItemCaseSensitive(o, "boost_stop");
-    if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > LS_N_STOPS - 1)
-        return ls_fail(err, "%s: settings.boost_stop: not 1 to 11", path);
-    s->boost_stop = (int)v->valuedouble;
-    v = cJSON_GetObjectItemCaseSensitive(o, "base");
-    s->base = cJSON_IsString(v) ? ls_stop_parse(v->valuestring) : -1;
-    if (s->base < 0)
-        return ls_fail(err, "%s: settings.base: not one of the 12 configs", path);
-    s->ablation = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "ablation"));
-    v = cJSON_GetObjectItemCaseSensitive(o, "seed");
-    if (cJSON_IsString(v))
-        s->seed = strtoull(v->valuestring, NULL, 10);
-    v = cJSON_GetObjectItemCaseSensitive(o, "threshold");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0)
-        s->detect.threshold = v->valuedouble;
-    v = cJSON_GetObjectItemCaseSensitive(o, "trim");
-    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 0.5)
-        s->detect.trim_frac = v->valuedouble;
+    char where[1100];
+    snprintf(where, sizeof where, "%s: settings.", path);
+    unsigned found;
+    if (ls_settings_from_json(o, LS_SETTINGS_ALL, s, where, &found, err) < 0)
+        return -1;
+    for (int f = 0; f < LS_N_SETTINGS; f++)
+        if ((SESSION_REQUIRED & ~found) & LS_SETTING_BIT(f))
+            return ls_fail(err, "%s%s: missing", where, ls_setting_key((ls_setting)f));
     return 0;
 }
 

@@ -85,48 +85,17 @@ static void note_add(char *note, size_t cap, const char *key)
     snprintf(note + len, cap - len, "%s%s", len ? ", " : "unknown keys ignored: ", key);
 }
 
-/* Applies one settings key; -1 with err when the value is wrong. */
+/* Applies one key that is not a setting; -1 with err when the value is wrong. */
 static int apply_key(ls_uiconfig *c, const cJSON *it, const char *path, bool *known,
                      ls_error *err)
 {
     const char *k = it->string;
-    ls_settings *s = &c->settings;
     *known = true;
     if (strcmp(k, "version") == 0) {
         if (!cJSON_IsNumber(it) || it->valueint != LS_UICONFIG_VERSION)
             return ls_fail(err, "%s: version: expected %d", path, LS_UICONFIG_VERSION);
-    } else if (strcmp(k, "method") == 0) {
-        int m = cJSON_IsString(it) ? ls_method_parse(it->valuestring) : -1;
-        if (m < 0)
-            return ls_fail(err, "%s: method: not sensi, kurt, both or manual", path);
-        s->method = (ls_method)m;
-        c->has_settings = true;
-    } else if (strcmp(k, "mode") == 0) {
-        int m = cJSON_IsString(it) ? ls_diff_mode_parse(it->valuestring) : -1;
-        if (!cJSON_IsNull(it) && m < 0)
-            return ls_fail(err, "%s: mode: not subtract, divide or null", path);
-        s->mode = cJSON_IsNull(it) ? -1 : m;
-        c->has_settings = true;
-    } else if (strcmp(k, "top_m") == 0) {
-        if (!cJSON_IsNumber(it) || it->valueint < 0 || it->valueint > LS_MAX_LAYERS)
-            return ls_fail(err, "%s: top_m: not a count from 0 to %d", path, LS_MAX_LAYERS);
-        s->top_m = it->valueint;
-        c->has_settings = true;
-    } else if (strcmp(k, "boost_stop") == 0) {
-        if (!cJSON_IsNumber(it) || it->valueint < 1 || it->valueint > LS_N_STOPS - 1)
-            return ls_fail(err, "%s: boost_stop: not 1 to 11", path);
-        s->boost_stop = it->valueint;
-        c->has_settings = true;
-    } else if (strcmp(k, "base") == 0) {
-        int b = cJSON_IsString(it) ? ls_stop_parse(it->valuestring) : -1;
-        if (b < 0)
-            return ls_fail(err, "%s: base: not one of the 12 configs", path);
-        s->base = b;
-        c->has_settings = true;
-    } else if (strcmp(k, "seed") == 0) {
-        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 9007199254740992.0)
-            return ls_fail(err, "%s: seed: not a whole number", path);
-        s->seed = (uint64_t)it->valuedouble;
+    } else if (ls_settings_json_key(LS_SETTINGS_CONFIG, k)) {
+        /* read by ls_settings_from_json in ls_uiconfig_load */
     } else if (strcmp(k, "theme") == 0) {
         if (!cJSON_IsString(it) || strlen(it->valuestring) >= sizeof c->theme)
             return ls_fail(err, "%s: theme: not a theme name", path);
@@ -170,6 +139,13 @@ int ls_uiconfig_load(const char *path, ls_uiconfig *c, char *note, size_t note_c
         if (rc == 0 && !known && note_cap)
             note_add(note, note_cap, it->string);
     }
+    if (rc == 0) {
+        char where[1100];
+        snprintf(where, sizeof where, "%s: ", path);
+        unsigned found;
+        rc = ls_settings_from_json(doc, LS_SETTINGS_CONFIG, &tmp.settings, where, &found, err);
+        tmp.has_settings = found != 0;
+    }
     cJSON_Delete(doc);
     if (rc < 0)
         return -1;
@@ -201,20 +177,11 @@ int ls_uiconfig_save(const char *path, const ls_uiconfig *c, ls_error *err)
 {
     if (mkdir_parents(path, err) < 0)
         return -1;
-    const ls_settings *s = &c->settings;
     cJSON *doc = cJSON_CreateObject();
     if (!doc)
         return ls_fail(err, "%s: out of memory", path);
     cJSON_AddNumberToObject(doc, "version", LS_UICONFIG_VERSION);
-    cJSON_AddStringToObject(doc, "method", ls_method_name(s->method));
-    if (s->mode >= 0)
-        cJSON_AddStringToObject(doc, "mode", ls_diff_mode_name((ls_diff_mode)s->mode));
-    else
-        cJSON_AddNullToObject(doc, "mode");
-    cJSON_AddNumberToObject(doc, "top_m", s->top_m);
-    cJSON_AddNumberToObject(doc, "boost_stop", s->boost_stop);
-    cJSON_AddStringToObject(doc, "base", ls_stop_get(s->base)->name);
-    cJSON_AddNumberToObject(doc, "seed", (double)s->seed);
+    ls_settings_to_json(&c->settings, LS_SETTINGS_CONFIG, doc);
     cJSON_AddStringToObject(doc, "theme", c->theme[0] ? c->theme : "default");
     cJSON_AddBoolToObject(doc, "log_scale", c->log_scale);
     cJSON_AddStringToObject(doc, "last_model", c->last_model);

@@ -15,7 +15,7 @@
 
 typedef struct ls_uiconfig {
     bool has_settings;   /* the file held settings */
-    ls_settings settings; /* method, mode, top_m, boost_stop, base, seed */
+    ls_settings settings; /* the LS_SETTINGS_CONFIG fields (method/settings.h) */
     char theme[16];      /* "default" "light" "mono"; "" = default */
     bool log_scale;
     char last_model[1024];

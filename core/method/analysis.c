@@ -6,56 +6,6 @@
 
 #include "base/rng.h"
 
-static const char *const method_names[LS_N_METHODS] = {"sensi", "kurt", "both", "manual"};
-
-const char *ls_method_name(ls_method m)
-{
-    return (m >= 0 && m < LS_N_METHODS) ? method_names[m] : "?";
-}
-
-int ls_method_parse(const char *s)
-{
-    for (int i = 0; i < LS_N_METHODS; i++)
-        if (strcmp(s, method_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-ls_settings ls_settings_default(void)
-{
-    ls_settings s = {0};
-    s.method = LS_METHOD_SENSI;
-    s.mode = -1;
-    s.top_m = 0;
-    s.boost_stop = 3;
-    s.base = ls_stop_find(3, 128);
-    s.ablation = false;
-    s.seed = 42;
-    s.detect = LS_DETECT_PAPER;
-    return s;
-}
-
-bool ls_settings_paper_detect(const ls_settings *s)
-{
-    return s->detect.threshold == 3.0 && s->detect.trim_frac == 0.05;
-}
-
-const char *ls_settings_mode_label(const ls_settings *s)
-{
-    if (s->mode >= 0)
-        return ls_diff_mode_name((ls_diff_mode)s->mode);
-    switch (s->method) {
-    case LS_METHOD_SENSI:
-        return "divide";
-    case LS_METHOD_KURT:
-        return "subtract";
-    case LS_METHOD_BOTH:
-        return "paired";
-    default:
-        return NULL;
-    }
-}
-
 static void series_of(const double *metric, int n_layers, int module, double *out)
 {
     for (int l = 0; l < n_layers; l++)
@@ -131,14 +81,8 @@ int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *m
     memset(a, 0, sizeof *a);
     a->n_layers = p->n_layers;
     a->settings = *s;
-    if (s->base < 0 || s->base >= LS_N_STOPS)
-        return ls_fail(err, "settings: base: not one of the 12 stops");
-    if (s->top_m < 0)
-        return ls_fail(err, "settings: top-m: must be 0 (all) or positive");
-    if (s->boost_stop < 0 || s->boost_stop > LS_N_STOPS - 1)
-        return ls_fail(err, "settings: boost stop: must be 1 to 11");
-    if (s->ablation && s->method != LS_METHOD_SENSI && s->method != LS_METHOD_KURT)
-        return ls_fail(err, "settings: ablation: applies to the sensi or kurt method only");
+    if (ls_settings_validate(s, "settings.", err) < 0)
+        return -1;
 
     a->have_sensi = ls_profile_has_sensitivity(p);
     a->have_kurt = ls_profile_has_kurtosis(p);
@@ -176,6 +120,8 @@ int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *m
     }
     if (a->n_boosted == 0 && !a->note[0] && s->method != LS_METHOD_MANUAL)
         explain_empty(a, need_sensi ? a->sensi : a->kurt);
+    if (s->boost_stop == 0 && !a->note[0]) /* docs/method.md §5.2: accepted, with a note */
+        snprintf(a->note, sizeof a->note, "boost stop 0 is read as 1, as the reference does");
     a->memory_known = ls_profile_params_known(p);
     if (a->memory_known)
         ls_memory_compute(p->params, a->cfg, n, s->base, &a->mem);

@@ -9,37 +9,7 @@
 #include "method/budget.h"
 #include "method/detect.h"
 #include "method/profile.h"
-
-typedef enum ls_method {
-    LS_METHOD_SENSI,  /* SensiBoost: sensitivity, divide */
-    LS_METHOD_KURT,   /* KurtBoost: kurtosis, subtract */
-    LS_METHOD_BOTH,   /* union of the two sets */
-    LS_METHOD_MANUAL, /* a user-chosen set */
-    LS_N_METHODS
-} ls_method;
-
-const char *ls_method_name(ls_method m); /* "sensi" "kurt" "both" "manual" */
-int ls_method_parse(const char *s);      /* -1 when unknown */
-
-typedef struct ls_settings {
-    ls_method method;
-    int mode;          /* -1: each method's own pairing; else an ls_diff_mode override */
-    int top_m;         /* 0 = all outliers */
-    int boost_stop;    /* 1 .. 11 */
-    int base;          /* stop index of the base config */
-    bool ablation;     /* random layers, same count (docs/method.md §7); sensi or kurt only */
-    uint64_t seed;     /* ablation seed */
-    ls_detect_params detect;
-} ls_settings;
-
-/* The paper's headline setting: base b3g128, sensi, top-m 0, boost stop 3, seed 42. */
-ls_settings ls_settings_default(void);
-
-/* "divide", "subtract", "paired" (both, each its own) or NULL (manual). */
-const char *ls_settings_mode_label(const ls_settings *s);
-
-/* True when the detection parameters are the paper's (threshold 3, trim 0.05). */
-bool ls_settings_paper_detect(const ls_settings *s);
+#include "method/settings.h"
 
 typedef struct ls_analysis {
     int n_layers;
@@ -58,8 +28,8 @@ typedef struct ls_analysis {
 } ls_analysis;
 
 /* manual: [n_layers * 7] boost flags, used when settings->method is MANUAL (NULL = none).
- * Fails only on settings that cannot be applied (ablation with both/manual, no metric for
- * the method). */
+ * Fails only on settings that break a rule of method/settings.h (ls_settings_validate,
+ * messages "settings.KEY: ..."); a method without its metric flags nothing, with a note. */
 int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
                ls_analysis *out, ls_error *err);
 

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/atomic_write.h"
 #include "base/half.h"
+#include "formats/st_writer.h"
 
 #define GOLDEN 0x9e3779b97f4a7c15ull
 
@@ -207,6 +209,7 @@ typedef struct wtensor {
     ls_dtype dtype;
     bool to_halves; /* HF llama/mistral q/k: write pairs rows in halves order */
     uint64_t offset, nbytes;
+    const ls_synth_spec *spec; /* for the safetensors writer's fill callback */
 } wtensor;
 
 typedef struct wlist {
@@ -233,6 +236,7 @@ static int wl_add(wlist *l, const ls_synth_spec *s, const char *name, ls_synth_r
     t->module = module;
     t->n_dims = ls_synth_shape(&s->cfg, role, module, t->shape);
     t->dtype = dt;
+    t->spec = s;
     int64_t n = t->shape[0] * (t->n_dims == 2 ? t->shape[1] : 1);
     t->nbytes = (uint64_t)n * ls_dtype_size(dt);
     return 0;
@@ -298,14 +302,14 @@ static int gguf_list(const ls_synth_spec *s, wlist *l)
     return rc;
 }
 
-/* ---- atomic files ---- */
+/* ---- files: the product's atomic writes, with a sticky error for long runs of puts ---- */
 
 typedef struct afile {
+    ls_atomic_file af;
     FILE *f;
-    char *tmp;
     const char *path;
     ls_error *err;
-    int failed;
+    int failed; /* errno of the first failed write */
 } afile;
 
 static int af_open(afile *a, const char *path, ls_error *err)
@@ -313,28 +317,10 @@ static int af_open(afile *a, const char *path, ls_error *err)
     memset(a, 0, sizeof *a);
     a->path = path;
     a->err = err;
-    size_t n = strlen(path) + 16;
-    a->tmp = malloc(n);
-    if (!a->tmp)
-        return ls_fail(err, "%s: out of memory", path);
-    snprintf(a->tmp, n, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(a->tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(a->tmp);
-        a->tmp = NULL;
-        return ls_fail(err, "%s: cannot create temporary file: %s", path, strerror(e));
-    }
-    fchmod(fd, 0644);
-    a->f = fdopen(fd, "wb");
-    if (!a->f) {
-        int e = errno;
-        close(fd);
-        unlink(a->tmp);
-        free(a->tmp);
-        a->tmp = NULL;
-        return ls_fail(err, "%s: cannot open: %s", path, strerror(e));
-    }
+    if (ls_atomic_open(path, &a->af, err) < 0)
+        return -1;
+    a->f = a->af.f;
+    fchmod(fileno(a->f), 0644); /* model files are for everyone to read, like a cp'd model */
     setvbuf(a->f, NULL, _IOFBF, 1 << 20);
     return 0;
 }
@@ -347,35 +333,19 @@ static void af_write(afile *a, const void *p, size_t n)
 
 static void af_abort(afile *a)
 {
-    if (a->f)
-        fclose(a->f);
-    if (a->tmp) {
-        unlink(a->tmp);
-        free(a->tmp);
-    }
+    ls_atomic_abort(&a->af);
     a->f = NULL;
-    a->tmp = NULL;
 }
 
 static int af_commit(afile *a)
 {
-    if (!a->failed && (fflush(a->f) != 0 || fsync(fileno(a->f)) != 0))
-        a->failed = errno ? errno : EIO;
     if (a->failed) {
         int e = a->failed;
         af_abort(a);
         return ls_fail(a->err, "%s: write failed: %s", a->path, strerror(e));
     }
-    int rc = fclose(a->f);
     a->f = NULL;
-    if (rc != 0 || rename(a->tmp, a->path) != 0) {
-        int e = errno;
-        af_abort(a);
-        return ls_fail(a->err, "%s: cannot write: %s", a->path, strerror(e));
-    }
-    free(a->tmp);
-    a->tmp = NULL;
-    return 0;
+    return ls_atomic_commit(&a->af, a->err);
 }
 
 static void put_u32(afile *a, uint32_t v)
@@ -410,14 +380,14 @@ static void put_zeros(afile *a, size_t n)
 }
 
 /* Streams one tensor's data row by row in its storage dtype. */
-static int write_tensor_data(afile *a, const ls_synth_spec *s, const wtensor *t)
+static int write_tensor_rows(FILE *f, const ls_synth_spec *s, const wtensor *t, ls_error *err)
 {
     int64_t rows = t->shape[0], cols = t->n_dims == 2 ? t->shape[1] : 1;
     size_t es = ls_dtype_size(t->dtype);
     uint8_t *buf = malloc((size_t)cols * es);
     if (!buf)
-        return ls_fail(a->err, "%s: out of memory", a->path);
-    for (int64_t r = 0; r < rows && !a->failed; r++) {
+        return ls_fail(err, "%s: out of memory", t->name);
+    for (int64_t r = 0; r < rows; r++) {
         int64_t src = t->to_halves ? ls_rope_row_halves_to_pairs(r, s->cfg.head_dim) : r;
         for (int64_t c = 0; c < cols; c++) {
             float v = ls_synth_value(s, t->role, t->layer, t->module, src, c);
@@ -433,10 +403,32 @@ static int write_tensor_data(afile *a, const ls_synth_spec *s, const wtensor *t)
                 p[1] = (uint8_t)(h >> 8);
             }
         }
-        af_write(a, buf, (size_t)cols * es);
+        if (fwrite(buf, 1, (size_t)cols * es, f) != (size_t)cols * es) {
+            int e = errno ? errno : EIO;
+            free(buf);
+            return ls_fail(err, "%s: write failed: %s", t->name, strerror(e));
+        }
     }
     free(buf);
     return 0;
+}
+
+static int write_tensor_data(afile *a, const ls_synth_spec *s, const wtensor *t)
+{
+    if (a->failed)
+        return 0; /* af_commit reports it */
+    if (write_tensor_rows(a->f, s, t, a->err) < 0) {
+        ls_error_prefix(a->err, a->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The safetensors writer's fill callback: ctx is the wtensor. */
+static int fill_tensor(FILE *f, void *ctx, ls_error *err)
+{
+    const wtensor *t = ctx;
+    return write_tensor_rows(f, t->spec, t, err);
 }
 
 /* ---- Hugging Face ---- */
@@ -473,43 +465,20 @@ static int write_json_file(const char *path, cJSON *root, ls_error *err)
     return rc;
 }
 
-/* One safetensors file holding tensors [first, last). */
-static int write_safetensors(const char *path, const ls_synth_spec *s, wtensor *t, int first,
-                             int last, ls_error *err)
+/* One safetensors file holding tensors [first, last), through the product's writer
+ * (core/formats/st_writer) with the data streamed row by row. */
+static int write_safetensors(const char *path, wtensor *t, int first, int last, ls_error *err)
 {
-    cJSON *h = cJSON_CreateObject();
-    cJSON *meta = cJSON_AddObjectToObject(h, "__metadata__");
-    cJSON_AddStringToObject(meta, "format", "pt");
-    uint64_t off = 0;
-    for (int i = first; i < last; i++) {
-        cJSON *e = cJSON_AddObjectToObject(h, t[i].name);
-        cJSON_AddStringToObject(e, "dtype", st_dtype(t[i].dtype));
-        cJSON *sh = cJSON_AddArrayToObject(e, "shape");
-        for (int d = 0; d < t[i].n_dims; d++)
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)t[i].shape[d]));
-        cJSON *of = cJSON_AddArrayToObject(e, "data_offsets");
-        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + t[i].nbytes)));
-        off += t[i].nbytes;
-    }
-    char *text = cJSON_PrintUnformatted(h);
-    cJSON_Delete(h);
-    if (!text)
-        return ls_fail(err, "%s: out of memory", path);
-    size_t n = strlen(text), padded = (n + 7) / 8 * 8; /* data 8-byte aligned, like the
-                                                          reference writer */
-    afile a;
-    int rc = af_open(&a, path, err);
-    if (rc == 0) {
-        put_u64(&a, padded);
-        af_write(&a, text, n);
-        for (size_t i = n; i < padded; i++)
-            af_write(&a, " ", 1);
-        for (int i = first; i < last && rc == 0; i++)
-            rc = write_tensor_data(&a, s, &t[i]);
-        rc = rc == 0 ? af_commit(&a) : (af_abort(&a), -1);
-    }
-    free(text);
+    ls_st_writer w;
+    ls_st_writer_init(&w);
+    w.file_mode = 0644;
+    int rc = ls_st_writer_meta(&w, "format", "pt", err);
+    for (int i = first; i < last && rc == 0; i++)
+        rc = ls_st_writer_add_stream(&w, t[i].name, st_dtype(t[i].dtype), t[i].n_dims,
+                                     t[i].shape, (size_t)t[i].nbytes, fill_tensor, &t[i], err);
+    if (rc == 0)
+        rc = ls_st_writer_write(&w, path, err);
+    ls_st_writer_free(&w);
     return rc;
 }
 
@@ -557,8 +526,7 @@ static void split_shards(const wtensor *t, int n, int n_shards, int *shard_of)
     }
 }
 
-static int write_hf_shards(const char *dir, const ls_synth_spec *s, wlist *l, int n_shards,
-                           ls_error *err)
+static int write_hf_shards(const char *dir, wlist *l, int n_shards, ls_error *err)
 {
     int *shard_of = calloc((size_t)l->n, sizeof *shard_of);
     if (!shard_of)
@@ -572,7 +540,7 @@ static int write_hf_shards(const char *dir, const ls_synth_spec *s, wlist *l, in
         char f[64];
         snprintf(f, sizeof f, "model-%05d-of-%05d.safetensors", sh + 1, n_shards);
         char *p = join(dir, f);
-        rc = p ? write_safetensors(p, s, l->t, first, last, err)
+        rc = p ? write_safetensors(p, l->t, first, last, err)
                : ls_fail(err, "%s: out of memory", dir);
         free(p);
         first = last;
@@ -615,14 +583,14 @@ int ls_write_hf_dir(const char *dir, const ls_synth_spec *s, int n_shards, ls_er
     if (rc == 0 && n_shards == 1) {
         char *p = join(dir, "model.safetensors");
         char *ix = join(dir, "model.safetensors.index.json");
-        rc = p && ix ? write_safetensors(p, s, l.t, 0, l.n, err)
+        rc = p && ix ? write_safetensors(p, l.t, 0, l.n, err)
                      : ls_fail(err, "%s: out of memory", dir);
         if (rc == 0)
             unlink(ix);
         free(p);
         free(ix);
     } else if (rc == 0) {
-        rc = write_hf_shards(dir, s, &l, n_shards, err);
+        rc = write_hf_shards(dir, &l, n_shards, err);
     }
     free(l.t);
     return rc;

@@ -11,7 +11,9 @@
  * biases 0.1 N. Optional injected outliers make a few rows or columns of chosen (layer,
  * module) weights heavy-tailed and larger.
  *
- * All files are written atomically: "<name>.tmp.XXXXXX", fsync, rename. */
+ * All files are written through the product's writers: core/base/atomic_write (temporary
+ * file beside the target, fsync, rename) and, for safetensors, core/formats/st_writer with
+ * the tensors streamed into it; files are made readable by all (0644). */
 #ifndef LS_MODEL_WRITER_H
 #define LS_MODEL_WRITER_H
 
