@@ -65,9 +65,13 @@ for src in $targets; do
     name=$(basename "$src" .c)
     name=${name#fuzz_}
     bin="$OUT/fuzz_$name"
-    echo "== fuzz_$name: build"
-    $CC_FUZZ $CFLAGS -fsanitize=fuzzer -Itests/fuzz "$src" $objs $LIBS -o "$bin" || {
-        echo "FAIL fuzz_$name: does not build"; status=1; continue; }
+    # relinked only when the target, a header of tests/fuzz/ or an object is newer
+    if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ -n "$(find tests/fuzz -name '*.h' -newer "$bin")" ] ||
+       [ -n "$(find "$OUT/obj" -name '*.o' -newer "$bin")" ]; then
+        echo "== fuzz_$name: build"
+        $CC_FUZZ $CFLAGS -fsanitize=fuzzer -Itests/fuzz "$src" $objs $LIBS -o "$bin" || {
+            echo "FAIL fuzz_$name: does not build"; status=1; continue; }
+    fi
     corpus="$OUT/corpus/$name"
     arts="$OUT/artifacts/$name"
     mkdir -p "$corpus" "$arts"
