@@ -43,7 +43,7 @@ SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/%.o)
 LIBCORE    := $(BUILD)/libcore.a
 
 # The bundled sample (demo model, evaluation and calibration texts) in this source tree.
-CFLAGS_core_formats_samples := -DLS_SAMPLES_DIR='"$(CURDIR)/samples"'
+CFLAGS_core_io_samples := -DLS_SAMPLES_DIR='"$(CURDIR)/samples"'
 LIBWIDGETS := $(BUILD)/libwidgets.a
 # Test support (synthetic model writer): linked into tests and tools, never into the program.
 LIBSUPPORT := $(BUILD)/libsupport.a

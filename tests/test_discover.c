@@ -3,7 +3,7 @@
 
 #include <sys/stat.h>
 
-#include "formats/discover.h"
+#include "io/discover.h"
 #include "model_writer.h"
 
 static void touch(const char *path)

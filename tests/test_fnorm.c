@@ -9,7 +9,7 @@
 #include "method/import.h"
 #include "io/interop.h"
 #include "model_writer.h"
-#include "formats/samples.h"
+#include "io/samples.h"
 
 static ls_model *tiny_model(char *dir_out, size_t cap)
 {

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "quant/bitpack.h"
+#include "method/budget.h"
 #include "quant/hqq.h"
 #include "test.h"
 
@@ -416,9 +417,9 @@ static void test_pack_roundtrip(void)
 
 static void test_storage_bpp(void)
 {
-    CHECK_NEAR(ls_hqq_nominal_bpp(4, 128, 8, 128), 4.126953125, 1e-12);
-    CHECK_NEAR(ls_hqq_nominal_bpp(4, 64, 8, 128), 4.25390625, 1e-12);
-    CHECK_NEAR(ls_hqq_nominal_bpp(3, 128, 8, 128), 3.126953125, 1e-12);
+    CHECK_NEAR(ls_nominal_bpp(4, 128, 8, 128), 4.126953125, 1e-12);
+    CHECK_NEAR(ls_nominal_bpp(4, 64, 8, 128), 4.25390625, 1e-12);
+    CHECK_NEAR(ls_nominal_bpp(3, 128, 8, 128), 3.126953125, 1e-12);
     ls_hqq_cfg c;
     int64_t R = 4096, C = 4096;
     double eps = 32.0 / (double)(R * C);
@@ -434,7 +435,7 @@ static void test_storage_bpp(void)
     }
     ls_hqq_cfg_default(&c, 3, 64);
     printf("  b3g64: stored %.4f bpp, nominal %.4f bpp\n", ls_hqq_stored_bpp(&c, R, C),
-           ls_hqq_nominal_bpp(3, 64, 8, 128));
+           ls_nominal_bpp(3, 64, 8, 128));
     c.quant_scale = c.quant_zero = false; /* fp16 scale and zero */
     CHECK_NEAR(ls_hqq_stored_bpp(&c, R, C), 3.5 + 32.0 / 64, 1e-12);
 }

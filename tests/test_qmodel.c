@@ -14,7 +14,7 @@
 #include "model_writer.h"
 #include "cli/options.h"
 #include "quant/qmodel.h"
-#include "quant/qmodel_io.h"
+#include "io/qmodel_io.h"
 
 /* A 24-layer tiny model (F16) with two injected outliers, so KurtBoost boosts a few. */
 static ls_model *tiny_model(const char *name, char *dir_out, size_t cap)

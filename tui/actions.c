@@ -1,6 +1,6 @@
 #include "actions.h"
 
-#include "formats/samples.h"
+#include "io/samples.h"
 
 #include <stdio.h>
 #include <string.h>

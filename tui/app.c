@@ -9,7 +9,7 @@
 #include "method/kurtosis.h"
 #include "method/manual.h"
 #include "base/parallel.h"
-#include "formats/source.h"
+#include "io/source.h"
 
 void app_msg(app *a, bool error, const char *fmt, ...)
 {

@@ -12,7 +12,7 @@
 #include "layout.h"
 #include "formats/model.h"
 #include "cli/options.h"
-#include "formats/discover.h"
+#include "io/discover.h"
 #include "picker.h"
 #include "method/profile.h"
 #include "prompt.h"
@@ -23,7 +23,7 @@
 #include "io/uiconfig.h"
 
 /* Where `layerscope` with no argument looks first (issue 6 will ship a sample instead). */
-#define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/formats/samples.h) */
+#define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/io/samples.h) */
 
 #define APP_UNDO_MAX 64
 #define APP_MAX_JOBS 8

@@ -8,7 +8,7 @@
 
 #include "app.h"
 #include "method/profile_copy.h"
-#include "quant/qmodel_io.h"
+#include "io/qmodel_io.h"
 
 typedef struct quant_arg {
     const ls_model *model;

@@ -1,6 +1,6 @@
 #include "explorer.h"
 
-#include "formats/samples.h"
+#include "io/samples.h"
 
 #include <curses.h>
 #include <stdio.h>

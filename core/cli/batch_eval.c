@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/qmodel_io.h"
-#include "formats/samples.h"
+#include "io/qmodel_io.h"
+#include "io/samples.h"
 #include "eval/sensitivity.h"
 #include "tokenizer/tokenizer.h"
 

@@ -1,6 +1,5 @@
 #include "method/budget.h"
 
-#include "quant/hqq.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,9 +19,14 @@ const ls_stop *ls_stop_get(int index)
     return &stops[index];
 }
 
+double ls_nominal_bpp(int b1, int g1, int b2, int g2)
+{
+    return b1 + 2.0 * b2 / g1 + 32.0 / ((double)g1 * g2);
+}
+
 double ls_bpp(int nbits, int group_size)
 {
-    return ls_hqq_nominal_bpp(nbits, group_size, 8, 128); /* the paper's metadata: b2 8, g2 128 */
+    return ls_nominal_bpp(nbits, group_size, 8, 128); /* the paper's metadata: b2 8, g2 128 */
 }
 
 double ls_stop_bpp(int index)

@@ -17,7 +17,9 @@ typedef struct ls_stop {
 /* Stops sorted by nominal bpp ascending (b2g128 ... b8g32). */
 const ls_stop *ls_stop_get(int index);
 
-/* Nominal bits per parameter: b1 + 2*b2/g1 + 32/(g1*g2) with b2 = 8, g2 = 128. */
+/* The paper's nominal bits per parameter of HQQ with metadata quantization (docs/hqq.md §7):
+ * b1 + 2*b2/g1 + 32/(g1*g2); ls_bpp is it with the paper's b2 = 8, g2 = 128. */
+double ls_nominal_bpp(int b1, int g1, int b2, int g2);
 double ls_bpp(int nbits, int group_size);
 double ls_stop_bpp(int index);
 

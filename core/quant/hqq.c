@@ -384,11 +384,6 @@ double ls_hqq_stored_bpp(const ls_hqq_cfg *cfg, int64_t rows, int64_t cols)
     return b ? 8.0 * (double)b / ((double)rows * (double)cols) : 0.0;
 }
 
-double ls_hqq_nominal_bpp(int b1, int g1, int b2, int g2)
-{
-    return b1 + 2.0 * b2 / g1 + 32.0 / ((double)g1 * g2);
-}
-
 /* ---- the public entry ---- */
 
 void ls_hqq_free(ls_hqq_result *r)

@@ -106,8 +106,6 @@ void ls_hqq_error(const float *W, const ls_hqq_result *res, double *fro, double 
 
 void ls_hqq_free(ls_hqq_result *res);
 
-/* The paper's nominal bits per parameter: b1 + 2*b2/g1 + 32/(g1*g2) (docs/hqq.md §7). */
-double ls_hqq_nominal_bpp(int b1, int g1, int b2, int g2);
 /* Bytes HQQ 0.1.x stores for this matrix and config (packed W_q incl. 3-bit int32 padding,
  * scale_q/zero_q + fp16 meta values, or fp16 scale/zero). 0 if cfg is invalid. */
 size_t ls_hqq_stored_bytes(const ls_hqq_cfg *cfg, int64_t rows, int64_t cols);

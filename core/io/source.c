@@ -1,4 +1,4 @@
-#include "formats/source.h"
+#include "io/source.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-#include "formats/samples.h"
+#include "io/samples.h"
 
 #include <stdio.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-#include "quant/qmodel_io.h"
+#include "io/qmodel_io.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>

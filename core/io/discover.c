@@ -1,4 +1,4 @@
-#include "formats/discover.h"
+#include "io/discover.h"
 
 #include <dirent.h>
 #include <stdbool.h>
