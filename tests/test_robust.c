@@ -21,12 +21,12 @@
 #include "eval/ppl_text.h"
 #include "formats/hfconfig.h"
 #include "formats/model.h"
-#include "formats/samples.h"
-#include "formats/source.h"
+#include "io/samples.h"
+#include "io/source.h"
 #include "io/session.h"
 #include "method/import.h"
 #include "method/manual.h"
-#include "quant/qmodel_io.h"
+#include "io/qmodel_io.h"
 #include "tokenizer/tokenizer.h"
 
 /* The bundled samples directory (samples/ of this tree). */

@@ -14,7 +14,7 @@
 #include "method/profile.h"
 #include "model_writer.h"
 #include "quant/qmodel.h"
-#include "quant/qmodel_io.h"
+#include "io/qmodel_io.h"
 
 static inline ls_synth_spec fuzz_tiny_spec(void)
 {
