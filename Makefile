@@ -48,7 +48,7 @@ LIBWIDGETS := $(BUILD)/libwidgets.a
 # Test support (synthetic model writer): linked into tests and tools, never into the program.
 LIBSUPPORT := $(BUILD)/libsupport.a
 
-.PHONY: all deps test run bench fuzz asan install clean check-man
+.PHONY: all deps test run bench fuzz asan tsan install clean check-man
 # Keep intermediate objects so test binaries are not relinked from scratch every run.
 .SECONDARY:
 # The program; make asan builds its own copy as build-asan/layerscope.
@@ -122,6 +122,20 @@ asan: deps all
 	    FUZZ_REPLAY_DIR=build-asan/fuzz-replay \
 	    sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
 
+# The job tests (jobs, parallel loops, forward threads) and the scripted explorer under
+# ThreadSanitizer, in its own build directory. Any report fails the run: each process logs
+# to build-tsan/reports/, which must stay empty (tests/tsan.supp says what is suppressed).
+TSAN_TESTS := test_explorer_core test_qmodel test_forward test_perplexity test_sensitivity
+tsan: deps all
+	@$(MAKE) --no-print-directory BUILD=build-tsan BIN=build-tsan/layerscope OPT=-O1 \
+	    SAN="-fsanitize=thread -fno-omit-frame-pointer" \
+	    build-tsan/layerscope $(TSAN_TESTS:%=build-tsan/tests/%)
+	@rm -rf build-tsan/reports && mkdir -p build-tsan/reports
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp log_path=$(CURDIR)/build-tsan/reports/tsan exitcode=66" \
+	    LAYERSCOPE_BIN=build-tsan/layerscope LAYERSCOPE_TEST_SCRIPTS=tests/tui_script.sh \
+	    LAYERSCOPE_SAN_REPORTS=build-tsan/reports \
+	    sh tests/run_all.sh $(TSAN_TESTS:%=build-tsan/tests/%)
+
 # The explorer on the bundled demo model (samples/demo).
 run: deps all
 	./layerscope
@@ -142,6 +156,6 @@ install: all
 	install -m 644 man/layerscope.1 $(DESTDIR)$(PREFIX)/share/man/man1/layerscope.1
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz layerscope $(TOOL_BIN)
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz layerscope $(TOOL_BIN)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "base/csv.h"
 
 #include "formats/gguf.h"
 #include "formats/hfconfig.h"
@@ -12,6 +13,8 @@
 #include "formats/model.h"
 #include "model_writer.h"
 #include "formats/safetensors.h"
+#include "method/import.h"
+#include "method/manual.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -1746,6 +1749,30 @@ static void replay_one(const char *target, const char *path, const uint8_t *d, s
                 free(t);
         }
         replay_model(path);
+    } else if (strcmp(target, "csv") == 0) {
+        char *text = malloc(n + 1);
+        if (text) {
+            memcpy(text, d, n);
+            text[n] = '\0';
+            ls_csv c;
+            if (ls_csv_parse("fuzz.csv", text, n, &c, &e) == 0) {
+                volatile size_t sink = 0; /* touch every cell */
+                for (size_t r = 0; r < c.n_rows; r++)
+                    for (int k = 0; k < c.n_cols; k++)
+                        sink += strlen(ls_csv_cell(&c, r, k));
+                (void)sink;
+            }
+            ls_csv_free(&c); /* the parser owns text, even on failure */
+        }
+        ls_profile *p = NULL;
+        if (ls_import_metrics(path, &p, &e) == 0)
+            ls_profile_free(p);
+        if (ls_import_kurtosis(path, &p, &e) == 0)
+            ls_profile_free(p);
+        if (ls_import_sensitivity(path, NULL, &p, &e) == 0)
+            ls_profile_free(p);
+        unsigned char flags[8 * 7];
+        ls_manual_read(path, 8, flags, &e);
     } else if (strcmp(target, "hfconfig") == 0) {
         ls_config c;
         char warn[256];
@@ -1757,33 +1784,42 @@ static void replay_one(const char *target, const char *path, const uint8_t *d, s
     }
 }
 
+/* Every input of tests/fuzz/regressions/NAME and tests/fuzz/seeds/NAME, through the entry
+ * points of fuzz_NAME.c. Finding no input at all is a failure (a moved corpus would
+ * otherwise pass in silence), and so is a CSV corpus that contributes none. */
 static void test_fuzz_regressions(void)
 {
-    static const char *const targets[] = {"safetensors", "gguf", "llama2c", "hfconfig"};
-    int replayed = 0;
-    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
-        char dir[256];
-        snprintf(dir, sizeof dir, "tests/fuzz/regressions/%s", targets[i]);
-        DIR *d = opendir(dir);
-        if (!d)
-            continue;
-        struct dirent *ent;
-        while ((ent = readdir(d))) {
-            if (ent->d_name[0] == '.')
+    static const char *const targets[] = {"safetensors", "gguf", "llama2c", "hfconfig", "csv"};
+    static const char *const corpora[] = {"tests/fuzz/regressions", "tests/fuzz/seeds"};
+    int replayed = 0, csv = 0;
+    for (size_t c = 0; c < sizeof corpora / sizeof corpora[0]; c++)
+        for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+            char dir[256];
+            snprintf(dir, sizeof dir, "%s/%s", corpora[c], targets[i]);
+            DIR *d = opendir(dir);
+            if (!d)
                 continue;
-            size_t n;
-            char path[1024];
-            snprintf(path, sizeof path, "%s", tpath(dir, ent->d_name));
-            uint8_t *img = read_all(path, &n);
-            if (img) {
-                replay_one(targets[i], path, img, n);
-                replayed++;
+            struct dirent *ent;
+            while ((ent = readdir(d))) {
+                if (ent->d_name[0] == '.')
+                    continue;
+                size_t n;
+                char path[1024];
+                snprintf(path, sizeof path, "%s", tpath(dir, ent->d_name));
+                uint8_t *img = read_all(path, &n);
+                CHECK(img != NULL);
+                if (img) {
+                    replay_one(targets[i], path, img, n);
+                    replayed++;
+                    csv += strcmp(targets[i], "csv") == 0;
+                }
+                free(img);
             }
-            free(img);
+            closedir(d);
         }
-        closedir(d);
-    }
-    printf("  (%d fuzz regression inputs replayed)\n", replayed);
+    printf("  (%d fuzz regression and seed inputs replayed, %d of them CSV)\n", replayed, csv);
+    CHECK(replayed > 0);
+    CHECK(csv > 0);
 }
 
 int main(void)

@@ -212,25 +212,29 @@ static void test_prompt_editing(void)
     wg_prompt p;
     wg_prompt_open(&p, 1, "Open", "ab");
     CHECK(p.active && p.len == 2 && p.cur == 2);
-    wg_prompt_key(&p, 'c');
-    wg_prompt_key(&p, KEY_LEFT);
-    wg_prompt_key(&p, KEY_LEFT);
-    wg_prompt_key(&p, 'X');
+    wg_prompt_edit(&p, WG_PROMPT_TYPE, 'c');
+    wg_prompt_edit(&p, WG_PROMPT_LEFT, 0);
+    wg_prompt_edit(&p, WG_PROMPT_LEFT, 0);
+    wg_prompt_edit(&p, WG_PROMPT_TYPE, 'X');
     CHECK_STR(p.buf, "aXbc");
-    wg_prompt_key(&p, KEY_BACKSPACE);
+    wg_prompt_edit(&p, WG_PROMPT_BACKSPACE, 0);
     CHECK_STR(p.buf, "abc");
-    wg_prompt_key(&p, KEY_DC);
+    wg_prompt_edit(&p, WG_PROMPT_DELETE, 0);
     CHECK_STR(p.buf, "ac");
-    wg_prompt_key(&p, KEY_END);
-    wg_prompt_key(&p, 127);
+    wg_prompt_edit(&p, WG_PROMPT_END, 0);
+    wg_prompt_edit(&p, WG_PROMPT_BACKSPACE, 0);
     CHECK_STR(p.buf, "a");
-    CHECK(wg_prompt_key(&p, '\n') == WG_PROMPT_ACCEPT);
-    CHECK(!p.active);
-    wg_prompt_open(&p, 1, "Open", NULL);
-    CHECK(wg_prompt_key(&p, 27) == WG_PROMPT_CANCEL);
+    wg_prompt_edit(&p, WG_PROMPT_TYPE, 7); /* a control code is not text */
+    wg_prompt_edit(&p, WG_PROMPT_TYPE, 127);
+    CHECK_STR(p.buf, "a");
+    wg_prompt_edit(&p, WG_PROMPT_HOME, 0);
+    CHECK(p.cur == 0);
+    wg_prompt_edit(&p, WG_PROMPT_LEFT, 0); /* stays at the start */
+    wg_prompt_edit(&p, WG_PROMPT_BACKSPACE, 0);
+    CHECK(p.cur == 0 && p.len == 1);
     wg_prompt_open(&p, 1, "Open", "xyz");
-    wg_prompt_key(&p, 21);
-    CHECK(p.len == 0 && p.buf[0] == '\0');
+    wg_prompt_edit(&p, WG_PROMPT_CLEAR, 0);
+    CHECK(p.len == 0 && p.cur == 0 && p.buf[0] == '\0');
 }
 
 static void test_picker_keys(void)
@@ -238,14 +242,14 @@ static void test_picker_keys(void)
     wg_picker p;
     wg_picker_open(&p, 3);
     CHECK(p.active && p.sel == -1); /* nothing chosen: the typed path counts */
-    CHECK(!wg_picker_key(&p, 'x', 5));  /* other keys belong to the prompt */
-    CHECK(wg_picker_key(&p, KEY_DOWN, 5) && p.sel == 0); /* Down from none: the first */
+    CHECK(wg_picker_move(&p, WG_PICK_DOWN, 5) && p.sel == 0); /* Down from none: the first */
     wg_picker_open(&p, 3);
-    CHECK(wg_picker_key(&p, KEY_UP, 5) && p.sel == 2); /* Up from none: the last item */
-    CHECK(wg_picker_key(&p, KEY_DOWN, 5) && p.sel == 2); /* clamped at the end */
-    CHECK(wg_picker_key(&p, KEY_PPAGE, 5) && p.sel == 0);
+    CHECK(wg_picker_move(&p, WG_PICK_UP, 5) && p.sel == 2); /* Up from none: the last item */
+    CHECK(wg_picker_move(&p, WG_PICK_DOWN, 5) && p.sel == 2); /* clamped at the end */
+    CHECK(wg_picker_move(&p, WG_PICK_PGUP, 5) && p.sel == 0);
+    CHECK(wg_picker_move(&p, WG_PICK_PGDN, 5) && p.sel == 2);
     wg_picker_open(&p, 0);
-    CHECK(!wg_picker_key(&p, KEY_DOWN, 5)); /* an empty list takes no keys */
+    CHECK(!wg_picker_move(&p, WG_PICK_DOWN, 5)); /* an empty list takes no keys */
 }
 
 static void label(void *ctx, int i, char *buf, size_t cap)
@@ -262,7 +266,7 @@ static void test_picker_draw_scrolls(void)
     wg_picker p;
     wg_picker_open(&p, 20);
     for (int k = 0; k < 12; k++)
-        wg_picker_key(&p, KEY_DOWN, 4);
+        wg_picker_move(&p, WG_PICK_DOWN, 4);
     wg_rect r = {0, 0, 5, 40}; /* title + 4 rows */
     wg_picker_draw(stdscr, &st, r, "Found", &p, label, "model");
     CHECK(p.sel == 11 && p.scroll == 8); /* the selection stays visible */

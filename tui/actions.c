@@ -226,10 +226,6 @@ static unsigned act_EXPORT(app *a, int ch)
 static unsigned act_HIST(app *a, int ch)
 {
     (void)ch;
-    if (a->screen == SCREEN_HIST) {
-        a->screen = SCREEN_MAIN;
-        return R_REDRAW;
-    }
     if (need_profile(a))
         return R_REDRAW;
     if (!a->model) {
@@ -330,10 +326,7 @@ static unsigned act_SESSION_LOAD(app *a, int ch)
 
 static unsigned act_CANCEL(app *a, int ch)
 {
-    if (a->screen != SCREEN_MAIN && ch == 27) {
-        a->screen = SCREEN_MAIN;
-        return R_REDRAW;
-    }
+    (void)ch;
     for (int i = 0; i < a->n_jobs; i++) {
         int k = (a->job_sel + i) % a->n_jobs; /* the selected job, else the next active one */
         if (a->job[k].state <= LS_JOB_RUNNING) {
@@ -411,6 +404,104 @@ static unsigned act_MOUSE(app *a, int ch)
     return actions_click(a, ev.y, ev.x, button);
 }
 
+/* ---- the histogram screen (other keys act as on the main screen) ---- */
+
+static unsigned act_HIST_CLOSE(app *a, int ch)
+{
+    (void)ch;
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
+/* ---- the help screen: scrolling; any other key closes it ---- */
+
+static unsigned help_scroll(app *a, int lines)
+{
+    a->help_scroll += lines;
+    if (a->help_scroll < 0)
+        a->help_scroll = 0; /* the upper bound is the view's: it knows the line count */
+    return R_REDRAW;
+}
+
+static int help_page(const app *a) { return a->layout.rows > 4 ? a->layout.rows - 4 : 1; }
+
+static unsigned act_HELP_UP(app *a, int ch) { (void)ch; return help_scroll(a, -1); }
+static unsigned act_HELP_DOWN(app *a, int ch) { (void)ch; return help_scroll(a, +1); }
+static unsigned act_HELP_PGUP(app *a, int ch) { (void)ch; return help_scroll(a, -help_page(a)); }
+static unsigned act_HELP_PGDN(app *a, int ch) { (void)ch; return help_scroll(a, help_page(a)); }
+
+static unsigned act_HELP_CLOSE(app *a, int ch)
+{
+    (void)ch;
+    a->screen = SCREEN_MAIN;
+    return help_scroll(a, 0);
+}
+
+/* ---- the quit confirmation (jobs are running) ---- */
+
+static unsigned act_QUIT_YES(app *a, int ch)
+{
+    (void)ch;
+    a->confirm_quit = false;
+    return R_QUIT;
+}
+
+static unsigned act_QUIT_NO(app *a, int ch)
+{
+    (void)ch;
+    a->confirm_quit = false;
+    app_msg(a, false, "quit cancelled");
+    return R_REDRAW;
+}
+
+/* ---- the model picker of the open prompt ---- */
+
+static unsigned pick(app *a, wg_picker_op op)
+{
+    app_picker_move(a, op, rows_per_page(a));
+    return R_REDRAW;
+}
+
+static unsigned act_PICK_UP(app *a, int ch) { (void)ch; return pick(a, WG_PICK_UP); }
+static unsigned act_PICK_DOWN(app *a, int ch) { (void)ch; return pick(a, WG_PICK_DOWN); }
+static unsigned act_PICK_PGUP(app *a, int ch) { (void)ch; return pick(a, WG_PICK_PGUP); }
+static unsigned act_PICK_PGDN(app *a, int ch) { (void)ch; return pick(a, WG_PICK_PGDN); }
+
+/* ---- prompt editing ---- */
+
+static unsigned prompt_accept(app *a);
+
+static unsigned act_PROMPT_ACCEPT(app *a, int ch)
+{
+    (void)ch;
+    a->prompt.active = false;
+    a->picker.active = false;
+    return prompt_accept(a);
+}
+
+static unsigned act_PROMPT_CANCEL(app *a, int ch)
+{
+    (void)ch;
+    a->prompt.active = false;
+    a->picker.active = false;
+    return R_REDRAW;
+}
+
+static unsigned edit(app *a, wg_prompt_op op, int ch)
+{
+    wg_prompt_edit(&a->prompt, op, ch);
+    return R_REDRAW;
+}
+
+static unsigned act_PROMPT_LEFT(app *a, int ch) { return edit(a, WG_PROMPT_LEFT, ch); }
+static unsigned act_PROMPT_RIGHT(app *a, int ch) { return edit(a, WG_PROMPT_RIGHT, ch); }
+static unsigned act_PROMPT_HOME(app *a, int ch) { return edit(a, WG_PROMPT_HOME, ch); }
+static unsigned act_PROMPT_END(app *a, int ch) { return edit(a, WG_PROMPT_END, ch); }
+static unsigned act_PROMPT_BACKSPACE(app *a, int ch) { return edit(a, WG_PROMPT_BACKSPACE, ch); }
+static unsigned act_PROMPT_DELETE(app *a, int ch) { return edit(a, WG_PROMPT_DELETE, ch); }
+static unsigned act_PROMPT_CLEAR(app *a, int ch) { return edit(a, WG_PROMPT_CLEAR, ch); }
+static unsigned act_PROMPT_TYPE(app *a, int ch) { return edit(a, WG_PROMPT_TYPE, ch); }
+
 static const action_fn handlers[ACT_COUNT] = {
 #define ACT_FN(n) [ACT_##n] = act_##n,
     LS_ACTIONS(ACT_FN)
@@ -476,42 +567,27 @@ static unsigned prompt_accept(app *a)
     return R_REDRAW;
 }
 
+/* The mode the next key is read in: the prompt (with the picker on top when it has models)
+ * and the quit question take every key; then the screen shown. */
+static ls_key_context key_context(const app *a)
+{
+    if (a->prompt.active)
+        return a->prompt.purpose == PROMPT_OPEN && a->picker.active && a->picker.n > 0
+                   ? CTX_PICKER
+                   : CTX_PROMPT;
+    if (a->confirm_quit)
+        return CTX_CONFIRM;
+    return a->screen == SCREEN_HELP ? CTX_HELP : a->screen == SCREEN_HIST ? CTX_HIST : CTX_MAIN;
+}
+
 unsigned actions_key(app *a, int ch)
 {
-    if (ch == KEY_RESIZE)
+    if (ch == KEY_RESIZE) /* a terminal event, not a key: only redraw */
         return R_REDRAW;
-    if (a->prompt.active) {
-        if (app_picker_key(a, ch, rows_per_page(a)))
-            return R_REDRAW;
-        wg_prompt_result r = wg_prompt_key(&a->prompt, ch);
-        if (r != WG_PROMPT_EDITING)
-            a->picker.active = false;
-        if (r == WG_PROMPT_ACCEPT)
-            return prompt_accept(a);
-        return R_REDRAW;
-    }
-    a->msg[0] = '\0';
-    if (a->confirm_quit) {
-        a->confirm_quit = false;
-        if (ch == 'y' || ch == 'Y' || ch == 'q')
-            return R_QUIT;
-        app_msg(a, false, "quit cancelled");
-        return R_REDRAW;
-    }
-    if (a->screen == SCREEN_HELP) { /* help scrolls; any other key closes it */
-        int page = a->layout.rows > 4 ? a->layout.rows - 4 : 1;
-        switch (ch) {
-        case KEY_UP: case 'k': a->help_scroll--; break;
-        case KEY_DOWN: case 'j': a->help_scroll++; break;
-        case KEY_PPAGE: a->help_scroll -= page; break;
-        case KEY_NPAGE: case ' ': a->help_scroll += page; break;
-        default: a->screen = SCREEN_MAIN; break;
-        }
-        if (a->help_scroll < 0)
-            a->help_scroll = 0;
-        return R_REDRAW;
-    }
-    const ls_key *k = ls_key_find(ch);
+    ls_key_context ctx = key_context(a);
+    if (ctx != CTX_PROMPT && ctx != CTX_PICKER)
+        a->msg[0] = '\0'; /* a key outside the prompt ends the last message */
+    const ls_key *k = ls_key_find(ctx, ch);
     if (!k) {
         if (ch >= 32 && ch < 127)
             app_msg(a, false, "key '%c' does nothing: ? lists the keys", ch);

@@ -183,8 +183,9 @@ void app_eval_reset(app *a);
 
 /* The model picker (tui/app_picker.c): discovery into a->found, and the open prompt. */
 void app_open_picker(app *a);
-/* Arrow keys of the open prompt move the picker (true: handled). page = visible rows. */
-bool app_picker_key(app *a, int ch, int page);
+/* The picker keys of the open prompt move the selection into the path (false: the picker
+ * is closed or empty). page = visible rows. */
+bool app_picker_move(app *a, wg_picker_op op, int page);
 /* The picker's row text (wg_picker_label_fn over a->found). */
 void app_picker_label(void *ctx, int i, char *buf, size_t cap);
 

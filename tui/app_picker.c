@@ -20,10 +20,9 @@ void app_open_picker(app *a)
                    a->path);
 }
 
-bool app_picker_key(app *a, int ch, int page)
+bool app_picker_move(app *a, wg_picker_op op, int page)
 {
-    if (a->prompt.purpose != PROMPT_OPEN || !a->picker.active ||
-        !wg_picker_key(&a->picker, ch, page))
+    if (!wg_picker_move(&a->picker, op, page))
         return false;
     /* the chosen path goes into the prompt, where it can still be edited */
     wg_prompt_open(&a->prompt, PROMPT_OPEN, PICKER_TITLE, a->found.items[a->picker.sel].path);

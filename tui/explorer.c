@@ -20,7 +20,8 @@
 void explorer_list_keys(void)
 {
     for (int i = 0; i < ls_n_keys; i++)
-        printf("%s\t%s\n", ls_keys[i].label, ls_keys[i].help);
+        printf("%s\t%s\t%s\n", ls_key_context_title(ls_keys[i].context), ls_keys[i].label,
+               ls_keys[i].help);
 }
 
 static double now_ms(void)

@@ -8,7 +8,8 @@
 /* Returns the process exit status (0, or 2 when the terminal cannot be used). */
 int explorer_run(const ls_options *o, const ui_args *ua);
 
-/* Prints the key table (label, tab, help) for --list-keys and the man page test. */
+/* Prints the key table (mode title, label, help; tab-separated) for --list-keys and the
+ * man page test. */
 void explorer_list_keys(void);
 
 #endif

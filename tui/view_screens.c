@@ -7,33 +7,48 @@
 #include "keys.h"
 #include "view.h"
 
-/* Help lines in table order: keys that share an action and a text share a line. */
+static bool same_line(const ls_key *x, const ls_key *y)
+{
+    return x->context == y->context && x->action == y->action && strcmp(x->help, y->help) == 0;
+}
+
+/* Help lines mode by mode, each under its title, in table order: keys that share a mode,
+ * an action and a text share a line. */
 static int help_lines(char lines[][160], int cap)
 {
     int n = 0;
-    for (int i = 0; i < ls_n_keys && n < cap; i++) {
-        const ls_key *k = &ls_keys[i];
-        bool seen = false;
-        for (int j = 0; j < i && !seen; j++)
-            seen = ls_keys[j].action == k->action && strcmp(ls_keys[j].help, k->help) == 0;
-        if (seen)
-            continue;
-        char labels[64] = "";
-        for (int j = i; j < ls_n_keys; j++)
-            if (ls_keys[j].action == k->action && strcmp(ls_keys[j].help, k->help) == 0) {
-                size_t len = strlen(labels);
-                snprintf(labels + len, sizeof labels - len, "%s%s", len ? ", " : "",
-                         ls_keys[j].label);
-            }
-        snprintf(lines[n++], 160, "  %-20s %s", labels, k->help);
+    for (int c = 0; c < CTX_COUNT; c++) {
+        if (n + 2 > cap)
+            break;
+        if (c > 0)
+            lines[n++][0] = '\0';
+        snprintf(lines[n++], 160, " %s", ls_key_context_title((ls_key_context)c));
+        for (int i = 0; i < ls_n_keys && n < cap; i++) {
+            const ls_key *k = &ls_keys[i];
+            if (k->context != (ls_key_context)c)
+                continue;
+            bool seen = false;
+            for (int j = 0; j < i && !seen; j++)
+                seen = same_line(&ls_keys[j], k);
+            if (seen)
+                continue;
+            char labels[64] = "";
+            for (int j = i; j < ls_n_keys; j++)
+                if (same_line(&ls_keys[j], k)) {
+                    size_t len = strlen(labels);
+                    snprintf(labels + len, sizeof labels - len, "%s%s", len ? ", " : "",
+                             ls_keys[j].label);
+                }
+            snprintf(lines[n++], 160, "  %-20s %s", labels, k->help);
+        }
     }
     return n;
 }
 
 void view_help(app *a, wg_rect r)
 {
-    static char lines[96][160];
-    int n = help_lines(lines, 96);
+    static char lines[192][160];
+    int n = help_lines(lines, 192);
     wg_clear_rect(stdscr, r, A_NORMAL);
     wg_put(stdscr, r.y, r.x + 1, r.w - 2, wg_attr(&a->style, WG_TITLE),
            "Keys  (Up/Down/PgUp/PgDn scroll, any other key closes)");

@@ -10,17 +10,16 @@ void wg_picker_open(wg_picker *p, int n)
     p->sel = -1;
 }
 
-bool wg_picker_key(wg_picker *p, int ch, int page)
+bool wg_picker_move(wg_picker *p, wg_picker_op op, int page)
 {
     if (!p->active || p->n == 0)
         return false;
-    int s = p->sel;
-    switch (ch) {
-    case KEY_UP: s = s < 0 ? p->n - 1 : s - 1; break;
-    case KEY_DOWN: s = s + 1; break;
-    case KEY_PPAGE: s = s < 0 ? 0 : s - (page > 1 ? page : 1); break;
-    case KEY_NPAGE: s = s + (page > 1 ? page : 1); break;
-    default: return false;
+    int s = p->sel, step = page > 1 ? page : 1;
+    switch (op) {
+    case WG_PICK_UP: s = s < 0 ? p->n - 1 : s - 1; break;
+    case WG_PICK_DOWN: s = s + 1; break;
+    case WG_PICK_PGUP: s = s < 0 ? 0 : s - step; break;
+    case WG_PICK_PGDN: s = s + step; break;
     }
     p->sel = s < 0 ? 0 : s >= p->n ? p->n - 1 : s;
     return true;

@@ -18,9 +18,11 @@ typedef struct wg_picker {
 
 void wg_picker_open(wg_picker *p, int n);
 
-/* Up / Down / PgUp / PgDn / Home / End move the selection (page = visible rows). Returns
- * true when the key was one of those (the caller then takes the selected item). */
-bool wg_picker_key(wg_picker *p, int ch, int page);
+typedef enum wg_picker_op { WG_PICK_UP, WG_PICK_DOWN, WG_PICK_PGUP, WG_PICK_PGDN } wg_picker_op;
+
+/* Moves the selection (page = visible rows; Up from none is the last item). Returns false,
+ * changing nothing, when the picker is closed or empty. Which key moves is the caller's. */
+bool wg_picker_move(wg_picker *p, wg_picker_op op, int page);
 
 /* Writes the label of item i into buf. */
 typedef void (*wg_picker_label_fn)(void *ctx, int i, char *buf, size_t cap);

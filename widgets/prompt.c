@@ -21,49 +21,35 @@ static void delete_at(wg_prompt *p, int at)
     p->len--;
 }
 
-wg_prompt_result wg_prompt_key(wg_prompt *p, int ch)
+void wg_prompt_edit(wg_prompt *p, wg_prompt_op op, int ch)
 {
-    switch (ch) {
-    case '\n':
-    case '\r':
-    case KEY_ENTER:
-        p->active = false;
-        return WG_PROMPT_ACCEPT;
-    case 27:
-    case 7: /* ^G */
-        p->active = false;
-        return WG_PROMPT_CANCEL;
-    case KEY_LEFT:
+    switch (op) {
+    case WG_PROMPT_LEFT:
         if (p->cur > 0)
             p->cur--;
         break;
-    case KEY_RIGHT:
+    case WG_PROMPT_RIGHT:
         if (p->cur < p->len)
             p->cur++;
         break;
-    case KEY_HOME:
-    case 1: /* ^A */
+    case WG_PROMPT_HOME:
         p->cur = 0;
         break;
-    case KEY_END:
-    case 5: /* ^E */
+    case WG_PROMPT_END:
         p->cur = p->len;
         break;
-    case KEY_BACKSPACE:
-    case 127:
-    case 8:
+    case WG_PROMPT_BACKSPACE:
         if (p->cur > 0)
             delete_at(p, --p->cur);
         break;
-    case KEY_DC:
-    case 4: /* ^D */
+    case WG_PROMPT_DELETE:
         delete_at(p, p->cur);
         break;
-    case 21: /* ^U: clear */
+    case WG_PROMPT_CLEAR:
         p->len = p->cur = 0;
         p->buf[0] = '\0';
         break;
-    default:
+    case WG_PROMPT_TYPE: /* printable bytes only; other codes are ignored */
         if (ch >= 32 && ch < 256 && ch != 127 && p->len < (int)sizeof p->buf - 1) {
             memmove(p->buf + p->cur + 1, p->buf + p->cur, (size_t)(p->len - p->cur + 1));
             p->buf[p->cur++] = (char)ch;
@@ -71,7 +57,6 @@ wg_prompt_result wg_prompt_key(wg_prompt *p, int ch)
         }
         break;
     }
-    return WG_PROMPT_EDITING;
 }
 
 void wg_prompt_draw(WINDOW *win, const wg_style *st, int y, int x, int w, const wg_prompt *p)

@@ -1,5 +1,6 @@
-/* A one-line text prompt (path entry for open and export) and its key handling. The
- * editing logic needs no terminal, so it is unit-tested directly. */
+/* A one-line text prompt (path entry for open and export) and its editing operations. Which
+ * key does what is the caller's (the explorer's key table); the editing logic needs no
+ * terminal, so it is unit-tested directly. */
 #ifndef WG_PROMPT_H
 #define WG_PROMPT_H
 
@@ -8,7 +9,11 @@
 #include "draw.h"
 #include "style.h"
 
-typedef enum wg_prompt_result { WG_PROMPT_EDITING, WG_PROMPT_ACCEPT, WG_PROMPT_CANCEL } wg_prompt_result;
+typedef enum wg_prompt_op {
+    WG_PROMPT_LEFT, WG_PROMPT_RIGHT, WG_PROMPT_HOME, WG_PROMPT_END,
+    WG_PROMPT_BACKSPACE, WG_PROMPT_DELETE, WG_PROMPT_CLEAR,
+    WG_PROMPT_TYPE /* insert the byte ch at the cursor when it is printable */
+} wg_prompt_op;
 
 typedef struct wg_prompt {
     bool active;
@@ -20,8 +25,9 @@ typedef struct wg_prompt {
 
 void wg_prompt_open(wg_prompt *p, int purpose, const char *title, const char *initial);
 
-/* Feeds one key (curses codes: KEY_LEFT, KEY_BACKSPACE, 127, '\n', 27 ...). */
-wg_prompt_result wg_prompt_key(wg_prompt *p, int ch);
+/* One editing step; ch is used by WG_PROMPT_TYPE only. Accepting and cancelling are the
+ * caller's: it reads buf and clears active. */
+void wg_prompt_edit(wg_prompt *p, wg_prompt_op op, int ch);
 
 /* Draws the prompt on one row of width w; places the cursor. */
 void wg_prompt_draw(WINDOW *win, const wg_style *st, int y, int x, int w, const wg_prompt *p);
