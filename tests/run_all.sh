@@ -6,6 +6,9 @@
 # skips than tests/expected_skips allows count as a failure. With $LAYERSCOPE_SAN_REPORTS
 # (a directory where sanitizers log), every report file there counts as a failure.
 passed=0 failed=0 skipped=0
+# The evaluation cache of P / --kld stays inside the build tree during tests.
+LAYERSCOPE_CACHE_DIR=${LAYERSCOPE_CACHE_DIR:-$PWD/build/tmp/cache}
+export LAYERSCOPE_CACHE_DIR
 skip_list=$(mktemp) || exit 1
 trap 'rm -f "$skip_list"' EXIT
 run_one() {

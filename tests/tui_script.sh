@@ -159,11 +159,16 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     head -n 12 samples/calib.txt > "$TMP/eval/samples/calib.txt"
     printf 'wait P wait S wait E C-u text:sens.csv Enter\n' > "$TMP/eval.keys"
     ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+        LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" \
         COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/eval.keys" \
         --dump-screen "$TMP/eval.txt" --method kurt "$SHA" 2> "$TMP/eval.err" )
-    grep -qE "perplexity +PPL fp [0-9.]+ base [0-9.]+ cur [0-9.]+ +[-+][0-9.]+ % at [-+][0-9.]+ % mem" "$TMP/eval.txt" &&
-        ok "P: fp, base and current perplexity with the delta beside the memory" ||
-        bad "P: $(grep -A2 Jobs "$TMP/eval.txt" | head -3)"
+    # the jobs panel wraps the P line: join the screen's words before matching
+    flat=$(tr -s ' \n' '  ' < "$TMP/eval.txt")
+    printf '%s\n' "$flat" | grep -qE "perplexity PPL fp [0-9.]+ base [0-9.]+ KLD [0-9.e-]+\+-[0-9.e-]+ top [0-9.]+\+-[0-9.]+% cur [0-9.]+ KLD [0-9.e-]+\+-[0-9.e-]+ top [0-9.]+\+-[0-9.]+% \(\+- 95 %\) [-+][0-9.]+ % memory: (identical to base|not distinguishable|KLD)" &&
+        ok "P: PPL, KLD and same top with 95 % intervals for base and current, the verdict beside the memory" ||
+        bad "P: $(grep -A4 Jobs "$TMP/eval.txt" | head -5)"
+    grep -qE '^>  0 .* 0\.[0-9]{4} [01]\.[0-9]{5} ' "$TMP/eval.txt" && grep -q "err in: L2 cos" "$TMP/eval.txt" &&
+        ok "P: the per-layer error column (relative L2, cosine)" || bad "P: no per-layer error column"
     if [ -s "$TMP/eval/sens.csv" ] && head -1 "$TMP/eval/sens.csv" | grep -q "^dataset,part,model,nbits,group_size,layer,sensitivity" &&
        grep -qE '^>  0 +0\.[0-9]+ ' "$TMP/eval.txt"; then
         ok "S fills the sensitivity bars and E writes the toolkit CSV"; else bad "S/E"; tail -1 "$TMP/eval.txt"; fi

@@ -8,6 +8,7 @@
 
 #include "keys.h"
 #include "io/result_json.h"
+#include "method/mxq.h"
 #include "view.h"
 
 typedef unsigned (*action_fn)(app *a, int ch);
@@ -155,8 +156,8 @@ static unsigned act_METHOD(app *a, int ch)
     if (need_profile(a))
         return R_REDRAW;
     CHANGE(a);
-    a->settings.method = (ls_method)((a->settings.method + 1) % LS_N_METHODS);
     a->settings.ablation = false; /* ablation is the r key's; a method change ends it */
+    app_next_method(a); /* budget methods only when the profile can run them */
     if (a->settings.method == LS_METHOD_MANUAL && !a->has_manual) {
         memcpy(a->manual, a->an->boosted, sizeof a->manual); /* start from the current set */
         a->has_manual = true;
@@ -237,6 +238,20 @@ static unsigned act_HIST(app *a, int ch)
     return R_REDRAW;
 }
 
+/* The agreement table (tui/view_agree.c): A toggles it, Esc closes it. */
+static unsigned act_AGREE(app *a, int ch)
+{
+    (void)ch;
+    if (a->screen == SCREEN_AGREE) {
+        a->screen = SCREEN_MAIN;
+        return R_REDRAW;
+    }
+    if (need_profile(a))
+        return R_REDRAW;
+    a->screen = SCREEN_AGREE;
+    return R_REDRAW;
+}
+
 static unsigned act_QUANT(app *a, int ch)
 {
     (void)ch;
@@ -289,6 +304,13 @@ static unsigned act_SENSI(app *a, int ch)
     (void)ch;
     return start_or_ask(a, LS_SAMPLE_CALIB_TEXT, PROMPT_SENSI_TEXT,
                         "Calibration text file (one document per line)", app_start_sensi);
+}
+
+static unsigned act_MEASURE(app *a, int ch)
+{
+    (void)ch;
+    return start_or_ask(a, LS_SAMPLE_EVAL_TEXT, PROMPT_MEASURE_TEXT,
+                        "Evaluation text for the measured dKL", app_start_measure);
 }
 
 static unsigned act_SENSI_CSV(app *a, int ch)
@@ -351,6 +373,23 @@ static unsigned act_OPEN(app *a, int ch)
 {
     (void)ch;
     app_open_picker(a);
+    return R_REDRAW;
+}
+
+/* P's sequential stop (--precision): off, 0.2, 0.1, 0.05. */
+static unsigned act_PRECISION(app *a, int ch)
+{
+    (void)ch;
+    static const double steps[] = {0, 0.2, 0.1, 0.05};
+    int n = (int)(sizeof steps / sizeof steps[0]), k = 0;
+    while (k < n && steps[k] != a->precision)
+        k++;
+    a->precision = steps[(k + 1) % n];
+    if (a->precision > 0)
+        app_msg(a, false, "P stops when the KLD change against base is known to +/- %.0f %% "
+                          "(95 %%)", 100.0 * a->precision);
+    else
+        app_msg(a, false, "P evaluates the whole text (no sequential stop)");
     return R_REDRAW;
 }
 
@@ -502,6 +541,54 @@ static unsigned act_PROMPT_DELETE(app *a, int ch) { return edit(a, WG_PROMPT_DEL
 static unsigned act_PROMPT_CLEAR(app *a, int ch) { return edit(a, WG_PROMPT_CLEAR, ch); }
 static unsigned act_PROMPT_TYPE(app *a, int ch) { return edit(a, WG_PROMPT_TYPE, ch); }
 
+static unsigned act_TARGET(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    char def[64] = "";
+    if (a->settings.target_kind == LS_TARGET_BPP)
+        snprintf(def, sizeof def, "%g", a->settings.target);
+    else if (a->settings.target_kind == LS_TARGET_MIB)
+        snprintf(def, sizeof def, "%gM", a->settings.target);
+    else if (a->settings.target_kind == LS_TARGET_EXTRA)
+        snprintf(def, sizeof def, "%+g%%", a->settings.target);
+    wg_prompt_open(&a->prompt, PROMPT_TARGET,
+                   "Budget target (3.3 = bpp, 2500M = MiB, +5% = over the base)", def);
+    return R_REDRAW;
+}
+
+static unsigned act_TARGET_DOWN(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    app_step_target(a, -1);
+    return R_REDRAW;
+}
+
+static unsigned act_TARGET_UP(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    app_step_target(a, +1);
+    return R_REDRAW;
+}
+
+static unsigned act_FRONTIER(app *a, int ch)
+{
+    (void)ch;
+    if (a->screen == SCREEN_FRONTIER) {
+        a->screen = SCREEN_MAIN;
+        return R_REDRAW;
+    }
+    if (need_profile(a))
+        return R_REDRAW;
+    app_start_frontier(a);
+    return R_REDRAW;
+}
+
 static const action_fn handlers[ACT_COUNT] = {
 #define ACT_FN(n) [ACT_##n] = act_##n,
     LS_ACTIONS(ACT_FN)
@@ -562,7 +649,9 @@ static unsigned prompt_accept(app *a)
     case PROMPT_LOAD_SESSION: app_load_session(a, path); break;
     case PROMPT_PPL_TEXT: app_start_ppl(a, path); break;
     case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
+    case PROMPT_MEASURE_TEXT: app_start_measure(a, path); break;
     case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
+    case PROMPT_TARGET: app_set_target(a, path); break;
     }
     return R_REDRAW;
 }
@@ -577,7 +666,11 @@ static ls_key_context key_context(const app *a)
                    : CTX_PROMPT;
     if (a->confirm_quit)
         return CTX_CONFIRM;
-    return a->screen == SCREEN_HELP ? CTX_HELP : a->screen == SCREEN_HIST ? CTX_HIST : CTX_MAIN;
+    return a->screen == SCREEN_HELP       ? CTX_HELP
+           : a->screen == SCREEN_HIST     ? CTX_HIST
+           : a->screen == SCREEN_FRONTIER ? CTX_FRONTIER
+           : a->screen == SCREEN_AGREE    ? CTX_AGREE
+                                          : CTX_MAIN;
 }
 
 unsigned actions_key(app *a, int ch)

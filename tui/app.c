@@ -46,6 +46,7 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
 {
     memset(a, 0, sizeof *a);
     a->opts = o;
+    a->precision = o->precision; /* P's sequential stop; p cycles it */
     a->args = args;
     a->threads = o->threads > 0 ? o->threads : ls_cpu_count();
     a->an = calloc(1, sizeof *a->an);
@@ -65,6 +66,8 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
                                            : ls_settings_default();
     if (!o->settings_given && a->config.has_settings && a->settings.method == LS_METHOD_MANUAL)
         a->settings.method = LS_METHOD_SENSI; /* the manual set itself is not saved */
+    if (!o->settings_given && a->config.has_settings && ls_method_is_budget(a->settings.method))
+        a->settings.method = LS_METHOD_SENSI; /* nor is a budget target */
     return 0;
 }
 
@@ -73,6 +76,7 @@ void app_free(app *a)
     ls_jobs_free(a->jobs); /* joins the worker before the model it reads goes away */
     app_q_reset(a);
     app_eval_reset(a);
+    app_frontier_free(a);
     ls_found_list_free(&a->found);
     ls_profile_free(a->profile);
     ls_model_free(a->model);
@@ -82,10 +86,33 @@ void app_free(app *a)
 
 void app_analyze(app *a)
 {
-    a->an_ok = false;
-    if (!a->profile)
+    if (!a->profile) {
+        a->an_ok = false;
         return;
+    }
     ls_error err;
+    if (ls_method_is_budget(a->settings.method)) {
+        /* A budget solve that fails (target outside the range, no fnorm, time limit)
+         * leaves the previous allocation on screen. */
+        ls_analysis *t = malloc(sizeof *t);
+        if (!t) {
+            app_msg(a, true, "out of memory");
+            return;
+        }
+        if (ls_analyze_ex(a->profile, &a->settings, NULL, APP_BUDGET_TIME_LIMIT, NULL, t,
+                          &err) < 0) {
+            app_msg(a, true, "%s%s", err.msg, a->an_ok ? " (previous allocation kept)" : "");
+            if (a->an_ok) /* the settings on screen stay those of the allocation shown */
+                a->settings = a->an->settings;
+            free(t);
+            return;
+        }
+        *a->an = *t;
+        free(t);
+        a->an_ok = true;
+        return;
+    }
+    a->an_ok = false;
     if (ls_analyze(a->profile, &a->settings, a->has_manual ? a->manual : NULL, a->an, &err) <
         0) {
         app_msg(a, true, "%s", err.msg);
@@ -158,11 +185,13 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     /* Jobs read the old model: stop them before it goes away. Cancelling is quick
      * (the kernels check at every block). Their results are taken (a qmodel comes back)
      * and then dropped with the old model's state. */
+    app_frontier_reset(a); /* first, so a point finishing now starts no next one */
     ls_jobs_cancel_all(a->jobs);
     ls_jobs_wait_idle(a->jobs);
     app_poll_jobs(a);
     app_q_reset(a);
     app_eval_reset(a);
+    app_frontier_reset(a);
     ls_profile_free(a->profile);
     ls_model_free(a->model);
     a->model = model;
@@ -324,7 +353,9 @@ void app_start_histogram(app *a)
 
 static void take_result(app *a, const ls_job_info *info, void *res)
 {
-    if (app_take_quant(a, info, res) || app_take_eval(a, info, res))
+    if (app_take_quant(a, info, res) || app_take_eval(a, info, res) ||
+        app_take_frontier(a, info, res) ||
+        app_take_imatrix(a, info, res) || app_take_measure(a, info, res))
         return;
     if (info->kind == JOB_KURTOSIS) {
         kurt_result *r = res;

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "eval/quality.h"
 #include "method/analysis.h"
+#include "method/frontier.h"
 #include "method/histogram.h"
 #include "base/jobs.h"
 #include "layout.h"
@@ -26,10 +28,13 @@
 #define LS_SAMPLE_MODEL "demo" /* under the samples directory (core/io/samples.h) */
 
 #define APP_UNDO_MAX 64
+#define APP_BUDGET_TIME_LIMIT 10.0 /* seconds for a budget solve on the UI thread */
 #define APP_MAX_JOBS 8
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
-typedef enum app_screen { SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST } app_screen;
+typedef enum app_screen {
+    SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER, SCREEN_AGREE
+} app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
@@ -39,6 +44,8 @@ typedef enum app_prompt {
     PROMPT_PPL_TEXT,
     PROMPT_SENSI_TEXT,
     PROMPT_SENSI_CSV,
+    PROMPT_TARGET,
+    PROMPT_MEASURE_TEXT,
 } app_prompt;
 typedef enum app_job_kind {
     JOB_KURTOSIS = 1,
@@ -47,6 +54,9 @@ typedef enum app_job_kind {
     JOB_QSAVE,
     JOB_PPL,
     JOB_SENSI,
+    JOB_FRONTIER,
+    JOB_IMATRIX, /* the imatrix-weighted HQQ error (tui/app_imatrix.c) */
+    JOB_MEASURE, /* the measured ΔKL (tui/app_measure.c) */
 } app_job_kind;
 
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
@@ -79,6 +89,7 @@ typedef struct app {
     char load_error[LS_ERROR_MSG_MAX]; /* shown instead of the layers when nothing is open */
     uint64_t model_gen;                /* tags job results with the model they belong to */
     bool kurt_pending;
+    bool measure_pending;              /* the M job runs */
 
     /* settings and their result */
     ls_settings settings;
@@ -123,6 +134,16 @@ typedef struct app {
     bool ppl_known;
     double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
     char ppl_text[1024];
+    /* P's measures against fp (issue 10): KLD and same top of base and current, the verdict,
+     * and per layer the current allocation's error ("error in" column of the main panel) */
+    bool kld_known;
+    ls_quality_stats kld_base, kld_cur;
+    char kld_verdict[256];
+    char kld_info[160];              /* tokens, why it stopped, reference cached, coarsened */
+    bool layer_err_known;
+    int layer_err_n;
+    double layer_rel[LS_MAX_LAYERS], layer_cos[LS_MAX_LAYERS];
+    double precision;                /* P's sequential stop (p); 0 = off */
     /* sensitivity (S): the last measurement, kept for the CSV export */
     void *sensi;                     /* ls_sensi_result *, owned; NULL when none */
     uint64_t sensi_gen;
@@ -143,6 +164,9 @@ typedef struct app {
     char config_path[1024];
     ls_uiconfig config;
     bool quit;
+
+    /* budget target (T < >) and the memory-quality frontier (F): tui/app_budget.c */
+    void *frontier; /* app_frontier *, owned; NULL before the first F */
 } app;
 
 /* Sets up state (no terminal work). Returns -1 when the job thread cannot start. */
@@ -181,6 +205,25 @@ void app_save_sensi_csv(app *a, const char *path);
 bool app_take_eval(app *a, const ls_job_info *info, void *res);
 void app_eval_reset(app *a);
 
+/* Budget methods and the frontier (tui/app_budget.c). */
+/* Parses a target: "3.3" (bpp), "2500M"/"2500MiB" (MiB), "+5%"/"5%" (extra over the
+ * base); switches to mxq (or sensi-milp without fnorm) when a boost method is on. */
+void app_set_target(app *a, const char *text);
+/* One step down (-1) or up (+1). */
+void app_step_target(app *a, int dir);
+/* The method after the current one for m (skips budget methods the profile cannot run,
+ * gives a budget method a target at the current memory). */
+void app_next_method(app *a);
+/* F: builds the frontier at the current settings and measures the points not cached. */
+void app_start_frontier(app *a);
+bool app_take_frontier(app *a, const ls_job_info *info, void *res);
+void app_frontier_free(app *a);
+/* Drops the measured points (a new model was opened). */
+void app_frontier_reset(app *a);
+/* The frontier on screen (NULL before F), the unquantized PPL (NaN until measured) and
+ * whether a point job is running. */
+const ls_frontier *app_frontier_view(const app *a, double *fp_ppl, bool *busy);
+
 /* The model picker (tui/app_picker.c): discovery into a->found, and the open prompt. */
 void app_open_picker(app *a);
 /* The picker keys of the open prompt move the selection into the path (false: the picker
@@ -204,6 +247,14 @@ void app_msg(app *a, bool error, const char *fmt, ...) __attribute__((format(pri
 void app_start_kurtosis(app *a);
 void app_start_histogram(app *a);
 bool app_poll_jobs(app *a);
+
+/* --imatrix FILE on the model just opened: act_energy at once, the imatrix error as a job
+ * (tui/app_imatrix.c). Returns -1 with err on a bad file. */
+int app_open_imatrix(app *a, ls_error *err);
+bool app_take_imatrix(app *a, const ls_job_info *info, void *res);
+/* M: the measured ΔKL job on text (tui/app_measure.c). */
+void app_start_measure(app *a, const char *text);
+bool app_take_measure(app *a, const ls_job_info *info, void *res);
 
 /* The saved config from the current state. */
 void app_save_config(app *a);

@@ -8,6 +8,7 @@
 
 #include "app.h"
 #include "eval/ppl_text.h"
+#include "eval/quality_run.h"
 #include "io/result_json.h"
 #include "eval/sensitivity.h"
 
@@ -20,15 +21,18 @@ typedef struct eval_arg {
     ls_qmodel *qm; /* P: owned until moved into the result */
     unsigned char base[APP_N_FLAGS], cur[APP_N_FLAGS];
     double mem_pct; /* P: the current allocation's extra memory, shown beside the delta */
+    ls_quality_params qp; /* P: protocol, cache and sequential stop */
 } eval_arg;
 
 typedef struct ppl_result {
     ls_qmodel *qm;
     uint64_t gen;
     bool ok;
-    ls_ppl_compare c;
+    ls_quality_result q;
     double mem_pct;
     char text[1024];
+    char warn[2][320];   /* cache lines (ignored entries, unwritable directory) */
+    int n_warn;
 } ppl_result;
 
 typedef struct sensi_result {
@@ -50,7 +54,7 @@ static void free_ppl_result(void *p)
     if (r) {
         ls_qmodel_free(r->qm);
         if (r->ok)
-            ls_ppl_compare_free(&r->c);
+            ls_quality_result_free(&r->q);
     }
     free(r);
 }
@@ -61,6 +65,13 @@ static void free_sensi_result(void *p)
     if (r)
         ls_sensi_result_free(&r->r);
     free(r);
+}
+
+static void on_ppl_warn(void *ctx, const char *line)
+{
+    ppl_result *r = ctx;
+    if (r->n_warn < 2)
+        snprintf(r->warn[r->n_warn++], sizeof r->warn[0], "%s", line);
 }
 
 static int ppl_job(void *varg, ls_progress *pr, void **result, ls_error *err)
@@ -75,9 +86,11 @@ static int ppl_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     ls_tokenizer *tok = NULL;
     int rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
     if (rc == 0) {
-        ls_ppl_params p = ls_ppl_params_default(LS_PPL_PAPER);
-        rc = ls_ppl_compare_run(ea->model, tok, ea->text, &p, LS_TEXT_AUTO, ea->base, ea->cur,
-                                ea->qm, ea->threads, pr, NULL, NULL, &r->c, err);
+        /* fp reference and base results from the cache when there; a cancel after the first
+           window keeps the estimates so far (stopped by "cancelled") */
+        rc = ls_quality_run(ea->model, tok, ea->text, &ea->qp, ea->base, ea->cur,
+                            ea->qm ? ea->qm->quant_meta : true, ea->qm, ea->mem_pct, pr, NULL,
+                            NULL, on_ppl_warn, r, &r->q, err);
         r->ok = rc == 0;
     }
     ls_tokenizer_free(tok);
@@ -149,6 +162,19 @@ void app_start_ppl(app *a, const char *text)
     ls_memory_view v;
     ls_memory_view_of(a->profile, a->an, &v);
     ea->mem_pct = v.known ? v.extra_pct : NAN;
+    const ls_options *o = a->opts;
+    ea->qp = ls_quality_params_default(LS_PPL_PAPER);
+    ea->qp.ppl.protocol = (ls_ppl_protocol)o->ppl_protocol;
+    ea->qp.ppl.ctx = o->ctx;
+    ea->qp.ppl.stride = o->stride;
+    ea->qp.ppl.max_chunks = o->chunks;
+    ea->qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    ea->qp.top_k = o->kld_top_k;
+    ea->qp.cache_dir = o->cache_dir;
+    ea->qp.cache_limit = o->cache_limit;
+    ea->qp.no_cache = o->no_cache;
+    ea->qp.precision = a->precision;
+    ea->qp.threads = a->threads;
     ea->qm = a->qm; /* may be NULL: the comparison makes its own cache */
     a->qm = NULL;
     a->qm_busy = true;
@@ -158,7 +184,11 @@ void app_start_ppl(app *a, const char *text)
         app_msg(a, true, "P: cannot start the job");
         return;
     }
-    app_msg(a, false, "perplexity on %s: fp, base, current (c cancels)", text);
+    if (a->precision > 0)
+        app_msg(a, false, "perplexity and KLD on %s: fp, base, current, until +/- %.0f %% "
+                          "(c cancels)", text, 100.0 * a->precision);
+    else
+        app_msg(a, false, "perplexity and KLD on %s: fp, base, current (c cancels)", text);
 }
 
 void app_start_sensi(app *a, const char *text)
@@ -195,6 +225,8 @@ void app_eval_reset(app *a)
     a->sensi = NULL;
     a->ppl_known = false;
     a->ppl_job_id = 0;
+    a->kld_known = false;
+    a->layer_err_known = false;
 }
 
 static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
@@ -214,19 +246,34 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
         free_ppl_result(r);
         return;
     }
+    const ls_quality_result *q = &r->q;
     a->ppl_known = true;
     a->ppl_job_id = info->id;
-    a->ppl_fp = r->c.fp.ppl;
-    a->ppl_base = r->c.base.ppl;
-    a->ppl_cur = r->c.current.ppl;
-    a->ppl_delta_pct = r->c.delta_pct;
+    a->ppl_fp = q->fp_ppl;
+    a->ppl_base = q->base.ppl;
+    a->ppl_cur = q->current.ppl;
+    a->ppl_delta_pct = 100.0 * (a->ppl_cur - a->ppl_base) / a->ppl_base;
     a->ppl_mem_pct = r->mem_pct;
-    a->ppl_tok_s = r->c.fp.tokens_per_second;
+    a->ppl_tok_s = q->seconds > 0 ? (double)q->tokens / q->seconds : 0;
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
-    app_msg(a, false, "perplexity (%s, %lld tokens): fp %.4f, base %.4f, current %.4f "
-                      "(%+.2f %% vs base) at %+.4f %% memory",
-            ls_ppl_protocol_name(r->c.protocol), (long long)r->c.n_tokens, a->ppl_fp,
-            a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct);
+    a->kld_known = true;
+    a->kld_base = q->base;
+    a->kld_cur = q->current;
+    snprintf(a->kld_verdict, sizeof a->kld_verdict, "%s", q->verdict);
+    snprintf(a->kld_info, sizeof a->kld_info, "%lld tokens, stopped by %s%s%s",
+             (long long)q->tokens, q->stopped_by,
+             q->reference_cached ? ", fp cached" : "",
+             q->coarsened ? ", KLD coarsened (lower bound)" : "");
+    a->layer_err_known = q->per_layer != NULL && q->n_layers <= LS_MAX_LAYERS;
+    a->layer_err_n = a->layer_err_known ? q->n_layers : 0;
+    for (int l = 0; l < a->layer_err_n; l++) {
+        a->layer_rel[l] = q->per_layer[l].rel_l2;
+        a->layer_cos[l] = q->per_layer[l].cosine;
+    }
+    if (r->n_warn > 0)
+        app_msg(a, true, "%s", r->warn[0]);
+    else
+        app_msg(a, false, "P (%s): %s", a->kld_info, q->verdict);
     free_ppl_result(r);
 }
 

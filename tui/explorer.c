@@ -92,6 +92,8 @@ static void open_initial(app *a)
         snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
         snprintf(a->path, sizeof a->path, "%s", path);
         app_msg(a, true, "cannot open %s: press o to open another path", path);
+    } else if (app_open_imatrix(a, &err) < 0) {
+        app_msg(a, true, "%s", err.msg);
     }
 }
 
@@ -101,9 +103,11 @@ static unsigned run_step(app *a, const script_step *st)
     switch (st->op) {
     case SOP_KEY:
         return actions_key(a, st->key);
-    case SOP_WAIT:
-        ls_jobs_wait_idle(a->jobs);
-        app_poll_jobs(a);
+    case SOP_WAIT: /* taking a result may start a follow-up job (the frontier's points) */
+        do {
+            ls_jobs_wait_idle(a->jobs);
+            app_poll_jobs(a);
+        } while (ls_jobs_active(a->jobs) > 0);
         return R_REDRAW;
     case SOP_DUMP:
         dump_screen(a->args->dump_screen, true);

@@ -11,6 +11,7 @@
 #include <curses.h>
 
 #define LS_ACTIONS(A)                                                                    \
+    A(PRECISION)                                                                         \
     A(UP) A(DOWN) A(PGUP) A(PGDN) A(TOP) A(BOTTOM) A(NEXT_MOD) A(PREV_MOD) A(MODULE)     \
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
@@ -19,7 +20,9 @@
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
     A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
-    A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE)
+    A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
+    A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
+    A(AGREE) A(MEASURE)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -34,6 +37,8 @@ typedef enum ls_action {
 #define LS_KEY_CONTEXTS(CTX)                                                                 \
     CTX(MAIN, "Main screen", CTX_NONE)                                                       \
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
+    CTX(FRONTIER, "Frontier screen", CTX_MAIN)                                               \
+    CTX(AGREE, "Agreement screen", CTX_MAIN)                                                 \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
     CTX(CONFIRM, "Quit confirmation", CTX_NONE)                                              \
     CTX(PICKER, "Model picker", CTX_PROMPT)                                                  \
@@ -80,7 +85,8 @@ typedef enum ls_key_context {
     KEY(MAIN, '[', "[", ACT_STOP_DOWN, "[]:stop", "boost stop down (1 .. 11)")                    \
     KEY(MAIN, ']', "]", ACT_STOP_UP, NULL, "boost stop up (1 .. 11)")                             \
     KEY(MAIN, 'd', "d", ACT_DIFF, "d:diff", "difference mode: paired, subtract, divide")          \
-    KEY(MAIN, 'm', "m", ACT_METHOD, "m:method", "method: sensi, kurt, both, manual")              \
+    KEY(MAIN, 'm', "m", ACT_METHOD, "m:method",                                                   \
+        "method: sensi, kurt, both, manual, then the budget methods mxq, sensi-milp, kurt-milp") \
     KEY(MAIN, 'b', "b", ACT_BASE_DOWN, "bB:base", "base config one stop down (12 stops)")         \
     KEY(MAIN, 'B', "B", ACT_BASE_UP, NULL, "base config one stop up (12 stops)")                  \
     KEY(MAIN, ' ', "Space", ACT_TOGGLE, "Spc:boost",                                              \
@@ -89,12 +95,19 @@ typedef enum ls_key_context {
     KEY(MAIN, 'u', "u", ACT_UNDO, "u:undo", "undo the last change")                               \
     KEY(MAIN, 'e', "e", ACT_EXPORT, "e:export", "export the allocation as JSON (asks for a path)") \
     KEY(MAIN, 'h', "h", ACT_HIST, "h:hist", "weight histogram of the selected matrix (log counts)") \
+    KEY(MAIN, 'A', "A", ACT_AGREE, NULL,                                                         \
+        "agreement of the metric columns: Spearman rank correlation and top-N overlap")    \
+    KEY(MAIN, 'M', "M", ACT_MEASURE, NULL,                                                       \
+        "measured dKL: each matrix alone at the base config vs fp (job; resumable; "        \
+        "default text samples/eval.txt)")                                                   \
     KEY(MAIN, 'Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
     KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, NULL,                                                    \
         "write the quantized model to a directory (asks for a path)")                      \
     KEY(MAIN, 'P', "P", ACT_PPL, NULL,                                                           \
-        "perplexity: fp, base and current allocation (job; default text samples/eval.txt)") \
+        "perplexity, KLD and same top: fp, base, current (job; default samples/eval.txt)")    \
+    KEY(MAIN, 'p', "p", ACT_PRECISION, NULL,                                               \
+        "P's sequential stop: off, 0.2, 0.1, 0.05 (95 % half-width of the KLD change)")    \
     KEY(MAIN, 'S', "S", ACT_SENSI, NULL,                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
     KEY(MAIN, 'E', "E", ACT_SENSI_CSV, NULL,                                                     \
@@ -107,6 +120,13 @@ typedef enum ls_key_context {
     KEY(MAIN, 'J', "J", ACT_JOB_NEXT, NULL, "select the next job in the jobs panel")              \
     KEY(MAIN, 'o', "o", ACT_OPEN, "o:open", "open a model or profile: a path, or pick one found (Up/Down)")    \
     KEY(MAIN, 't', "t", ACT_THEME, NULL, "colour theme: default, light, mono")                    \
+    KEY(MAIN, 'T', "T", ACT_TARGET, "T:target",                                                  \
+        "budget target (asks): 3.3 = bpp, 2500M = MiB, +5% = over the base; method mxq")  \
+    KEY(MAIN, '<', "<", ACT_TARGET_DOWN, NULL,                                                \
+        "budget target one step down (0.05 bpp, 0.5 % extra, or 1 % of the base MiB)")     \
+    KEY(MAIN, '>', ">", ACT_TARGET_UP, NULL, "budget target one step up")                         \
+    KEY(MAIN, 'F', "F", ACT_FRONTIER, "F:frontier",                                              \
+        "memory-quality frontier: plot and table (a job; l: log y)") \
     KEY(MAIN, '?', "?", ACT_HELP, "?:help", "this help screen")                                   \
     KEY(MAIN, KEY_F(1), "F1", ACT_HELP, NULL, "this help screen")                                 \
     KEY(MAIN, 12, "^L", ACT_REDRAW, NULL, "redraw the screen")                                    \
@@ -114,6 +134,10 @@ typedef enum ls_key_context {
     KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer under the mouse; wheel scrolls") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(HIST, 27, "Esc", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
+    KEY(FRONTIER, 'F', "F", ACT_FRONTIER, NULL, "close the frontier")             \
+    KEY(FRONTIER, 27, "Esc", ACT_FRONTIER, NULL, "close the frontier")            \
+    KEY(AGREE, 'A', "A", ACT_AGREE, NULL, "close the agreement table")            \
+    KEY(AGREE, 27, "Esc", ACT_AGREE, NULL, "close the agreement table")           \
     KEY(HELP, KEY_UP, "Up", ACT_HELP_UP, NULL, "scroll up a line")                    \
     KEY(HELP, 'k', "k", ACT_HELP_UP, NULL, "scroll up a line")                        \
     KEY(HELP, KEY_DOWN, "Down", ACT_HELP_DOWN, NULL, "scroll down a line")            \

@@ -24,6 +24,8 @@ void view_jobs(app *a, wg_rect r);
 void view_status(app *a, wg_rect r);
 void view_help(app *a, wg_rect r);
 void view_histogram(app *a, wg_rect r);
+void view_frontier(app *a, wg_rect r); /* view_frontier.c */
+void view_agreement(app *a, wg_rect r);
 
 /* Row marker of a boosted matrix: visible without colour and in text captures. */
 #define VIEW_MARK_BOOSTED "*"

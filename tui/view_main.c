@@ -15,6 +15,9 @@ static const char *method_title(const ls_settings *s)
     case LS_METHOD_SENSI: return s->ablation ? "SensiBoost ablation" : "SensiBoost";
     case LS_METHOD_KURT: return s->ablation ? "KurtBoost ablation" : "KurtBoost";
     case LS_METHOD_BOTH: return "SensiBoost+KurtBoost";
+    case LS_METHOD_MXQ: return "MXQ, exact";
+    case LS_METHOD_SENSI_MILP: return "SensiMiLP, exact";
+    case LS_METHOD_KURT_MILP: return "KurtMiLP, exact";
     default: return "hand-tuned";
     }
 }
@@ -53,6 +56,15 @@ void view_header(app *a, wg_rect r)
     if (s->ablation)
         snprintf(extra, sizeof extra, "  seed %llu", (unsigned long long)s->seed);
     int boosted = a->an_ok ? a->an->n_boosted : 0;
+    if (ls_method_is_budget(s->method)) { /* a budget method: its target, no boost stop */
+        static const char *const unit[] = {"", "bpp", "MiB", "% over the base"};
+        int k = s->target_kind >= 0 && s->target_kind <= 3 ? s->target_kind : 0;
+        wg_putf(stdscr, r.y + 1, r.x, r.w, h,
+                " method %s (%s)  target %g %s  changed %d%s", ls_method_name(s->method),
+                method_title(s), s->target, unit[k], boosted,
+                a->an_ok && a->an->budget ? "" : "  [no allocation: see the status line]");
+        return;
+    }
     wg_putf(stdscr, r.y + 1, r.x, r.w, h,
             " method %s (%s)  mode %s  top-m %d%s  stop %d: %s -> %s  boosted %d%s",
             ls_method_name(s->method), method_title(s), mode ? mode : "-", s->top_m,
@@ -184,6 +196,18 @@ static void draw_qerr(app *a, int y, int x, int vw, int bw, int i, const scale *
                 stale ? WG_DIM : WG_BAR);
 }
 
+/* P's per-layer error of the current allocation: relative L2 and cosine of the hidden
+ * state after the layer against fp, the bar scaled to the largest relative L2. */
+static void draw_layer_err(app *a, int y, int x, int w, double rel, double cosine, double max,
+                           attr_t text)
+{
+    int n = wg_putf(stdscr, y, x, w - 1, text, "%.4f %.5f", rel, cosine);
+    int bw = w - n - 2;
+    if (bw > 2)
+        wg_bar_draw(stdscr, &a->style, y, x + n + 1, bw, max > 0 ? rel / max : 0,
+                    WG_BAR_NORMAL, WG_BAR);
+}
+
 static void draw_bars(app *a, wg_rect r)
 {
     const ls_profile *p = a->profile;
@@ -197,23 +221,37 @@ static void draw_bars(app *a, wg_rect r)
              ls_module_name(m));
     tab_strip(a, r, right);
 
-    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | config */
+    /* columns: " nnn* " | value bar | value bar | [HQQ error bar] | [error in] |
+     * [measured dKL] | config */
     int cfg_w = 15, vw = 9;
-    int half = (r.w - 6 - cfg_w) / (a->q_known ? 3 : 2);
+    bool dkl = p->measured_dkl || a->measure_pending; /* the measured dKL column */
+    bool lerr = a->layer_err_known;
+    int half = (r.w - 6 - cfg_w) / ((a->q_known ? 3 : 2) + (lerr ? 1 : 0) + (dkl ? 1 : 0));
     int bw = half - vw - 2;
     int xs = r.x + 6, xk = xs + half, xq = xk + half, xc = r.x + r.w - cfg_w + 1;
+    int xl = xq + (a->q_known ? half : 0);
+    int xd = xl + (lerr ? half : 0);
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
-    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "sensitivity%s",
+    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "%s%s",
+            p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity",
             use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "");
     wg_putf(stdscr, r.y + 1, xk, half - 1, title, "kurtosis%s",
             use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
     if (a->q_known)
         wg_put(stdscr, r.y + 1, xq, half - 1, title, "HQQ error (~ stale)");
+    if (lerr)
+        wg_put(stdscr, r.y + 1, xl, half - 1, title, "err in: L2 cos (P)");
+    if (dkl)
+        wg_put(stdscr, r.y + 1, xd, half - 1, title, "measured dKL");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
+    double lmax = 0;
+    for (int l = 0; lerr && l < a->layer_err_n; l++)
+        lmax = a->layer_rel[l] > lmax ? a->layer_rel[l] : lmax;
 
     scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
+    scale sd = scale_of(a, p->measured_dkl ? p->measured_dkl : p->sensitivity, m);
     int rows = view_main_rows(a);
     for (int row = 0; row < rows; row++) {
         int l = a->scroll + row;
@@ -235,6 +273,11 @@ static void draw_bars(app *a, wg_rect r)
                     a->kurt_pending, text);
         if (a->q_known)
             draw_qerr(a, y, xq, vw, bw, i, &sq, text);
+        if (lerr && l < a->layer_err_n) /* the current allocation's error at the layer's output */
+            draw_layer_err(a, y, xl, half, a->layer_rel[l], a->layer_cos[l], lmax, text);
+        if (dkl)
+            draw_metric(a, y, xd, vw, bw, p->measured_dkl ? p->measured_dkl[i] : NAN, &sd,
+                        &an->sensi[m], false, l, a->measure_pending, text);
         const char *base = ls_stop_get(s->base)->name;
         if (boosted)
             wg_putf(stdscr, y, xc, cfg_w - 1, wg_attr(&a->style, WG_OUTLIER), "%s->%s", base,
@@ -252,7 +295,9 @@ static void draw_heatmap(app *a, wg_rect r)
     bool sensi = s->method == LS_METHOD_SENSI && ls_profile_has_sensitivity(p);
     const double *metric = sensi ? p->sensitivity : p->kurtosis;
     char right[64];
-    snprintf(right, sizeof right, "heatmap: %s, %s scale", sensi ? "sensitivity" : "kurtosis",
+    snprintf(right, sizeof right, "heatmap: %s, %s scale",
+             sensi ? (p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity")
+                   : "kurtosis",
              a->log_scale ? "log" : "lin");
     tab_strip(a, r, right);
     int cell = (r.w - 6) / LS_N_MODULES;

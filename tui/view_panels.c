@@ -72,6 +72,9 @@ void view_memory(app *a, wg_rect r)
         int x = r.x + 8;
         x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, delta_at,
                      "delta %+.3f MiB  extra %+.4f %%", v.delta_mib, v.extra_pct);
+        if (a->an->budget) /* the budget methods: target against used */
+            x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | target %.4f bpp, used %.2f %%",
+                         a->an->budget_bpp, 100.0 * v.mib / a->an->budget_mib);
         wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | %s", model);
         return;
     }
@@ -82,8 +85,13 @@ void view_memory(app *a, wg_rect r)
             v.bpp, v.mib);
     wg_putf(stdscr, r.y + 3, r.x + 1, r.w - 2, delta_at, "delta %+.3f MiB  extra %+.4f %%",
             v.delta_mib, v.extra_pct);
-    wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
-            a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
+    if (a->an->budget) /* the budget methods: target against used */
+        wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d,
+                "target   %.4f bpp  %12.3f MiB  used %.2f %%, %d changed", a->an->budget_bpp,
+                a->an->budget_mib, 100.0 * v.mib / a->an->budget_mib, a->an->n_boosted);
+    else
+        wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
+                a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
     wg_put(stdscr, r.y + 5, r.x + 1, r.w - 2, d, model);
 }
 
@@ -110,12 +118,24 @@ static void quant_totals(const app *a, const ls_job_info *j, const char *el, cha
              t->fro_total, el);
 }
 
-/* The paper's central comparison: PPL of fp, base and current, the change against base
- * beside the memory it costs. */
+/* The paper's central comparison: PPL of fp, base and current, and against fp the KLD and
+ * same-top rate of base and current with 95 % intervals, the verdict beside the memory it
+ * costs (issue 10). */
 static void ppl_line(const app *a, const char *el, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem  %s",
-             a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct, el);
+    if (!a->kld_known) {
+        snprintf(buf, cap, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem  %s",
+                 a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct, el);
+        return;
+    }
+    const ls_quality_stats *b = &a->kld_base, *c = &a->kld_cur;
+    snprintf(buf, cap,
+             "PPL fp %.4f  base %.4f KLD %.4g+-%.2g top %.1f+-%.1f%%  "
+             "cur %.4f KLD %.4g+-%.2g top %.1f+-%.1f%% (+- 95 %%)  %.255s  "
+             "[%.150s, %.16s]",
+             a->ppl_fp, b->ppl, b->kld_mean, LS_Z95 * b->kld_se, b->same_top_pct,
+             LS_Z95 * b->same_top_se, c->ppl, c->kld_mean, LS_Z95 * c->kld_se,
+             c->same_top_pct, LS_Z95 * c->same_top_se, a->kld_verdict, a->kld_info, el);
 }
 
 void view_jobs(app *a, wg_rect r)
@@ -135,7 +155,7 @@ void view_jobs(app *a, wg_rect r)
         /* rows this job may use: its own, plus what the remaining jobs leave spare */
         int left = r.y + r.h - y, rest = a->n_jobs - i - 1;
         int rows = left - rest > 1 ? left - rest : 1;
-        char line[256] = "";
+        char line[768] = "";
         attr_t at = i == a->job_sel ? wg_attr(&a->style, WG_SELECTION) : d;
         int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-11.11s ", j->name);
         char el[16], eta[16];
@@ -236,6 +256,12 @@ void view_draw(app *a)
     } else if (a->screen == SCREEN_HIST) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_histogram(a, body);
+    } else if (a->screen == SCREEN_FRONTIER) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_frontier(a, body);
+    } else if (a->screen == SCREEN_AGREE) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_agreement(a, body);
     } else {
         view_layers(a, l->main);
         view_detail(a, l->detail);

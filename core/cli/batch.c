@@ -12,6 +12,8 @@
 #include "nn/blas_check.h"
 #include "io/discover.h"
 #include "quant/fnorm.h"
+#include "quant/imatrix_error.h"
+#include "formats/imatrix.h"
 #include "io/interop.h"
 #include "method/kurtosis.h"
 #include "method/manual.h"
@@ -23,6 +25,7 @@
 #include "io/session.h"
 #include "io/source.h"
 #include "base/version.h"
+#include "method/mxq.h"
 
 static void fmt_metric(char *buf, size_t cap, double v)
 {
@@ -40,8 +43,29 @@ static const char *method_label(const ls_settings *s)
     case LS_METHOD_SENSI: return s->ablation ? "SensiBoost ablation (random layers)" : "SensiBoost";
     case LS_METHOD_KURT: return s->ablation ? "KurtBoost ablation (random layers)" : "KurtBoost";
     case LS_METHOD_BOTH: return "SensiBoost + KurtBoost (union)";
+    case LS_METHOD_MXQ: return "MXQ: minimum sum of FNorm under the budget";
+    case LS_METHOD_SENSI_MILP: return s->ablation ? "SensiMiLP ablation (no outliers)" : "SensiMiLP";
+    case LS_METHOD_KURT_MILP: return s->ablation ? "KurtMiLP ablation (no outliers)" : "KurtMiLP";
     default: return "manual";
     }
+}
+
+/* A budget method's line: target, budget and the proven optimum. */
+static void print_budget_header(FILE *out, const ls_analysis *a)
+{
+    const ls_settings *s = &a->settings;
+    fprintf(out, "method %s (%s)", ls_method_name(s->method), method_label(s));
+    if (s->method != LS_METHOD_MXQ)
+        fprintf(out, ", mode %s, top-m %d%s, factor %g", ls_settings_mode_label(s), s->top_m,
+                s->top_m == 0 ? " (all)" : "", s->factor);
+    fprintf(out, "\n");
+    fprintf(out, "target %g %s: budget %.6f bpp = %.4f MiB; optimal sum of %s %.6f (linear "
+                 "bound %.6f), solved exactly in %.3f s\n",
+            s->target, s->target_kind == LS_TARGET_BPP   ? "bpp"
+                       : s->target_kind == LS_TARGET_MIB ? "MiB"
+                                                         : "% over the base",
+            a->budget_bpp, a->budget_mib, s->method == LS_METHOD_MXQ ? "FNorm" : "MiLP cost",
+            a->cost_total, a->solve.lower_bound, a->solve.seconds);
 }
 
 static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
@@ -52,6 +76,9 @@ static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
     if (a->memory_known)
         fprintf(out, ", %lld linear parameters", (long long)a->mem.params_linear);
     fprintf(out, "\n");
+    if (a->budget)
+        print_budget_header(out, a);
+    else
     fprintf(out, "method %s (%s), mode %s, top-m %d%s, boost stop %d: %s -> %s\n",
             ls_method_name(s->method), method_label(s),
             ls_settings_mode_label(s) ? ls_settings_mode_label(s) : "-",
@@ -69,7 +96,8 @@ static void print_header(FILE *out, const ls_profile *p, const ls_analysis *a)
 static void print_table(FILE *out, const ls_profile *p, const ls_analysis *a)
 {
     fprintf(out, "\n%5s  %-17s %12s %12s %10s %8s  %s\n", "layer", "module", "kurtosis",
-            "sensitivity", "z", "outlier", "config");
+            p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity", "z", "outlier",
+            "config");
     for (int l = 0; l < p->n_layers; l++)
         for (int m = 0; m < LS_N_MODULES; m++) {
             int i = LS_IDX(l, m);
@@ -109,6 +137,9 @@ static void print_memory(FILE *out, const ls_profile *p, const ls_analysis *a)
             v.base_bpp, v.base_mib);
     fprintf(out, "  current          %8.4f bpp %12.2f MiB  %+.2f MiB  extra %+.4f %%\n", v.bpp,
             v.mib, v.delta_mib, v.extra_pct);
+    if (a->budget)
+        fprintf(out, "  target           %8.4f bpp %12.2f MiB  (the allocation uses %.4f %% of "
+                     "it)\n", a->budget_bpp, a->budget_mib, 100.0 * v.mib / a->budget_mib);
     if (v.model_mib >= 0)
         fprintf(out, "  whole model      %.2f MiB quantized (%.2f MiB as stored; embeddings, "
                      "head and norms at their stored dtype)\n", v.model_mib, v.model_fp_mib);
@@ -137,6 +168,27 @@ static void print_quantization(FILE *out, const ls_qmodel *qm)
     if (t.nonfinite)
         fprintf(out, "warning: %lld non-finite weights were met (quantized as 0)\n",
                 (long long)t.nonfinite);
+}
+
+/* Spearman rank correlation and top-N overlap of every two metric columns present. */
+static void print_agreement(FILE *out, const ls_profile *p, const ls_analysis *a, int top_n)
+{
+    ls_agreement ag;
+    if (ls_agreement_compute(p, a->settings.base, top_n, &ag) < 0 || ag.n_pairs == 0)
+        return;
+    fprintf(out, "\nagreement (Spearman rank correlation; top-N overlap):\n");
+    fprintf(out, "%-14s %-14s %5s %8s", "metric a", "metric b", "n", "rho");
+    for (int m = 0; m < LS_N_MODULES; m++)
+        fprintf(out, " %6s", ls_module_short_name(m));
+    fprintf(out, " %9s\n", "top-N");
+    for (int i = 0; i < ag.n_pairs; i++) {
+        const ls_agreement_pair *q = &ag.pairs[i];
+        fprintf(out, "%-14s %-14s %5d %8.4f", ls_metric_label(q->a), ls_metric_label(q->b), q->n,
+                q->rho);
+        for (int m = 0; m < LS_N_MODULES; m++)
+            fprintf(out, " %6.3f", q->rho_module[m]);
+        fprintf(out, " %4d/%d\n", q->overlap, q->top_n);
+    }
 }
 
 static int fail(FILE *errf, const ls_error *err)
@@ -174,16 +226,25 @@ static const char *demo_path(char *buf, size_t cap)
 
 static int write_outputs(const ls_options *o, const ls_profile *p, const ls_model *model,
                          const ls_analysis *a, const ls_qmodel *qm,
-                         const ls_ppl_compare *cmp, const unsigned char *manual,
-                         ls_error *err)
+                         const ls_ppl_compare *cmp, const ls_quality_result *quality,
+                         const unsigned char *manual, cJSON *frontier, ls_error *err)
 {
     cJSON *doc = ls_result_json(p, a);
     if (!doc)
         return ls_fail(err, "out of memory");
+    if (frontier)
+        cJSON_AddItemToObject(doc, "frontier", cJSON_Duplicate(frontier, 1));
     if (qm)
         ls_result_json_add_quantization(doc, qm);
+    if (o->agreement_top > 0) {
+        ls_agreement ag;
+        if (ls_agreement_compute(p, a->settings.base, o->agreement_top, &ag) == 0)
+            ls_result_json_add_agreement(doc, &ag);
+    }
     if (cmp)
         ls_result_json_add_perplexity(doc, cmp, o->eval_path);
+    if (quality)
+        ls_result_json_add_quality(doc, quality, o->precision);
     int rc = 0;
     if (o->json_path)
         rc = ls_json_write_file(o->json_path, doc, err);
@@ -287,9 +348,13 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     unsigned char *manual = NULL;
     ls_analysis *a = NULL;
     ls_qmodel *qm = NULL;
+    ls_imatrix *imatrix = NULL;
     ls_ppl_compare cmp;
     memset(&cmp, 0, sizeof cmp);
     bool have_cmp = false;
+    cJSON *frontier = NULL;
+    ls_quality_result quality; /* --kld */
+    memset(&quality, 0, sizeof quality);
     int status = 2;
     const char *path;
     ls_settings settings;
@@ -324,13 +389,29 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
         if (ls_batch_sensitivity(o, model, is_demo, p, threads, errf, &err) < 0)
             goto out;
     }
+    if (o->measure) {
+        if (!model) {
+            ls_fail(&err, "%s: --measure needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_measure(o, model, is_demo, settings.base, p, threads, errf, &err) < 0)
+            goto out;
+    }
+    if (o->imatrix_path) {
+        if (ls_source_add_imatrix(p, model, o->imatrix_path, &imatrix, &err) < 0)
+            goto out;
+        if (model && ls_imatrix_error_model(model, imatrix, settings.base, !o->no_quant_meta,
+                                            threads, NULL, p, &err) < 0)
+            goto out;
+    }
     if (o->measure_fnorm) {
         if (!model) {
             ls_fail(&err, "%s: --fnorm needs a model with weights, not a profile", path);
             goto out;
         }
-        if (!o->metrics_out) {
-            ls_fail(&err, "--fnorm: nothing to write it to (add --export-metrics-csv FILE)");
+        if (!o->metrics_out && o->settings.method != LS_METHOD_MXQ && !o->frontier) {
+            ls_fail(&err, "--fnorm: nothing uses it (add --export-metrics-csv FILE, "
+                          "--method mxq or --frontier)");
             goto out;
         }
         if (ls_fnorm_model(model, threads, NULL, p, &err) < 0)
@@ -381,6 +462,7 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     print_header(out, p, a);
     print_table(out, p, a);
     print_memory(out, p, a);
+    print_agreement(out, p, a, o->agreement_top);
     if (qm)
         print_quantization(out, qm);
     if (o->perplexity || o->load_quantized) {
@@ -388,11 +470,23 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
             ls_fail(&err, "%s: --perplexity needs a model with weights, not a profile", path);
             goto out;
         }
-        if (ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp, &err) < 0)
+        if (o->kld ? ls_batch_quality(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                      &quality, &err) < 0
+                   : ls_batch_perplexity(o, model, is_demo, a, qm, threads, out, errf, &cmp,
+                                         &err) < 0)
             goto out;
         have_cmp = true;
     }
-    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL, manual, &err) < 0)
+    if (o->frontier) {
+        if (!model) {
+            ls_fail(&err, "%s: --frontier needs a model with weights, not a profile", path);
+            goto out;
+        }
+        if (ls_batch_frontier(o, model, is_demo, p, a, threads, out, errf, &frontier, &err) < 0)
+            goto out;
+    }
+    if (write_outputs(o, p, model, a, qm, have_cmp ? &cmp : NULL,
+                      have_cmp && o->kld ? &quality : NULL, manual, frontier, &err) < 0)
         goto out;
     status = 0;
 out:
@@ -400,7 +494,10 @@ out:
         fail(errf, &err);
     if (have_cmp)
         ls_ppl_compare_free(&cmp);
+    cJSON_Delete(frontier);
+    ls_quality_result_free(&quality);
     ls_qmodel_free(qm);
+    ls_imatrix_free(imatrix);
     free(a);
     free(manual);
     ls_profile_free(p);

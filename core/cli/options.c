@@ -2,6 +2,7 @@
 
 #include "eval/perplexity.h"
 #include "eval/ppl_text.h"
+#include "method/mxq.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -52,6 +53,27 @@ enum {
     OPT_SENSI_OUT,
     OPT_FNORM,
     OPT_MAX_TEXT_MIB,
+    OPT_TARGET_BPP,
+    OPT_TARGET_MIB,
+    OPT_TARGET_EXTRA,
+    OPT_FACTOR,
+    OPT_FRONTIER,
+    OPT_FRONTIER_SVG,
+    OPT_FRONTIER_CSV,
+    /* importance matrices (issue 12) */
+    OPT_IMATRIX,
+    OPT_EXPORT_IMATRIX,
+    OPT_AGREEMENT_TOP,
+    OPT_MEASURE,
+    OPT_MEASURE_TOKENS,
+    OPT_MEASURE_STATE,
+    OPT_MEASURE_OUT,
+    OPT_KLD,
+    OPT_PRECISION,
+    OPT_KLD_TOP_K,
+    OPT_CACHE_DIR,
+    OPT_CACHE_LIMIT,
+    OPT_NO_CACHE,
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +123,26 @@ static const struct option long_opts[] = {
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
     {"max-text-mib", required_argument, NULL, OPT_MAX_TEXT_MIB},
+    {"target-bpp", required_argument, NULL, OPT_TARGET_BPP},
+    {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
+    {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
+    {"factor", required_argument, NULL, OPT_FACTOR},
+    {"frontier", no_argument, NULL, OPT_FRONTIER},
+    {"frontier-svg", required_argument, NULL, OPT_FRONTIER_SVG},
+    {"frontier-csv", required_argument, NULL, OPT_FRONTIER_CSV},
+    {"imatrix", required_argument, NULL, OPT_IMATRIX},
+    {"export-imatrix", required_argument, NULL, OPT_EXPORT_IMATRIX},
+    {"agreement-top", required_argument, NULL, OPT_AGREEMENT_TOP},
+    {"measure", no_argument, NULL, OPT_MEASURE},
+    {"measure-tokens", required_argument, NULL, OPT_MEASURE_TOKENS},
+    {"measure-state", required_argument, NULL, OPT_MEASURE_STATE},
+    {"export-measure-csv", required_argument, NULL, OPT_MEASURE_OUT},
+    {"kld", no_argument, NULL, OPT_KLD},
+    {"precision", required_argument, NULL, OPT_PRECISION},
+    {"kld-top-k", required_argument, NULL, OPT_KLD_TOP_K},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"cache-limit", required_argument, NULL, OPT_CACHE_LIMIT},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {NULL, 0, NULL, 0},
 };
 
@@ -113,7 +155,8 @@ void ls_options_print_usage(FILE *f)
         "\n"
         "MODEL is a Hugging Face directory (config.json + safetensors, sharded or not),\n"
         "a GGUF file or a llama2.c .bin checkpoint. PROFILE is a metrics CSV of the\n"
-        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV.\n"
+        "paper's toolkit (fnorm-<model>.csv), a kurtosis CSV or a sensitivity CSV,\n"
+        "or a llama.cpp importance matrix (imatrix .gguf or legacy .dat).\n"
         "\n"
         "  -b, --batch              no interface: print the per-layer table and memory\n"
         "      --json FILE          write the result document (layerscope-result v1)\n"
@@ -124,6 +167,7 @@ void ls_options_print_usage(FILE *f)
         "                           configs of every matrix) for that file's fnorm column\n"
         "      --export-llamacpp F  llama-quantize --tensor-type overrides (approximate)\n"
         "      --method M           sensi | kurt | both | manual      (default sensi)\n"
+        "                           or a budget method: mxq | sensi-milp | kurt-milp\n"
         "      --mode D             subtract | divide: override the method's pairing\n"
         "      --top-m N            keep the N strongest outliers per module, 0..256;\n"
         "                           0 = all\n"
@@ -134,6 +178,17 @@ void ls_options_print_usage(FILE *f)
         "      --seed N             ablation seed                        (default 42)\n"
         "      --manual FILE        boosted set for --method manual: lines LAYER.MODULE\n"
         "      --sensitivity-csv F  take sensitivity from a toolkit sensitivity CSV\n",
+        "      --target-bpp B       budget methods: at most B nominal bits per parameter\n"
+        "                           over the 7 linear types (solved exactly)\n"
+        "      --target-mib M       ... at most M MiB of linear weights\n"
+        "      --target-extra PCT   ... at most PCT %% more memory than the base config\n"
+        "      --factor F           sensi-milp/kurt-milp: cost weight of an outlier\n"
+        "                           (default 2)\n"
+        "      --frontier           measure the memory-quality frontier (uniform configs,\n"
+        "                           SensiBoost, KurtBoost, ablation seeds, MXQ, current)\n"
+        "                           with the perplexity options; needs a model\n"
+        "      --frontier-svg FILE  ... and draw it as an SVG picture (implies --frontier)\n"
+        "      --frontier-csv FILE  ... and write its table as CSV (implies --frontier)\n",
         "      --sensitivity-dataset NAME   rows of that file to use (default pileval,\n"
         "                           or the file's only data set)\n"
         "      --sensitivity-config CFG     bits and group of those rows (default b4g64)\n"
@@ -157,6 +212,17 @@ void ls_options_print_usage(FILE *f)
         "                           model's context; llama.cpp: n_ctx 512)\n"
         "      --chunks N           evaluate at most N windows or chunks\n",
         "      --allow-long-ctx     honour a --ctx beyond the model's trained context\n"
+        "      --kld                with --perplexity: KL divergence against fp, same top\n"
+        "                           token and ln(PPL ratio) with standard errors for base\n"
+        "                           and current, current vs base with a verdict, and the\n"
+        "                           per-layer error; the fp reference is cached\n"
+        "      --precision R        stop when the 95 % half-width of the relative KLD\n"
+        "                           difference current/base falls below R (e.g. 0.1)\n"
+        "      --kld-top-k K        keep the top K fp log-probs when the full ones exceed\n"
+        "                           the cache limit (KLD then a lower bound; default 64)\n"
+        "      --cache-dir DIR      evaluation cache (default $XDG_CACHE_HOME/layerscope)\n"
+        "      --cache-limit SIZE   cache size limit, e.g. 512M or 4G (default 2G)\n"
+        "      --no-cache           neither read nor write the evaluation cache\n"
         "      --quantized DIR      use a model saved by --save-quantized as the current\n"
         "                           allocation instead of quantizing again\n"
         "      --sensitivity        measure activation sensitivity (the paper's method)\n"
@@ -168,6 +234,19 @@ void ls_options_print_usage(FILE *f)
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
         "      --max-text-mib N     refuse --eval/--calib texts above N MiB (default 1024)\n"
+        "      --imatrix FILE       a llama.cpp importance matrix (GGUF or legacy .dat):\n"
+        "                           act_energy per matrix and, with a model, the\n"
+        "                           imatrix-weighted HQQ error at the base config (the\n"
+        "                           sensitivity column when none is measured or given)\n"
+        "      --export-imatrix F   write a GGUF imatrix from the calibration pass (runs\n"
+        "                           it; for llama-quantize --imatrix)\n"
+        "      --agreement-top N    size of the top-N sets compared (default 10)\n"
+        "      --measure            measured dKL: each matrix alone HQQ-quantized at the\n"
+        "                           base config, mean KL to fp on the --eval text\n"
+        "      --measure-tokens N   evaluation tokens (default 16384; windows of --ctx,\n"
+        "                           default 512 clamped to the model's context)\n"
+        "      --measure-state F    resumable progress file (default: in the cache dir)\n"
+        "      --export-measure-csv F   the measured dKL as CSV\n"
         "      --tokenizer FILE     tokenizer for llama2.c checkpoints (tok*.bin)\n"
         "      --threads N          threads for kurtosis and HQQ (default: all cores;\n"
         "                           the forward pass always uses every core)\n"
@@ -189,6 +268,18 @@ static int parse_int(const char *opt, const char *s, long lo, long hi, long *out
     if (*s == '\0' || *end != '\0' || v < lo || v > hi)
         return ls_fail(err, "option --%s: \"%s\" is not a whole number from %ld to %ld", opt,
                        s, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out,
+                        ls_error *err)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi))
+        return ls_fail(err, "option --%s: \"%s\" is not a number from %g to %g", opt, s, lo,
+                       hi);
     *out = v;
     return 0;
 }
@@ -235,6 +326,68 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_FRONTIER: o->frontier = true; return 0;
+    case OPT_FRONTIER_SVG:
+        o->frontier_svg = arg;
+        o->frontier = true;
+        return 0;
+    case OPT_FRONTIER_CSV:
+        o->frontier_csv = arg;
+        o->frontier = true;
+        return 0;
+    case OPT_IMATRIX: o->imatrix_path = arg; return 0;
+    case OPT_EXPORT_IMATRIX:
+        o->imatrix_out = arg;
+        o->measure_sensitivity = true;
+        return 0;
+    case OPT_MEASURE: o->measure = true; return 0;
+    case OPT_MEASURE_TOKENS:
+        if (parse_int("measure-tokens", arg, 2, 1 << 24, &v, err) < 0)
+            return -1;
+        o->measure_tokens = v;
+        return 0;
+    case OPT_MEASURE_STATE: o->measure_state = arg; return 0;
+    case OPT_MEASURE_OUT:
+        o->measure_out = arg;
+        o->measure = true;
+        return 0;
+    case OPT_AGREEMENT_TOP:
+        if (parse_int("agreement-top", arg, 1, 100000, &v, err) < 0)
+            return -1;
+        o->agreement_top = (int)v;
+        return 0;
+    case OPT_KLD: o->kld = true; o->perplexity = true; return 0;
+    case OPT_PRECISION: {
+        char *end;
+        double d = strtod(arg, &end);
+        if (*arg == '\0' || *end != '\0' || !(d > 0 && d <= 100))
+            return ls_fail(err, "option --precision: \"%s\" is not a number above 0 (a "
+                                "relative half-width such as 0.1)", arg);
+        o->precision = d;
+        return 0;
+    }
+    case OPT_KLD_TOP_K:
+        if (parse_int("kld-top-k", arg, 1, 1 << 20, &v, err) < 0)
+            return -1;
+        o->kld_top_k = (int)v;
+        return 0;
+    case OPT_CACHE_DIR: o->cache_dir = arg; return 0;
+    case OPT_CACHE_LIMIT: {
+        char *end;
+        double x = strtod(arg, &end);
+        double mult = *end == 'K' || *end == 'k' ? 1024.0 : *end == 'M' || *end == 'm' ? 1048576.0
+                      : *end == 'G' || *end == 'g' ? 1073741824.0 : 1.0;
+        if (mult != 1.0)
+            end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*arg == '\0' || *end != '\0' || !(x * mult >= 4096) || x * mult > 1e15)
+            return ls_fail(err, "option --cache-limit: \"%s\" is not a size such as 512M or "
+                                "4G (at least 4K)", arg);
+        o->cache_limit = (long long)(x * mult);
+        return 0;
+    }
+    case OPT_NO_CACHE: o->no_cache = true; return 0;
     case OPT_CALIB: o->calib_path = arg; return 0;
     case OPT_CALIB_SAMPLES:
         if (parse_int("calib-samples", arg, 1, 1 << 24, &v, err) < 0)
@@ -297,6 +450,22 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_THRESHOLD:
         return ls_setting_parse(s, LS_SET_THRESHOLD, arg, LS_WHERE_OPTION, err);
     case OPT_TRIM: return ls_setting_parse(s, LS_SET_TRIM, arg, LS_WHERE_OPTION, err);
+    case OPT_TARGET_BPP:
+    case OPT_TARGET_MIB:
+    case OPT_TARGET_EXTRA: {
+        double d = 0;
+        const char *name = c == OPT_TARGET_BPP   ? "target-bpp"
+                           : c == OPT_TARGET_MIB ? "target-mib"
+                                                 : "target-extra";
+        if (parse_double(name, arg, c == OPT_TARGET_EXTRA ? -100 : 0, 1e12, &d, err) < 0)
+            return -1;
+        s->target_kind = c == OPT_TARGET_BPP   ? LS_TARGET_BPP
+                         : c == OPT_TARGET_MIB ? LS_TARGET_MIB
+                                               : LS_TARGET_EXTRA;
+        s->target = d;
+        return 0;
+    }
+    case OPT_FACTOR: return ls_setting_parse(s, LS_SET_FACTOR, arg, LS_WHERE_OPTION, err);
     default:
         return ls_fail(err, "unknown option");
     }
@@ -328,6 +497,13 @@ int ls_options_parse(int argc, char **argv, ls_options *o, ls_error *err)
                        argv[optind]);
     if (ls_settings_validate(&o->settings, LS_WHERE_OPTION, err) < 0)
         return -1;
+    if (o->settings.target_kind != LS_TARGET_NONE && !ls_method_is_budget(o->settings.method))
+        return ls_fail(err, "option --target-*: applies to --method mxq, sensi-milp or "
+                            "kurt-milp (the boost methods have no target)");
+    if (ls_method_is_budget(o->settings.method) && o->settings.target_kind == LS_TARGET_NONE &&
+        o->batch && !o->session)
+        return ls_fail(err, "option --method %s: needs a target (--target-bpp B, --target-mib "
+                            "M or --target-extra PCT)", ls_method_name(o->settings.method));
     if (o->settings.method == LS_METHOD_MANUAL && !o->manual_path && !o->session && o->batch)
         return ls_fail(err, "option --method manual: needs --manual FILE (or --session) in "
                             "batch mode");

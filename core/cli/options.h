@@ -24,6 +24,14 @@ typedef struct ls_options {
     int ctx, stride, chunks;     /* 0 = the protocol's defaults */
     bool allow_long_ctx;         /* --allow-long-ctx: a ctx beyond the model's context */
     const char *load_quantized;  /* --quantized DIR: the current allocation from a save */
+    /* KL divergence against fp (--kld and its parameters; issue 10) */
+    bool kld;                    /* --kld: the "quality" measures with --perplexity */
+    double precision;            /* --precision R: sequential stop; 0 = off */
+    int kld_top_k;               /* --kld-top-k K: reference top-k when full logits do not
+                                    fit the cache limit; 0 = 64 */
+    const char *cache_dir;       /* --cache-dir DIR; NULL = $LAYERSCOPE_CACHE_DIR, XDG */
+    long long cache_limit;       /* --cache-limit SIZE in bytes; 0 = 2 GiB */
+    bool no_cache;               /* --no-cache */
     /* activation sensitivity (--sensitivity and its parameters) */
     bool measure_sensitivity;
     const char *calib_path;      /* --calib FILE; NULL = the sample's text with the demo */
@@ -43,9 +51,19 @@ typedef struct ls_options {
     const char *sensitivity_csv; /* --sensitivity-csv FILE */
     const char *kurtosis_csv;    /* --kurtosis-csv FILE */
     ls_sensi_select sensi_select;
+    const char *imatrix_path;    /* --imatrix FILE: a llama.cpp importance matrix */
+    const char *imatrix_out;     /* --export-imatrix FILE (implies --sensitivity) */
+    int agreement_top;           /* --agreement-top N; 0 = 10 */
+    bool measure;                /* --measure: the measured ΔKL per matrix */
+    long measure_tokens;         /* --measure-tokens N; 0 = 16384 */
+    const char *measure_state;   /* --measure-state FILE; NULL = in the cache directory */
+    const char *measure_out;     /* --export-measure-csv FILE (implies --measure) */
     int threads;                 /* 0 = all cores */
     long max_text_mib;           /* --max-text-mib N; 0 = the default limit */
     ls_settings settings;
+    bool frontier;               /* --frontier: measure the memory-quality frontier */
+    const char *frontier_svg;    /* --frontier-svg FILE (implies --frontier) */
+    const char *frontier_csv;    /* --frontier-csv FILE (implies --frontier) */
     bool settings_given;         /* any of method/mode/top-m/stop/base/seed/ablation given */
 } ls_options;
 

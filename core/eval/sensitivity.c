@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "base/atomic_write.h"
+#include "formats/imatrix.h"
 #include "nn/forward.h"
 #include "base/half.h"
 #include "quant/hqq.h"
@@ -276,9 +277,24 @@ static double sq_err(const float *a, const float *b, int64_t n)
     return s;
 }
 
+/* The importance matrix of the calibration pass: per linear, the sums of squares of its
+ * full-precision input channels (entries in LS_IDX order, see ls_imatrix_for_model). */
+static void capture_chunk(ls_imatrix *im, const ls_fwd_record *rec)
+{
+    ls_imatrix_entry *e = &im->entries[LS_IDX(rec->layer, 0)];
+    for (int mod = LS_MOD_Q; mod <= LS_MOD_V; mod++)
+        ls_imatrix_accumulate(&e[mod], rec->attn_in, rec->n_rows);
+    ls_imatrix_accumulate(&e[LS_MOD_O], rec->attn_ctx, rec->n_rows);
+    ls_imatrix_accumulate(&e[LS_MOD_GATE], rec->mlp_in, rec->n_rows);
+    ls_imatrix_accumulate(&e[LS_MOD_UP], rec->mlp_in, rec->n_rows);
+    ls_imatrix_accumulate(&e[LS_MOD_DOWN], rec->mlp_act, rec->n_rows);
+}
+
 static int on_chunk(void *ctx, const ls_fwd_record *rec, ls_error *err)
 {
     sensi_state *s = ctx;
+    if (s->p->capture)
+        capture_chunk(s->p->capture, rec);
     const ls_config *c = &s->m->cfg;
     int64_t n = rec->n_rows * c->dim, qw = (int64_t)c->n_heads * c->head_dim;
     /* attn_in: whole attention block with quantized q/k/v, full o_proj */
@@ -384,6 +400,11 @@ int ls_sensitivity_blocks(const ls_model *m, const int32_t *blocks, const ls_sen
     if (ls_fwd_run(s.f, &seqs, hidden, &obs, err) < 0)
         goto done;
     map_modules(r);
+    if (p->capture) {
+        p->capture->chunks = r->n_blocks;
+        p->capture->chunk_size = r->block_len;
+        snprintf(p->capture->dataset, sizeof p->capture->dataset, "%s", r->dataset);
+    }
     r->seconds = now() - t0;
     rc = 0;
 done:

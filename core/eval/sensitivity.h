@@ -44,6 +44,9 @@ typedef struct ls_sensi_params {
     bool fp16_weights;  /* round dequantized weights to fp16, as the reference (false) */
     int threads;        /* HQQ threads (0 = 1) */
     const char *dataset;/* name for the CSV; NULL = the calibration file's base name */
+    struct ls_imatrix *capture; /* when set (from ls_imatrix_for_model), the full-precision
+                                   inputs of every linear are summed into it as an
+                                   importance matrix (--export-imatrix); NULL = not */
 } ls_sensi_params;
 
 ls_sensi_params ls_sensi_params_default(void);

@@ -7,6 +7,7 @@
 
 #include "base/atomic_write.h"
 #include "base/version.h"
+#include "method/mxq.h"
 
 #define MIB (1024.0 * 1024.0)
 
@@ -44,6 +45,19 @@ static cJSON *settings_json(const ls_analysis *a)
     cJSON *o = cJSON_CreateObject();
     if (o)
         ls_settings_to_result_json(&a->settings, a->target, o);
+    /* budget methods (mxq, sensi-milp, kurt-milp): the solve behind the allocation */
+    if (o && a->budget) {
+        cJSON *b = cJSON_AddObjectToObject(o, "budget");
+        cJSON_AddNumberToObject(b, "units", (double)a->budget_units);
+        cJSON_AddItemToObject(b, "bpp", ls_json_exact_number(a->budget_bpp));
+        cJSON_AddItemToObject(b, "mib", ls_json_exact_number(a->budget_mib));
+        cJSON_AddStringToObject(b, "cost", a->settings.method == LS_METHOD_MXQ ? "fnorm" : "milp");
+        cJSON_AddItemToObject(b, "cost_total", ls_json_exact_number(a->cost_total));
+        cJSON_AddItemToObject(b, "lower_bound", ls_json_exact_number(a->solve.lower_bound));
+        cJSON_AddBoolToObject(b, "optimal", a->solve.status == LS_MCKP_OPTIMAL);
+        cJSON_AddNumberToObject(b, "seconds", a->solve.seconds);
+        cJSON_AddNumberToObject(b, "states", (double)a->solve.states_total);
+    }
     return o;
 }
 
@@ -77,6 +91,14 @@ static cJSON *module_json(const ls_profile *p, const ls_analysis *a, int l, int 
         cJSON_AddNullToObject(o, "params");
     cJSON_AddItemToObject(o, "kurtosis", ls_json_exact_number(p->kurtosis[i]));
     cJSON_AddItemToObject(o, "sensitivity", ls_json_exact_number(p->sensitivity[i]));
+    cJSON_AddItemToObject(o, "act_energy", p->act_energy ? ls_json_exact_number(p->act_energy[i])
+                                                         : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "imatrix_error", p->imatrix_error
+                                                  ? ls_json_exact_number(p->imatrix_error[i])
+                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "measured_dkl", p->measured_dkl
+                                                 ? ls_json_exact_number(p->measured_dkl[i])
+                                                 : cJSON_CreateNull());
     const ls_detection *d = ls_analysis_detection(a, m, l);
     bool has = d && l > 0 && d->valid[l];
     cJSON_AddItemToObject(o, "diff", has ? ls_json_exact_number(d->diff[l]) : cJSON_CreateNull());
@@ -138,6 +160,8 @@ static cJSON *new_doc(const char *format, const ls_profile *p)
     return doc;
 }
 
+static cJSON *imatrix_json(const ls_profile *p);
+
 cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a)
 {
     cJSON *doc = new_doc("layerscope-result", p);
@@ -148,13 +172,60 @@ cJSON *ls_result_json(const ls_profile *p, const ls_analysis *a)
         cJSON_AddStringToObject(doc, "sensitivity_source", p->sensitivity_source);
     else
         cJSON_AddNullToObject(doc, "sensitivity_source");
+    cJSON_AddStringToObject(doc, "sensitivity_label",
+                            p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity");
     cJSON *mods = cJSON_AddArrayToObject(doc, "modules");
     for (int l = 0; l < p->n_layers; l++)
         for (int m = 0; m < LS_N_MODULES; m++)
             cJSON_AddItemToArray(mods, module_json(p, a, l, m));
     cJSON_AddItemToObject(doc, "memory", memory_json(p, a));
     cJSON_AddItemToObject(doc, "warnings", warnings_json(p, a));
+    cJSON_AddItemToObject(doc, "imatrix", imatrix_json(p));
+    ls_agreement ag;
+    if (ls_agreement_compute(p, a->settings.base, 10, &ag) == 0)
+        ls_result_json_add_agreement(doc, &ag);
     return doc;
+}
+
+/* {"file", "format", "chunks", "dataset", "entries"} or null. */
+static cJSON *imatrix_json(const ls_profile *p)
+{
+    const ls_imatrix_meta *m = &p->imatrix;
+    if (!m->file[0])
+        return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", m->file);
+    cJSON_AddStringToObject(o, "format", m->format);
+    cJSON_AddItemToObject(o, "chunks", m->chunks >= 0 ? cJSON_CreateNumber((double)m->chunks)
+                                                      : cJSON_CreateNull());
+    cJSON_AddStringToObject(o, "dataset", m->dataset);
+    cJSON_AddNumberToObject(o, "entries", m->entries);
+    return o;
+}
+
+void ls_result_json_add_agreement(cJSON *doc, const ls_agreement *ag)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(doc, "agreement");
+    cJSON *o = cJSON_AddObjectToObject(doc, "agreement");
+    cJSON *cols = cJSON_AddArrayToObject(o, "metrics");
+    for (int i = 0; i < ag->n_metrics; i++)
+        cJSON_AddItemToArray(cols, cJSON_CreateString(ls_metric_name(ag->metrics[i])));
+    cJSON *pairs = cJSON_AddArrayToObject(o, "pairs");
+    for (int i = 0; i < ag->n_pairs; i++) {
+        const ls_agreement_pair *q = &ag->pairs[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "a", ls_metric_name(q->a));
+        cJSON_AddStringToObject(e, "b", ls_metric_name(q->b));
+        cJSON_AddNumberToObject(e, "n", q->n);
+        cJSON_AddItemToObject(e, "spearman", ls_json_exact_number(q->rho));
+        cJSON *pm = cJSON_AddObjectToObject(e, "spearman_per_module");
+        for (int m = 0; m < LS_N_MODULES; m++)
+            cJSON_AddItemToObject(pm, ls_module_short_name(m),
+                                  ls_json_exact_number(q->rho_module[m]));
+        cJSON_AddNumberToObject(e, "top_n", q->top_n);
+        cJSON_AddNumberToObject(e, "top_overlap", q->overlap);
+        cJSON_AddItemToArray(pairs, e);
+    }
 }
 
 void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm)
@@ -226,6 +297,79 @@ void ls_result_json_add_perplexity(cJSON *doc, const ls_ppl_compare *c, const ch
     cJSON_AddItemToObject(o, "delta_pct", ls_json_exact_number(c->delta_pct));
     cJSON_AddItemToObject(o, "delta_fp_pct", ls_json_exact_number(c->delta_fp_pct));
     cJSON_AddStringToObject(o, "note", c->note);
+}
+
+static cJSON *quality_stats_json(const ls_quality_stats *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    const struct {
+        const char *name;
+        double v;
+    } f[] = {{"kld_mean", s->kld_mean},         {"kld_se", s->kld_se},
+             {"kld_p50", s->kld_p50},           {"kld_p90", s->kld_p90},
+             {"kld_p95", s->kld_p95},           {"kld_p99", s->kld_p99},
+             {"kld_p999", s->kld_p999},         {"kld_max", s->kld_max},
+             {"same_top_pct", s->same_top_pct}, {"same_top_se", s->same_top_se},
+             {"ln_ppl_ratio", s->ln_ppl_ratio}, {"ln_ppl_ratio_se", s->ln_ppl_ratio_se},
+             {"ppl", s->ppl}};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        cJSON_AddItemToObject(o, f[i].name, ls_json_exact_number(f[i].v));
+    return o;
+}
+
+void ls_result_json_add_quality(cJSON *doc, const ls_quality_result *q, double precision)
+{
+    cJSON *o = cJSON_AddObjectToObject(doc, "quality");
+    cJSON_AddStringToObject(o, "protocol", ls_ppl_protocol_name(q->protocol));
+    cJSON_AddNumberToObject(o, "ctx", q->ctx);
+    cJSON_AddNumberToObject(o, "stride", q->stride);
+    cJSON_AddNumberToObject(o, "tokens", (double)q->tokens);
+    cJSON_AddNumberToObject(o, "windows", (double)q->n_windows);
+    cJSON_AddNumberToObject(o, "windows_available", (double)q->windows_available);
+    cJSON_AddStringToObject(o, "stopped_by", q->stopped_by ? q->stopped_by : "");
+    cJSON_AddItemToObject(o, "precision", precision > 0 ? ls_json_exact_number(precision)
+                                                        : cJSON_CreateNull());
+    cJSON_AddBoolToObject(o, "reference_cached", q->reference_cached);
+    cJSON_AddBoolToObject(o, "base_cached", q->base_cached);
+    cJSON_AddBoolToObject(o, "coarsened", q->coarsened);
+    cJSON_AddNumberToObject(o, "top_k", q->top_k);
+    cJSON_AddItemToObject(o, "fp_ppl", ls_json_exact_number(q->fp_ppl));
+    cJSON_AddItemToObject(o, "base", q->have_base ? quality_stats_json(&q->base)
+                                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "current", q->have_current ? quality_stats_json(&q->current)
+                                                        : cJSON_CreateNull());
+    if (q->have_base && q->have_current) {
+        const ls_quality_diff *d = &q->current_vs_base;
+        cJSON *c = cJSON_AddObjectToObject(o, "current_vs_base");
+        const struct {
+            const char *name;
+            double v;
+        } f[] = {{"kld", d->kld},
+                 {"kld_se", d->kld_se},
+                 {"kld_rel", d->kld_rel},
+                 {"kld_rel_se", d->kld_rel_se},
+                 {"same_top_pct", d->same_top_pct},
+                 {"same_top_se", d->same_top_se},
+                 {"ln_ppl_ratio", d->ln_ppl_ratio},
+                 {"ln_ppl_ratio_se", d->ln_ppl_ratio_se}};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+            cJSON_AddItemToObject(c, f[i].name, ls_json_exact_number(f[i].v));
+        cJSON_AddBoolToObject(c, "distinguishable", d->kld_distinguishable);
+        cJSON_AddBoolToObject(c, "identical", d->identical);
+    } else {
+        cJSON_AddNullToObject(o, "current_vs_base");
+    }
+    cJSON_AddStringToObject(o, "verdict", q->verdict);
+    cJSON_AddItemToObject(o, "mem_pct", ls_json_exact_number(q->mem_pct));
+    cJSON *pl = cJSON_AddArrayToObject(o, "per_layer");
+    for (int l = 0; q->per_layer && l < q->n_layers; l++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddNumberToObject(e, "layer", l);
+        cJSON_AddItemToObject(e, "rel_l2", ls_json_exact_number(q->per_layer[l].rel_l2));
+        cJSON_AddItemToObject(e, "cosine", ls_json_exact_number(q->per_layer[l].cosine));
+        cJSON_AddItemToArray(pl, e);
+    }
+    cJSON_AddNumberToObject(o, "per_layer_tokens", (double)q->per_layer_tokens);
 }
 
 /* [b1, g1, b2, g2] as the fork's optimal_configs holds it (b2 = 8, g2 = 128 always). */

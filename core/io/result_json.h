@@ -9,10 +9,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "method/agreement.h"
 #include "method/analysis.h"
 #include "base/error.h"
 #include "method/profile.h"
 #include "eval/ppl_text.h"
+#include "eval/quality_run.h"
 #include "quant/qmodel.h"
 
 /* Builds the result document; the caller owns it (cJSON_Delete). NULL when out of memory. */
@@ -28,9 +30,18 @@ void ls_result_json_add_quantization(cJSON *doc, const ls_qmodel *qm);
  * "current", "delta_pct", "delta_fp_pct", "fp_err", "base_err", "current_err", "note"}. */
 void ls_result_json_add_perplexity(cJSON *doc, const ls_ppl_compare *c, const char *eval);
 
+/* Adds "quality" (issue 10; README "JSON"): {"protocol", "ctx", "stride", "tokens",
+ * "windows", "windows_available", "stopped_by", "precision", "reference_cached",
+ * "base_cached", "coarsened", "top_k", "fp_ppl", "base": {...}, "current": {...},
+ * "current_vs_base": {...}, "verdict", "mem_pct", "per_layer": [...], "per_layer_tokens"}. */
+void ls_result_json_add_quality(cJSON *doc, const ls_quality_result *q, double precision);
+
 /* A JSON number that reads back as exactly v (%.17g; cJSON's own printing rounds to 15
  * digits), or null when v is not finite (JSON has no NaN or Inf). */
 cJSON *ls_json_exact_number(double v);
+
+/* Replaces the document's "agreement" object (ls_result_json adds one with top-N 10). */
+void ls_result_json_add_agreement(cJSON *doc, const ls_agreement *ag);
 
 /* Serialises doc and writes it atomically. */
 int ls_json_write_file(const char *path, const cJSON *doc, ls_error *err);

@@ -1,5 +1,7 @@
 #include "io/session.h"
 
+#include "method/mxq.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

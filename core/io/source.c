@@ -4,6 +4,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "formats/imatrix.h"
+#include "io/imatrix_profile.h"
+
 static bool looks_like_csv(const char *path)
 {
     struct stat st;
@@ -22,6 +25,16 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
     *profile = NULL;
     if (looks_like_csv(path))
         return ls_import_profile(path, &opt->sensi_select, profile, err);
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && ls_imatrix_sniff(path) != LS_IMATRIX_NOT) {
+        /* An importance matrix alone: a profile of its act_energy. */
+        ls_imatrix *im;
+        if (ls_imatrix_read(path, &im, err) < 0)
+            return -1;
+        int rc = ls_imatrix_to_profile(im, profile, err);
+        ls_imatrix_free(im);
+        return rc;
+    }
     ls_open_options mo = {opt->tokenizer_path};
     if (ls_model_open(path, &mo, model, err) < 0)
         return -1;
@@ -78,5 +91,30 @@ int ls_source_add_metrics(ls_profile *profile, const ls_source_options *opt, ls_
         if (rc < 0)
             return -1;
     }
+    return 0;
+}
+
+int ls_source_add_imatrix(ls_profile *profile, const ls_model *model, const char *path,
+                          ls_imatrix **out, ls_error *err)
+{
+    ls_imatrix *im;
+    if (ls_imatrix_read(path, &im, err) < 0)
+        return -1;
+    if (ls_imatrix_apply(im, model, profile, err) < 0) {
+        ls_imatrix_free(im);
+        return -1;
+    }
+    if (!model && !ls_profile_has_sensitivity(profile)) {
+        size_t n = (size_t)profile->n_layers * LS_N_MODULES;
+        memcpy(profile->sensitivity, profile->act_energy, n * sizeof(double));
+        snprintf(profile->sensitivity_label, sizeof profile->sensitivity_label,
+                 "imatrix energy");
+        snprintf(profile->sensitivity_source, sizeof profile->sensitivity_source,
+                 "imatrix energy (sum of E[x^2] per matrix) from %.200s", path);
+    }
+    if (out)
+        *out = im;
+    else
+        ls_imatrix_free(im);
     return 0;
 }

@@ -15,7 +15,8 @@ typedef struct ls_source_options {
     ls_sensi_select sensi_select;
 } ls_source_options;
 
-/* Opens path as a model (directory, .gguf, .bin) or a profile (a toolkit CSV). *model is
+/* Opens path as a model (directory, .gguf, .bin) or a profile (a toolkit CSV, or an
+ * importance matrix recognised by content: its act_energy fills the sensitivity column). *model is
  * NULL for a profile. Kurtosis of a model is not computed here (it is a job). */
 int ls_source_open(const char *path, const ls_source_options *opt, ls_model **model,
                    ls_profile **profile, ls_error *err);
@@ -24,5 +25,13 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
  * --sensitivity-csv, a sensitivity.csv inside a model directory (a measurement saved
  * beside the weights, as the bundled demo ships one) is read. */
 int ls_source_add_metrics(ls_profile *profile, const ls_source_options *opt, ls_error *err);
+
+/* --imatrix FILE: fills profile->act_energy, act_stats and imatrix from an importance
+ * matrix (checked against the model's shapes when model is not NULL). Without a model and
+ * without a sensitivity, act_energy fills the sensitivity column ("imatrix energy"). The
+ * imatrix is handed back in *out (NULL: freed) for the imatrix error. */
+struct ls_imatrix;
+int ls_source_add_imatrix(ls_profile *profile, const ls_model *model, const char *path,
+                          struct ls_imatrix **out, ls_error *err);
 
 #endif

@@ -2,9 +2,11 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/rng.h"
+#include "method/mxq.h"
 
 static void series_of(const double *metric, int n_layers, int module, double *out)
 {
@@ -75,8 +77,58 @@ static void explain_empty(ls_analysis *a, const ls_detection *det)
                  a->settings.detect.threshold, d->max_z_possible, a->n_layers);
 }
 
+/* A budget method's allocation: the costs, the budget and the exact solve. */
+static int solve_budget(const ls_profile *p, ls_analysis *a, double time_limit,
+                        ls_progress *progress, ls_error *err)
+{
+    const ls_settings *s = &a->settings;
+    int n = p->n_layers * LS_N_MODULES;
+    if (!a->memory_known)
+        return ls_fail(err, "%s: %s needs the parameter count of every matrix, which this "
+                            "profile lacks", p->path, ls_method_name(s->method));
+    if (s->target_kind == LS_TARGET_NONE)
+        return ls_fail(err, "%s needs a target: --target-bpp B, --target-mib M or "
+                            "--target-extra PCT", ls_method_name(s->method));
+    if (ls_mxq_budget(p->params, n, s->base, (ls_target_kind)s->target_kind, s->target,
+                      &a->budget_units, err) < 0)
+        return -1;
+    double *cost = malloc((size_t)n * LS_N_STOPS * sizeof *cost);
+    unsigned char outlier[LS_MAX_LAYERS * LS_N_MODULES] = {0};
+    if (!cost)
+        return ls_fail(err, "out of memory");
+    const ls_detection *det = s->method == LS_METHOD_SENSI_MILP ? a->sensi : a->kurt;
+    for (int m = 0; m < LS_N_MODULES && !s->ablation; m++) /* the MiLP ablation: f = 1 */
+        for (int l = 1; l < p->n_layers; l++)
+            if (det[m].selected[l])
+                outlier[LS_IDX(l, m)] = 1;
+    ls_mxq_cost kind = s->method == LS_METHOD_MXQ         ? LS_MXQ_COST_FNORM
+                       : s->method == LS_METHOD_SENSI_MILP ? LS_MXQ_COST_SENSI
+                                                           : LS_MXQ_COST_KURT;
+    int rc = ls_mxq_costs(p, kind, outlier, s->factor, cost, err);
+    if (rc == 0)
+        rc = ls_mxq_solve(p->params, n, cost, a->budget_units, time_limit, progress, a->cfg,
+                          &a->solve, err);
+    free(cost);
+    if (rc < 0)
+        return -1;
+    a->cost_total = a->solve.cost;
+    a->budget_bpp = ls_mxq_units_to_bpp(a->budget_units, a->mem.params_linear);
+    a->budget_mib = ls_mxq_units_to_mib(a->budget_units);
+    for (int i = 0; i < n; i++) {
+        a->boosted[i] = a->cfg[i] != s->base;
+        a->n_boosted += a->boosted[i];
+    }
+    return 0;
+}
+
 int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
                ls_analysis *a, ls_error *err)
+{
+    return ls_analyze_ex(p, s, manual, LS_BUDGET_TIME_LIMIT, NULL, a, err);
+}
+
+int ls_analyze_ex(const ls_profile *p, const ls_settings *s, const unsigned char *manual,
+                  double time_limit, ls_progress *progress, ls_analysis *a, ls_error *err)
 {
     memset(a, 0, sizeof *a);
     a->n_layers = p->n_layers;
@@ -91,18 +143,21 @@ int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *m
     detect_all(p, p->sensitivity, sensi_mode, s, a->sensi);
     detect_all(p, p->kurtosis, kurt_mode, s, a->kurt);
 
-    bool need_sensi = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
-    bool need_kurt = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
-    if (s->ablation)
+    bool need_sensi = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH ||
+                      s->method == LS_METHOD_SENSI_MILP;
+    bool need_kurt = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH ||
+                     s->method == LS_METHOD_KURT_MILP;
+    a->budget = ls_method_is_budget(s->method);
+    if (s->ablation && !a->budget)
         need_sensi = need_kurt = true; /* the excluded set is S union K */
     if (need_sensi && !a->have_sensi)
         snprintf(a->note, sizeof a->note, "no sensitivity measured: nothing flagged by it");
     else if (need_kurt && !a->have_kurt)
         snprintf(a->note, sizeof a->note, "no kurtosis known: nothing flagged by it");
 
-    if (s->ablation) {
+    if (s->ablation && !a->budget) {
         draw_ablation(a);
-    } else {
+    } else if (!a->budget) {
         if (need_sensi)
             mark_selected(a, a->sensi);
         if (need_kurt)
@@ -118,13 +173,20 @@ int ls_analyze(const ls_profile *p, const ls_settings *s, const unsigned char *m
         a->cfg[i] = (unsigned char)(a->boosted[i] ? a->target : s->base);
         a->n_boosted += a->boosted[i];
     }
-    if (a->n_boosted == 0 && !a->note[0] && s->method != LS_METHOD_MANUAL)
+    if (a->n_boosted == 0 && !a->note[0] && s->method != LS_METHOD_MANUAL && !a->budget)
         explain_empty(a, need_sensi ? a->sensi : a->kurt);
     if (s->boost_stop == 0 && !a->note[0]) /* docs/method.md §5.2: accepted, with a note */
         snprintf(a->note, sizeof a->note, "boost stop 0 is read as 1, as the reference does");
     a->memory_known = ls_profile_params_known(p);
     if (a->memory_known)
         ls_memory_compute(p->params, a->cfg, n, s->base, &a->mem);
+    if (a->budget) {
+        if (s->method == LS_METHOD_MXQ)
+            a->note[0] = '\0'; /* plain MXQ uses no metric */
+        if (solve_budget(p, a, time_limit, progress, err) < 0)
+            return -1;
+        ls_memory_compute(p->params, a->cfg, n, s->base, &a->mem);
+    }
     return 0;
 }
 

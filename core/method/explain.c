@@ -104,6 +104,44 @@ static void explain_series(const ls_profile *p, const ls_analysis *a, const ls_d
             layer - 1);
 }
 
+/* The importance matrix's numbers for the matrix, as llama-imatrix --show-statistics
+ * names them: sum of E[x^2] (act_energy), min, max, mean, std, active channels, entropy
+ * (bits and normalised), ZD (channels with z > 1), cosine similarity with layer - 1;
+ * then the imatrix error and the measured dKL when there are. */
+static void explain_imatrix(const ls_profile *p, int i, ls_explain *e)
+{
+    if (p->act_stats && p->act_stats[i].known) {
+        const ls_act_stats *st = &p->act_stats[i];
+        char sum[32], mn[32], mx[32], mu[32], sd[32], cs[32];
+        ls_fmt_value(sum, sizeof sum, st->sum);
+        ls_fmt_value(mn, sizeof mn, st->min);
+        ls_fmt_value(mx, sizeof mx, st->max);
+        ls_fmt_value(mu, sizeof mu, st->mean);
+        ls_fmt_value(sd, sizeof sd, st->stddev);
+        if (isnan(st->cossim))
+            snprintf(cs, sizeof cs, "-");
+        else
+            snprintf(cs, sizeof cs, "%.4f", st->cossim);
+        add(e, "imatrix: act_energy %s over %lld channels; E[x^2] min %s max %s mean %s "
+               "std %s", sum, (long long)st->n, mn, mx, mu, sd);
+        add(e, "imatrix: active %.2f%%, entropy %.4f bits (%.2f%%), ZD %.2f%%, cos-sim with "
+               "layer - 1 %s", 100 * st->active, st->entropy, 100 * st->entropy_norm,
+            100 * st->zd, cs);
+    } else if (p->act_energy) {
+        add(e, "imatrix: no entry for this matrix");
+    }
+    if (p->imatrix_error) {
+        char v[32];
+        ls_fmt_value(v, sizeof v, p->imatrix_error[i]);
+        add(e, "imatrix error (imatrix-weighted HQQ error at the base config): %s", v);
+    }
+    if (p->measured_dkl) {
+        char v[32];
+        ls_fmt_value(v, sizeof v, p->measured_dkl[i]);
+        add(e, "measured dKL (this matrix alone at the base config, KL to fp): %s", v);
+    }
+}
+
 void ls_explain_matrix(const ls_profile *p, const ls_analysis *a, int layer, int module,
                        ls_explain *out)
 {
@@ -135,9 +173,11 @@ void ls_explain_matrix(const ls_profile *p, const ls_analysis *a, int layer, int
         explain_series(p, a, &a->kurt[module], p->kurtosis, "kurtosis", "KurtBoost", layer,
                        module, out);
     if (sensi)
-        explain_series(p, a, &a->sensi[module], p->sensitivity, "sensitivity", "SensiBoost",
-                       layer, module, out);
+        explain_series(p, a, &a->sensi[module], p->sensitivity,
+                       p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity",
+                       "SensiBoost", layer, module, out);
     if (!s->ablation && s->mode >= 0)
         add(out, "(difference mode overridden to %s: not the paper's pairing)",
             ls_diff_mode_name((ls_diff_mode)s->mode));
+    explain_imatrix(p, i, out);
 }

@@ -1,7 +1,8 @@
 /* The detail pane's text: for one matrix (layer, module), the numbers the detection used
  * (metric, difference d to the previous layer, trimmed mean and std, z against the
  * threshold, rank, top-m) and one sentence saying why it is or is not boosted, so a learner
- * can follow the algorithm of docs/method.md §4-§5. Pure; plain ASCII. */
+ * can follow the algorithm of docs/method.md §4-§5; with an importance matrix, the
+ * statistics llama-imatrix --show-statistics prints for the matrix. Pure; plain ASCII. */
 #ifndef LS_EXPLAIN_H
 #define LS_EXPLAIN_H
 
@@ -10,7 +11,7 @@
 #include "method/analysis.h"
 #include "method/profile.h"
 
-#define LS_EXPLAIN_MAX_LINES 10
+#define LS_EXPLAIN_MAX_LINES 12
 #define LS_EXPLAIN_LINE_MAX 240
 
 typedef struct ls_explain {

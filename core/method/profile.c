@@ -62,6 +62,10 @@ void ls_profile_free(ls_profile *p)
     free(p->nonfinite);
     free(p->sensitivity);
     free(p->fnorm);
+    free(p->act_energy);
+    free(p->imatrix_error);
+    free(p->measured_dkl);
+    free(p->act_stats);
     free(p);
 }
 

@@ -9,10 +9,12 @@
 
 #include "method/budget.h"
 #include "base/error.h"
+#include "formats/imatrix.h"
 #include "formats/model.h"
 
 #define LS_IDX(layer, module) ((layer) * LS_N_MODULES + (module))
 #define LS_PROFILE_MAX_WARNINGS 8
+
 
 typedef struct ls_profile {
     char *name;      /* model name, e.g. "Llama-2-7b-hf" */
@@ -28,6 +30,13 @@ typedef struct ls_profile {
     int64_t other_bytes;  /* embeddings, head and norms at their stored dtype; -1 unknown */
     int64_t linear_bytes; /* the 7 linear types at their stored dtype; -1 unknown */
     char sensitivity_source[256]; /* where the sensitivity came from, "" if none */
+    char sensitivity_label[32];   /* the column's label when it is not measured activation
+                                     sensitivity ("imatrix energy", "imatrix error"); "" */
+    double *act_energy;      /* [L*7] sum_j E[x_j^2] from an imatrix, or NULL */
+    double *imatrix_error;   /* [L*7] imatrix-weighted HQQ error (--imatrix), or NULL */
+    double *measured_dkl;    /* [L*7] measured ΔKL (--measure, core/eval/measure.h), or NULL */
+    ls_act_stats *act_stats; /* [L*7] imatrix statistics per matrix, or NULL */
+    ls_imatrix_meta imatrix; /* imatrix.file[0] == 0 when none */
     int n_warnings;
     char warnings[LS_PROFILE_MAX_WARNINGS][256];
 } ls_profile;

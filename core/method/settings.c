@@ -8,7 +8,20 @@
 
 #include "method/budget.h"
 
-static const char *const method_names[LS_N_METHODS] = {"sensi", "kurt", "both", "manual"};
+static const char *const method_names[LS_N_METHODS] = {"sensi", "kurt", "both", "manual",
+                                                       "mxq", "sensi-milp", "kurt-milp"};
+
+bool ls_method_is_budget(ls_method m)
+{
+    return m == LS_METHOD_MXQ || m == LS_METHOD_SENSI_MILP || m == LS_METHOD_KURT_MILP;
+}
+
+static const char *const target_names[] = {"none", "bpp", "mib", "extra_pct"};
+
+const char *ls_target_kind_name(ls_target_kind k)
+{
+    return (k >= LS_TARGET_NONE && k <= LS_TARGET_EXTRA) ? target_names[k] : "?";
+}
 
 const char *ls_method_name(ls_method m)
 {
@@ -34,6 +47,9 @@ ls_settings ls_settings_default(void)
     s.ablation = false;
     s.seed = 42;
     s.detect = LS_DETECT_PAPER;
+    s.target_kind = LS_TARGET_NONE;
+    s.target = 0;
+    s.factor = 2.0;
     return s;
 }
 
@@ -53,6 +69,10 @@ const char *ls_settings_mode_label(const ls_settings *s)
         return "subtract";
     case LS_METHOD_BOTH:
         return "paired";
+    case LS_METHOD_SENSI_MILP: /* the detection behind its outliers */
+        return "divide";
+    case LS_METHOD_KURT_MILP:
+        return "subtract";
     default:
         return NULL;
     }
@@ -66,7 +86,8 @@ const char *ls_settings_mode_label(const ls_settings *s)
 static const struct {
     const char *key, *option, *rule;
 } fields[LS_N_SETTINGS] = {
-    [LS_SET_METHOD] = {"method", "method", "is not sensi, kurt, both or manual"},
+    [LS_SET_METHOD] = {"method", "method",
+                       "is not sensi, kurt, both, manual, mxq, sensi-milp or kurt-milp"},
     [LS_SET_MODE] = {"mode_override", "mode", "is not subtract or divide"},
     [LS_SET_TOP_M] = {"top_m", "top-m", "is not a whole number from 0 (all outliers) to 256"},
     [LS_SET_BOOST_STOP] = {"boost_stop", "boost-stop",
@@ -78,8 +99,11 @@ static const struct {
     [LS_SET_SEED] = {"seed", "seed", "is not a whole number from 0 to 18446744073709551615"},
     [LS_SET_THRESHOLD] = {"threshold", "threshold", "is not a number from 0 to 1e+09"},
     [LS_SET_TRIM] = {"trim", "trim", "is not a number from 0 to 0.49"},
+    [LS_SET_TARGET] = {"budget_target", "target-bpp",
+                       "is not a budget target (bpp or MiB above 0, extra_pct above -100)"},
+    [LS_SET_FACTOR] = {"factor", "factor", "is not a number above 0 and up to 1e+09"},
 };
-#define ABLATION_RULE "applies to the sensi or kurt method only"
+#define ABLATION_RULE "applies to the sensi, kurt, sensi-milp or kurt-milp method only"
 
 _Static_assert(LS_MAX_LAYERS == 256, "the top-m rule's text names the layer limit");
 _Static_assert(LS_N_STOPS == 12, "the boost stop and base rules' texts name 11 and 12");
@@ -127,6 +151,17 @@ static bool rule_holds(const ls_settings *s, ls_setting f)
         return s->detect.threshold >= 0 && s->detect.threshold <= THRESHOLD_MAX;
     case LS_SET_TRIM:
         return s->detect.trim_frac >= 0 && s->detect.trim_frac <= TRIM_MAX;
+    case LS_SET_TARGET:
+        if (s->target_kind == LS_TARGET_NONE)
+            return true;
+        if (!isfinite(s->target) || s->target > 1e12)
+            return false;
+        if (s->target_kind == LS_TARGET_EXTRA)
+            return s->target > -100;
+        return (s->target_kind == LS_TARGET_BPP || s->target_kind == LS_TARGET_MIB) &&
+               s->target > 0;
+    case LS_SET_FACTOR:
+        return s->factor > 0 && s->factor <= 1e9;
     default:
         return true;
     }
@@ -152,13 +187,24 @@ static void value_text(const ls_settings *s, ls_setting f, char *buf, size_t cap
     case LS_SET_SEED: snprintf(buf, cap, "%llu", (unsigned long long)s->seed); break;
     case LS_SET_THRESHOLD: double_text(buf, cap, s->detect.threshold); break;
     case LS_SET_TRIM: double_text(buf, cap, s->detect.trim_frac); break;
+    case LS_SET_TARGET: {
+        char v[40];
+        double_text(v, sizeof v, s->target);
+        if (s->target_kind == LS_TARGET_NONE)
+            snprintf(buf, cap, "none");
+        else
+            snprintf(buf, cap, "%s:%s", ls_target_kind_name((ls_target_kind)s->target_kind), v);
+        break;
+    }
+    case LS_SET_FACTOR: double_text(buf, cap, s->factor); break;
     default: snprintf(buf, cap, "?"); break;
     }
 }
 
 static int check_combinations(const ls_settings *s, const char *where, ls_error *err)
 {
-    if (s->ablation && s->method != LS_METHOD_SENSI && s->method != LS_METHOD_KURT) {
+    if (s->ablation && s->method != LS_METHOD_SENSI && s->method != LS_METHOD_KURT &&
+        s->method != LS_METHOD_SENSI_MILP && s->method != LS_METHOD_KURT_MILP) {
         char loc[512];
         where_of(loc, sizeof loc, where, LS_SET_ABLATION, NULL);
         return ls_fail(err, "%s: %s", loc, ABLATION_RULE);
@@ -235,6 +281,25 @@ static bool set_from_text(ls_settings *s, ls_setting f, const char *text)
         return parse_real(text, &s->detect.threshold);
     case LS_SET_TRIM:
         return parse_real(text, &s->detect.trim_frac);
+    case LS_SET_TARGET: { /* "none" or "<kind>:<value>" */
+        if (strcmp(text, "none") == 0) {
+            s->target_kind = LS_TARGET_NONE;
+            s->target = 0;
+            return true;
+        }
+        const char *colon = strchr(text, ':');
+        if (!colon)
+            return false;
+        for (int k = LS_TARGET_BPP; k <= LS_TARGET_EXTRA; k++)
+            if ((size_t)(colon - text) == strlen(target_names[k]) &&
+                strncmp(text, target_names[k], (size_t)(colon - text)) == 0) {
+                s->target_kind = k;
+                return parse_real(colon + 1, &s->target);
+            }
+        return false;
+    }
+    case LS_SET_FACTOR:
+        return parse_real(text, &s->factor);
     default:
         return false;
     }
@@ -285,6 +350,17 @@ void ls_settings_to_json(const ls_settings *s, unsigned mask, cJSON *o)
             break;
         case LS_SET_THRESHOLD: cJSON_AddNumberToObject(o, k, s->detect.threshold); break;
         case LS_SET_TRIM: cJSON_AddNumberToObject(o, k, s->detect.trim_frac); break;
+        case LS_SET_TARGET:
+            if (s->target_kind == LS_TARGET_NONE) {
+                cJSON_AddNullToObject(o, k);
+            } else {
+                cJSON *t = cJSON_AddObjectToObject(o, k);
+                cJSON_AddStringToObject(t, "kind",
+                                        ls_target_kind_name((ls_target_kind)s->target_kind));
+                cJSON_AddNumberToObject(t, "value", s->target);
+            }
+            break;
+        case LS_SET_FACTOR: cJSON_AddNumberToObject(o, k, s->factor); break;
         default: break;
         }
     }
@@ -310,6 +386,16 @@ void ls_settings_to_result_json(const ls_settings *s, int target, cJSON *o)
     cJSON_AddNumberToObject(o, "threshold", s->detect.threshold);
     cJSON_AddNumberToObject(o, "trim", s->detect.trim_frac);
     cJSON_AddBoolToObject(o, "paper_detection", ls_settings_paper_detect(s));
+    /* budget methods: the target as given, and the MiLP factor */
+    if (s->target_kind != LS_TARGET_NONE) {
+        cJSON *t = cJSON_AddObjectToObject(o, "budget_target");
+        cJSON_AddStringToObject(t, "kind", ls_target_kind_name((ls_target_kind)s->target_kind));
+        cJSON_AddNumberToObject(t, "value", s->target);
+    } else {
+        cJSON_AddNullToObject(o, "budget_target");
+    }
+    if (s->method == LS_METHOD_SENSI_MILP || s->method == LS_METHOD_KURT_MILP)
+        cJSON_AddNumberToObject(o, "factor", s->factor);
 }
 
 /* The JSON value as text for the field's parser (and for messages): strings as they are,
@@ -319,8 +405,18 @@ static void json_text(const cJSON *v, ls_setting f, char *buf, size_t cap, bool 
 {
     bool want_string = f == LS_SET_METHOD || f == LS_SET_MODE || f == LS_SET_BASE;
     bool want_number = f == LS_SET_TOP_M || f == LS_SET_BOOST_STOP || f == LS_SET_THRESHOLD ||
-                       f == LS_SET_TRIM;
+                       f == LS_SET_TRIM || f == LS_SET_FACTOR;
     *ok = true;
+    if (f == LS_SET_TARGET) { /* {"kind", "value"} -> "kind:value" */
+        const cJSON *k = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "kind") : NULL;
+        const cJSON *x = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "value") : NULL;
+        char num[40] = "?";
+        if (cJSON_IsNumber(x))
+            double_text(num, sizeof num, x->valuedouble);
+        snprintf(buf, cap, "%.40s:%s", cJSON_IsString(k) ? k->valuestring : "?", num);
+        *ok = cJSON_IsString(k) && cJSON_IsNumber(x);
+        return;
+    }
     if (cJSON_IsString(v)) {
         snprintf(buf, cap, "%s", v->valuestring);
         *ok = want_string || f == LS_SET_SEED;
@@ -362,6 +458,10 @@ int ls_settings_from_json(const cJSON *o, unsigned mask, ls_settings *s, const c
             *found |= LS_SETTING_BIT(f);
         if (f == LS_SET_MODE && cJSON_IsNull(v)) {
             t.mode = -1;
+            continue;
+        }
+        if (f == LS_SET_TARGET && cJSON_IsNull(v)) {
+            t.target_kind = LS_TARGET_NONE;
             continue;
         }
         char text[512];

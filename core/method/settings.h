@@ -21,11 +21,28 @@ typedef enum ls_method {
     LS_METHOD_KURT,   /* KurtBoost: kurtosis, subtract */
     LS_METHOD_BOTH,   /* union of the two sets */
     LS_METHOD_MANUAL, /* a user-chosen set */
+    /* Budget methods (docs/method.md §8): one config per matrix from the exact solver. */
+    LS_METHOD_MXQ,        /* plain MXQ: minimise the sum of FNorm under the target */
+    LS_METHOD_SENSI_MILP, /* SensiMiLP: the size costs, sensitivity outliers weighted */
+    LS_METHOD_KURT_MILP,  /* KurtMiLP: the same with kurtosis outliers */
     LS_N_METHODS
 } ls_method;
 
-const char *ls_method_name(ls_method m); /* "sensi" "kurt" "both" "manual" */
+const char *ls_method_name(ls_method m); /* "sensi" "kurt" "both" "manual" "mxq"
+                                            "sensi-milp" "kurt-milp" */
 int ls_method_parse(const char *s);      /* -1 when unknown */
+/* True for mxq, sensi-milp and kurt-milp (they need a target and run the solver). */
+bool ls_method_is_budget(ls_method m);
+
+/* Kinds of budget target (the budget methods). */
+typedef enum ls_target_kind {
+    LS_TARGET_NONE,
+    LS_TARGET_BPP,   /* nominal bits per parameter of the 7 linear types */
+    LS_TARGET_MIB,   /* nominal MiB of the 7 linear types */
+    LS_TARGET_EXTRA, /* percent over the base config's memory (as the memory panel counts) */
+} ls_target_kind;
+
+const char *ls_target_kind_name(ls_target_kind k); /* "none" "bpp" "mib" "extra_pct" */
 
 typedef struct ls_settings {
     ls_method method;
@@ -36,6 +53,10 @@ typedef struct ls_settings {
     bool ablation;     /* random layers, same count (docs/method.md §7); sensi or kurt only */
     uint64_t seed;     /* ablation seed */
     ls_detect_params detect;
+    /* budget methods */
+    int target_kind;   /* ls_target_kind: none, bpp, mib or extra_pct */
+    double target;     /* its value: bits per parameter, MiB, or % over the base */
+    double factor;     /* MiLP cost weight of an outlier (default 2) */
 } ls_settings;
 
 /* The paper's headline setting: base b3g128, sensi, top-m 0, boost stop 3, seed 42. */
@@ -58,6 +79,9 @@ typedef enum ls_setting {
     LS_SET_SEED,       /* JSON: the decimal digits as a string (exact for any 64-bit seed) */
     LS_SET_THRESHOLD,
     LS_SET_TRIM,
+    LS_SET_TARGET,     /* JSON "budget_target": {"kind": "bpp"|"mib"|"extra_pct", "value"} or
+                          null; text form "bpp:3.3" (none: "none") */
+    LS_SET_FACTOR,     /* the MiLP factor */
     LS_N_SETTINGS
 } ls_setting;
 

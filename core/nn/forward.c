@@ -583,6 +583,37 @@ static int run_chunk(ls_fwd *f, int layer, float *x, int n_seq, int64_t r0, int6
     return 0;
 }
 
+int ls_fwd_embed(const ls_fwd *f, const ls_fwd_seqs *s, float *hidden, ls_error *err)
+{
+    return embed(f, s, hidden, err);
+}
+
+int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool keep_first,
+                      float *hidden, ls_error *err)
+{
+    for (int layer = first; layer < end; layer++) {
+        if (!(keep_first && layer == first && f->w.layer == first) &&
+            ls_layer_f32_load(&f->w, f->m, f->q, layer, err) < 0)
+            return -1;
+        int si = 0;
+        while (si < s->n_seq) {
+            int n = 0;
+            int64_t r0 = s->offset[si], rows = 0;
+            while (si + n < s->n_seq && n < f->seq_len_cap) {
+                int64_t len = s->offset[si + n + 1] - s->offset[si + n];
+                if (n > 0 && rows + len > f->chunk_rows)
+                    break;
+                f->seq_len[n++] = (int)len;
+                rows += len;
+            }
+            if (run_chunk(f, layer, hidden, n, r0, rows, NULL, err) < 0)
+                return -1;
+            si += n;
+        }
+    }
+    return 0;
+}
+
 int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_observer *obs,
                ls_error *err)
 {

@@ -110,6 +110,14 @@ int64_t ls_fwd_bytes(const ls_model *m, int max_seq, int64_t chunk_rows);
 int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_observer *obs,
                ls_error *err);
 
+/* The pieces of ls_fwd_run, for work that restarts the pass part-way (the measured ΔKL of
+ * core/eval/measure.h): the token embeddings into hidden, then layers [first, end) on the
+ * residual stream in hidden, in place (no final RMSNorm). With keep_first, layer `first`
+ * runs on the weights already in f->w when they are that layer's (f->w.layer == first),
+ * so the caller may have replaced one matrix there. Sequence lengths as for ls_fwd_run. */
+int ls_fwd_embed(const ls_fwd *f, const ls_fwd_seqs *s, float *hidden, ls_error *err);
+int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool keep_first,
+                      float *hidden, ls_error *err);
 /* The classifier in f32 (vocab x dim floats). */
 int ls_fwd_head_load(ls_fwd *f, ls_error *err);
 void ls_fwd_head_free(ls_fwd *f);

@@ -1,7 +1,7 @@
 /* Writes the seed corpora of the fuzz targets with the project's own model writer:
  *   make_seeds OUT  ->  OUT/safetensors/, OUT/gguf/, OUT/llama2c/, OUT/hfconfig/,
  *                       OUT/quant_json/, OUT/session/, OUT/tokbin/, OUT/tokenizer_json/,
- *                       OUT/text/
+ *                       OUT/text/, OUT/imatrix/
  * Seeds are tiny models (dim 16, 2 layers, 4 heads / 2 KV, vocab 32) so the fuzzer stays fast. */
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuzz_tiny.h"
+#include "formats/imatrix.h"
 #include "model_writer.h"
 
 static const char *out_dir;
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
     out_dir = argv[1];
     const char *subs[] = {"",          "/work",       "/safetensors", "/gguf",
                           "/llama2c",  "/hfconfig",   "/quant_json",  "/session",
-                          "/tokbin",   "/tokenizer_json", "/text",    "/work/tiny"};
+                          "/tokbin",   "/tokenizer_json", "/text",    "/work/tiny", "/imatrix"};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         char d[1024];
         snprintf(d, sizeof d, "%s%s", out_dir, subs[i]);
@@ -198,6 +199,30 @@ int main(int argc, char **argv)
     write_text("text", "wiki.txt", " \n = Heading = \n \n Some text , with @-@ tokens .\n \n");
     write_text("text", "utf8.txt", "gr\xc3\xbc\xc3\x9f \xe2\x98\x83 \xf0\x9f\x98\x80\n");
     write_text("text", "bad_utf8.txt", "ok \xc3\x28 broken\n");
+    /* a GGUF importance matrix shaped like the small model */
+    {
+        s = small_spec();
+        ls_model *m = NULL;
+        if (ls_write_gguf(work("im.gguf"), &s, &e) != 0 || ls_model_open(work("im.gguf"), NULL,
+                                                                         &m, &e) != 0)
+            return fail(&e);
+        ls_imatrix *im = ls_imatrix_for_model(m, &e);
+        if (!im)
+            return fail(&e);
+        for (int i = 0; i < im->n_entries; i++) {
+            for (int64_t j = 0; j < im->entries[i].n_cols; j++)
+                im->entries[i].sum2[j] = (float)(1 + (i + j) % 5);
+            im->entries[i].count = 3;
+        }
+        im->chunks = 1;
+        snprintf(im->dataset, sizeof im->dataset, "seed.txt");
+        int rc = ls_imatrix_write_gguf(work("imatrix.gguf"), im, &e);
+        ls_imatrix_free(im);
+        ls_model_free(m);
+        if (rc != 0)
+            return fail(&e);
+        copy_file(work("imatrix.gguf"), "imatrix", "imatrix.gguf");
+    }
     printf("make_seeds: %d seed files in %s\n", n_written, out_dir);
     return 0;
 }
