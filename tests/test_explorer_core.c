@@ -101,6 +101,24 @@ static void test_fmt_value(void)
     CHECK_STR(b, "3.142");
     ls_fmt_value(b, sizeof b, 1234567.0);
     CHECK_STR(b, "1.235e+06");
+    /* one format per column: fixed significant digits, so 3.2 keeps its zeros */
+    ls_fmt_value(b, sizeof b, 3.2);
+    CHECK_STR(b, "3.200");
+    ls_fmt_value(b, sizeof b, 1304.4);
+    CHECK_STR(b, "1304");
+    ls_fmt_value(b, sizeof b, 0.00114);
+    CHECK_STR(b, "0.001140");
+    ls_fmt_value(b, sizeof b, 9.99996); /* rounding up adds a digit before the point */
+    CHECK_STR(b, "10.00");
+    ls_fmt_value(b, sizeof b, 1.0686e-06);
+    CHECK_STR(b, "1.069e-06");
+    ls_fmt_sig(b, sizeof b, 3.2003664, 7); /* batch's digits, the same rule */
+    CHECK_STR(b, "3.200366");
+    /* never "-0.00 %" */
+    snprintf(b, sizeof b, "%+.2f", ls_no_neg_zero(-0.004, 2));
+    CHECK_STR(b, "+0.00");
+    snprintf(b, sizeof b, "%+.2f", ls_no_neg_zero(-0.006, 2));
+    CHECK_STR(b, "-0.01");
 }
 
 static void test_histogram(void)
@@ -303,6 +321,56 @@ static void test_jobs_partial_result_on_cancel(void)
     ls_jobs_free(q);
 }
 
+/* After more jobs than the queue keeps, the newest finished ones stay listed, newest first
+ * (the pruning once kept the oldest eight and dropped the newest result). */
+static void test_jobs_keep_newest(void)
+{
+    ls_error err;
+    ls_jobs *q = ls_jobs_new(&err);
+    int ids[12];
+    for (int k = 0; k < 12; k++) {
+        ids[k] = ls_jobs_submit(q, 100 + k, "n", slow_job, mk(1, NULL), free_arg, free);
+        ls_jobs_wait_idle(q);
+        ls_job_info info;
+        void *res;
+        while (ls_jobs_take(q, &info, &res))
+            free(res);
+    }
+    ls_job_info list[8];
+    int n = ls_jobs_list(q, list, 8);
+    CHECK(n == 8);
+    CHECK(list[0].id == ids[11]);
+    CHECK(list[7].id == ids[4]);
+    ls_jobs_free(q);
+}
+
+/* Phases: ticks inside each step map onto one overall scale that never goes back. */
+static void test_progress_phases(void)
+{
+    ls_progress p;
+    ls_progress_init(&p);
+    ls_progress_phases(&p, 3000, 3);
+    int64_t last = -1;
+    bool monotone = true;
+    for (int ph = 0; ph < 3; ph++) {
+        ls_progress_phase(&p, ph + 1, ph * 1000, 1000);
+        for (int i = 0; i <= 10; i++) {
+            ls_progress_tick(&p, i, 10, "x");
+            ls_progress_snapshot s;
+            ls_progress_read(&p, &s);
+            monotone &= s.done >= last && s.total == 3000 && s.phase_index == ph + 1 &&
+                        s.phase_count == 3;
+            last = s.done;
+        }
+    }
+    CHECK(monotone);
+    CHECK(last == 3000);
+    ls_progress_phases(&p, 0, 0); /* off again: ticks pass through */
+    ls_progress_tick(&p, 5, 7, "y");
+    CHECK(p.done == 5 && p.total == 7);
+    ls_progress_destroy(&p);
+}
+
 static void test_profile_copy(void)
 {
     ls_profile *p = spiky_profile(6, 3);
@@ -404,6 +472,8 @@ int main(void)
     RUN(test_jobs_cancel_and_latest_wins);
     RUN(test_jobs_free_while_running);
     RUN(test_jobs_partial_result_on_cancel);
+    RUN(test_jobs_keep_newest);
+    RUN(test_progress_phases);
     RUN(test_profile_copy);
     RUN(test_config_roundtrip_and_errors);
     RUN(test_config_path_precedence);

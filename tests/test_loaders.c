@@ -13,6 +13,7 @@
 #include "formats/model.h"
 #include "model_writer.h"
 #include "formats/safetensors.h"
+#include "io/source.h"
 #include "method/import.h"
 #include "method/manual.h"
 
@@ -1822,8 +1823,57 @@ static void test_fuzz_regressions(void)
     CHECK(csv > 0);
 }
 
+/* What a file is: each recogniser on a file of its kind, and a file of no known kind
+ * refused with every check named (not a llama2.c header error). */
+static void put_bytes(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+}
+
+static void test_source_identify(void)
+{
+    char dir[] = "/tmp/ls_identify_XXXXXX", p[256];
+    CHECK(mkdtemp(dir) != NULL);
+    ls_error e;
+    snprintf(p, sizeof p, "%s/README.md", dir);
+    const char *text = "# layerscope\nA terminal program for people who quantize LLMs.\n";
+    put_bytes(p, text, strlen(text));
+    CHECK(ls_source_identify(p, &e) == LS_FILE_UNKNOWN);
+    check_msg(&e, "README.md: not a model: no GGUF magic, not safetensors, not a llama2.c "
+                  "header, not a toolkit CSV, not an imatrix", NULL);
+    ls_model *m = NULL;
+    ls_profile *pr = NULL;
+    ls_source_options so = {0};
+    CHECK(ls_source_open(p, &so, &m, &pr, &e) < 0 && !m && !pr);
+    check_msg(&e, "not a model", NULL);
+    snprintf(p, sizeof p, "%s/x.gguf", dir);
+    put_bytes(p, "GGUF\3\0\0\0", 8);
+    CHECK(ls_source_identify(p, &e) == LS_FILE_GGUF);
+    snprintf(p, sizeof p, "%s/x.safetensors", dir);
+    unsigned char st[16] = {6, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' '};
+    put_bytes(p, st, 14);
+    CHECK(ls_source_identify(p, &e) == LS_FILE_SAFETENSORS);
+    CHECK(ls_source_open(p, &so, &m, &pr, &e) < 0);
+    check_msg(&e, "safetensors file alone", "config.json");
+    snprintf(p, sizeof p, "%s/x.bin", dir);
+    int32_t hdr[7] = {64, 172, 2, 8, 4, 512, 256}; /* plausible, but the size is wrong */
+    put_bytes(p, hdr, sizeof hdr);
+    CHECK(ls_source_identify(p, &e) == LS_FILE_LLAMA2C);
+    CHECK(ls_source_open(p, &so, &m, &pr, &e) < 0);
+    check_msg(&e, "size", NULL); /* the loader's own, precise message */
+    snprintf(p, sizeof p, "%s/missing", dir);
+    CHECK(ls_source_open(p, &so, &m, &pr, &e) < 0);
+    check_msg(&e, "cannot open", NULL);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void)
 {
+    RUN(test_source_identify);
     RUN(test_names_and_helpers);
     RUN(test_presets);
     RUN(test_generator_determinism);

@@ -207,6 +207,37 @@ static void test_layout_properties(void)
     CHECK(checked > 5000);
 }
 
+/* Fitted layouts keep the properties, and lines the detail text does not need go to the
+ * layer list (80x24: the demo's four detail lines give the list two more layers). */
+static void test_layout_fit(void)
+{
+    int checked = 0;
+    for (int rows = WG_MIN_ROWS; rows <= 60; rows++)
+        for (int cols = WG_MIN_COLS; cols <= 200; cols += 3)
+            for (int need = -1; need <= 12; need++)
+                for (int jobs = -1; jobs <= 6; jobs += 3) {
+                    wg_layout l, d;
+                    wg_layout_compute_fit(rows, cols, need, jobs, &l);
+                    wg_layout_compute(rows, cols, &d);
+                    wg_rect r[WG_LAYOUT_N_RECTS];
+                    wg_layout_rects(&l, r);
+                    for (int i = 0; i < WG_LAYOUT_N_RECTS; i++) {
+                        CHECK(r[i].h > 0 && r[i].w > 0);
+                        CHECK(wg_rect_inside(r[i], rows, cols));
+                        for (int j = i + 1; j < WG_LAYOUT_N_RECTS; j++)
+                            CHECK(!wg_rect_overlap(r[i], r[j]));
+                    }
+                    CHECK(l.main.h >= d.main.h); /* never fewer layer rows */
+                    if (!l.wide && need >= 3)
+                        CHECK(l.detail.h >= (need < d.detail.h ? need : d.detail.h));
+                    checked++;
+                }
+    CHECK(checked > 1000);
+    wg_layout l;
+    wg_layout_compute_fit(24, 80, 4, -1, &l);
+    CHECK(l.detail.h == 4 && l.main.h == 13); /* 11 layer rows instead of 8 */
+}
+
 static void test_prompt_editing(void)
 {
     wg_prompt p;
@@ -293,6 +324,7 @@ int main(void)
     RUN(test_text_clipping_and_wrap);
     RUN(test_gauge);
     RUN(test_layout_properties);
+    RUN(test_layout_fit);
     RUN(test_prompt_editing);
     RUN(test_picker_keys);
     RUN(test_picker_draw_scrolls);

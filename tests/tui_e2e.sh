@@ -119,7 +119,7 @@ check_step() {
 # ---- session 1: generated model, ASCII locale, 120x60 (every layer visible) ----
 S=gen
 start $S 120 60 C --method sensi "$MODEL"
-if wait_for $S "kurtosis done in" 15; then ok "explorer starts, kurtosis job finishes"; else
+if wait_for $S "matrices, " 15; then ok "explorer starts, kurtosis job finishes"; else
     bad "explorer did not start"; cap $S; finish; fi
 $T send-keys -t $S a
 wait_for $S "heatmap:" || bad "heatmap did not open"
@@ -232,7 +232,7 @@ $T kill-session -t $S
 # ---- session 2: SIGTERM restores the terminal too ----
 S=sig
 start $S 100 30 C --method kurt "$MODEL"
-wait_for $S "kurtosis done in" 15
+wait_for $S "matrices, " 15
 pid=$($T list-panes -t $S -F '#{pane_pid}')
 lp=$(pgrep -P "$pid" -x layerscope | head -1)
 [ -n "$lp" ] && kill -TERM "$lp"
@@ -246,7 +246,7 @@ if [ -d "$SH" ]; then
     S=stories
     MODEL_SAVED=$MODEL; MODEL=$SH
     start $S 120 60 C.UTF-8 --method kurt "$SH"
-    if wait_for $S "kurtosis done in" 20; then ok "stories260K opens"; else bad "stories260K"; cap $S; fi
+    if wait_for $S "matrices, " 20; then ok "stories260K opens"; else bad "stories260K"; cap $S; fi
     $T send-keys -t $S j
     wait_for $S "threshold 3 unreachable: max z = 1.50 with 5 layers" &&
         ok "stories260K: Samuelson note in the detail pane" || bad "no Samuelson note"

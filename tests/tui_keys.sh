@@ -108,7 +108,7 @@ if [ -z "$missing" ]; then ok "man page lists every option"; else bad "man page 
 #    columns 3..22; a title line starts with one space)
 echo "?" > "$TMP/script"
 if XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LINES=150 COLUMNS=200 LANG=C \
-    $BIN --no-display --script "$TMP/script" --dump-screen "$TMP/help.txt" /nonexistent \
+    $BIN --no-display --script "$TMP/script" --dump-screen "$TMP/help.txt" samples/demo \
     2>"$TMP/err.txt"; then
     ok "help screen run"
 else
@@ -129,26 +129,46 @@ if [ -z "$missing" ]; then ok "help screen lists every key under its mode"; else
 #     back a line, and any other key (x) closes the help
 printf '? dump PgDn dump x\n' > "$TMP/scroll"
 XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LINES=24 COLUMNS=100 LANG=C \
-    $BIN --no-display --script "$TMP/scroll" --dump-screen "$TMP/scroll.txt" /nonexistent 2>/dev/null
+    $BIN --no-display --script "$TMP/scroll" --dump-screen "$TMP/scroll.txt" samples/demo 2>/dev/null
 # three screens appended: help at the top, help a page down, the main screen again
 if [ "$(grep -c '^ Keys' "$TMP/scroll.txt")" -eq 2 ] && [ "$(grep -c '^ Main screen' "$TMP/scroll.txt")" -eq 1 ] &&
-   tail -24 "$TMP/scroll.txt" | grep -q "Could not open the model"; then
+   tail -24 "$TMP/scroll.txt" | grep -q "^ demo (hf)"; then
     ok "help: PgDn scrolls, another key closes"
 else
     bad "help scrolling"
 fi
 
-# 5. a bad path shows the error in the interface, not on a garbled terminal
-grep -q "Could not open the model" "$TMP/help.txt" ||
-    { printf 'Esc\n' > "$TMP/script2"
-      XDG_CONFIG_HOME="$TMP/xdg" LINES=24 COLUMNS=80 LANG=C $BIN --no-display \
-          --script "$TMP/script2" --dump-screen "$TMP/err_screen.txt" /nonexistent 2>/dev/null; }
-if grep -q "Could not open the model" "$TMP/err_screen.txt" &&
-   grep -q "nonexistent" "$TMP/err_screen.txt"; then
-    ok "load failure shown in the interface"
-else
-    bad "load failure not shown"
-fi
+# 5. a path that is missing or no model is refused before the screen opens: one line,
+#    exit 2, no screen drawn; the o prompt says the same inside the explorer
+for bad_path in /nonexistent README.md; do
+    rm -f "$TMP/refused.txt"
+    XDG_CONFIG_HOME="$TMP/xdg" LINES=24 COLUMNS=80 LANG=C $BIN --no-display \
+        --script "$TMP/script" --dump-screen "$TMP/refused.txt" "$bad_path" 2>"$TMP/refused.err"
+    rc=$?
+    if [ "$rc" -eq 2 ] && [ "$(wc -l < "$TMP/refused.err")" -eq 1 ] && [ ! -e "$TMP/refused.txt" ] &&
+       grep -q "^layerscope: $bad_path: " "$TMP/refused.err"; then
+        ok "$bad_path refused before curses: $(cat "$TMP/refused.err")"
+    else
+        bad "$bad_path: rc $rc, stderr '$(cat "$TMP/refused.err")', screen $([ -e "$TMP/refused.txt" ] && echo drawn)"
+    fi
+done
+grep -q "README.md: not a model: no GGUF magic, not safetensors, not a llama2.c header, not a toolkit CSV, not an imatrix" \
+    "$TMP/refused.err" && ok "README.md: the refusal names every check" || bad "README.md refusal text"
+printf 'o C-u text:README.md Enter\n' > "$TMP/script3"
+XDG_CONFIG_HOME="$TMP/xdg" LINES=24 COLUMNS=200 LANG=C $BIN --no-display --script "$TMP/script3" \
+    --dump-screen "$TMP/o_screen.txt" samples/demo 2>/dev/null
+grep -q "cannot open: README.md: not a model: no GGUF magic" "$TMP/o_screen.txt" &&
+    grep -q "^ demo (hf)" "$TMP/o_screen.txt" &&
+    ok "o README.md: the same message, the open model stays" || bad "o README.md: $(tail -1 "$TMP/o_screen.txt")"
+
+# 6. the picker and --list-models offer the bundled demo from the repository root
+$BIN --list-models | grep -qE "^bundled +hf +demo " && ok "--list-models lists the bundled demo" ||
+    bad "--list-models: $($BIN --list-models | head -3)"
+printf 'o dump\n' > "$TMP/script4"
+XDG_CONFIG_HOME="$TMP/xdg" LINES=24 COLUMNS=100 LANG=C $BIN --no-display --script "$TMP/script4" \
+    --dump-screen "$TMP/pick_root.txt" samples/demo 2>/dev/null
+grep -qE "bundled +hf +demo" "$TMP/pick_root.txt" && ok "o from the repository root offers the demo" ||
+    bad "picker at the root: $(grep -A2 Found "$TMP/pick_root.txt" | head -3)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -125,6 +125,159 @@ run load 100x30 "wait O text:$TMP/s.json Enter wait" --method sensi "$MODEL"
 grep -q "method manual" "$TMP/load.txt" && grep -qF "$want" "$TMP/load.txt" && ok "O loads the session" ||
     bad "O: $(tail -1 "$TMP/load.txt")"
 
+# ---- 80x24, the minimum size ----
+run small 80x24 "wait j k dump F2 dump F2 dump F2 dump F2 dump" --method kurt "$MODEL"
+$LS_BIN --batch --method kurt --json "$TMP/small.json" "$MODEL" > /dev/null
+nb=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["memory"]["n_boosted"])' "$TMP/small.json")
+head -2 "$TMP/small.txt" | grep -q "boosted $nb of 168" && ok "80x24: the boosted count is on screen ($nb = batch)" ||
+    bad "80x24: no boosted count: $(head -2 "$TMP/small.txt")"
+head -2 "$TMP/small.txt" | grep -q "stop 3: b3g128 -> b4g128" && ok "80x24: the boost stop and target stay in the header" ||
+    bad "80x24 header: $(head -2 "$TMP/small.txt")"
+rows=$(head -24 "$TMP/small.txt" | grep -cE '^[> ] +[0-9]+[* ] ')
+[ "$rows" -gt 8 ] && ok "80x24: layer rows use the free lines ($rows rows, 8 before)" || bad "80x24: only $rows layer rows"
+missing=""
+for h in "?:help" "q:quit" "Tab:module" "o:open" "Q:quant" "P:ppl" "S:sensi" "w:write" "E:csv" \
+         "s:session" "O:load" "c:cancel" "J:job" "t:theme" "e:export" "h:hist" "u:undo" "r:ablate" "m:method"; do
+    grep -qF -- "$h" "$TMP/small.txt" || missing="$missing $h"
+done
+[ -z "$missing" ] && ok "80x24: every hinted key is on some footer page (F2 turns pages)" || bad "footer misses:$missing"
+grep -q "F2:more" "$TMP/small.txt" && ok "80x24: the footer says there is more" || bad "no F2:more"
+awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$TMP/small.txt" && ok "80x24: nothing wider than the screen" ||
+    bad "80x24: a line is wider than 80"
+# the explorer's kurtosis column is batch's value rounded by the same rule (4 significant digits)
+if python3 - "$TMP/small.json" "$TMP/small.txt" <<'PY'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+k = {m["layer"]: m["kurtosis"] for m in d["modules"] if m["module"] == "self_attn.q_proj"}
+def sig4(v):
+    a = abs(v)
+    if a < 1e-3 or a >= 1e5:
+        return "%.3e" % v
+    e = math.floor(math.log10(a)); dec = max(0, 3 - e)
+    if float("%.*f" % (dec, a)) >= 10 ** (e + 1) and dec > 0:
+        dec -= 1
+    return "%.*f" % (dec, v)
+rows = [l for l in open(sys.argv[2]).read().split("\n")[:24] if l[:1] in "> " and l[1:5].strip().isdigit()]
+bad = [(l, sig4(k[int(l[1:4])])) for l in rows if sig4(k[int(l[1:4])]) not in l.split()]
+print(bad[:2]) if bad else None
+sys.exit(1 if bad or not rows else 0)
+PY
+then ok "80x24: kurtosis shown = batch's value, same rounding (4 significant digits)"; else bad "kurtosis column differs from batch"; fi
+# kurtosis bars: ':' marks 3; with one layer that dwarfs the rest (11 q, ~1300) the clip scale
+# ends its bar in '>' and gives the others longer bars than the range scale does
+run kscale 80x24 "wait dump K" --method kurt "$MODEL"
+bars() { sed -n "$1" "$TMP/kscale.txt" | grep -E "^[> ] +$2[* ] " | head -1 | awk '{ print $0 }' | tr -cd '|' | wc -c; }
+r1=$(bars 1,24p 1) c1=$(bars 25,48p 1)
+if grep -qE '^  11\* +n/a +[0-9]+ [:|#]+>' "$TMP/kscale.txt" && [ "$c1" -gt "$r1" ] &&
+   sed -n 1,24p "$TMP/kscale.txt" | grep -qE '^[> ] +1 .* [0-9.]+ :'; then
+    ok "K: the clip scale ends the dwarfing bar in '>' and widens the rest ($r1 -> $c1 cells); ':' marks 3"
+else bad "K scales: range $r1, clip $c1 cells"; grep -E '^  11' "$TMP/kscale.txt"; fi
+# after Q the error column joins: titles shorten instead of running into each other
+run small_q 80x24 "wait Q wait" --method kurt "$MODEL"
+sed -n 4p "$TMP/small_q.txt" | grep -qE '^  lyr sensi(tivity)? +kurt \(sub\) +HQQ err \(~stale\) +config$' &&
+    ok "80x24 with the error column: titles whole and apart" || bad "80x24 titles: '$(sed -n 4p "$TMP/small_q.txt")'"
+# mouse: a click on the "3 v" tab selects module v; a click on the footer's ?:help opens help
+run small_click 80x24 "wait j k click:2,12 dump click:23,2" --method kurt "$MODEL"
+grep -q "self_attn.v_proj" "$TMP/small_click.txt" && ok "click on a module tab selects it" || bad "tab click"
+tail -24 "$TMP/small_click.txt" | grep -q "^ Keys" && ok "click on the footer's ?:help opens the help" ||
+    bad "footer click: $(tail -1 "$TMP/small_click.txt")"
+
+# ---- navigation: / jumps to a layer; u undoes and ^R redoes ----
+run nav 100x30 "wait / text:17 Enter dump + + u u dump C-r dump" --method kurt "$MODEL"
+grep -q "^ Layer 17 self_attn.q_proj" "$TMP/nav.txt" && ok "/ 17 jumps to layer 17" || bad "/ jump: $(grep '^ Layer' "$TMP/nav.txt" | head -1)"
+t1=$(sed -n 32p "$TMP/nav.txt" | grep -o "top-m [0-9]*") t2=$(sed -n 62p "$TMP/nav.txt" | grep -o "top-m [0-9]*")
+[ "$t1" = "top-m 0" ] && [ "$t2" = "top-m 1" ] && ok "u u back to top-m 0, ^R redoes to top-m 1" ||
+    bad "undo/redo: after u u '$t1', after ^R '$t2'"
+run nav2 100x30 "wait / text:99 Enter" --method kurt "$MODEL"
+grep -q "jump: '99' is not a layer number (0 .. 23)" "$TMP/nav2.txt" && ok "/ 99 is refused with the range" ||
+    bad "/ 99: $(tail -1 "$TMP/nav2.txt")"
+
+# ---- L: the boosted list and SensiBoost against KurtBoost, as batch computes them (demo) ----
+if [ -d samples/demo ]; then
+    run sets 80x24 "wait L dump Down Down Enter" samples/demo
+    $LS_BIN --batch --method sensi --json "$TMP/sets-s.json" samples/demo > /dev/null 2>&1
+    $LS_BIN --batch --method kurt --json "$TMP/sets-k.json" samples/demo > /dev/null 2>&1
+    want=$(python3 - "$TMP/sets-s.json" "$TMP/sets-k.json" <<'PY'
+import json, sys
+sets = [{(m["layer"], m["module"]) for m in json.load(open(p))["modules"] if m["boosted"]} for p in sys.argv[1:3]]
+s, k = sets
+print("SensiBoost flags %d, KurtBoost %d|both (%d)|only SensiBoost (%d)|only KurtBoost (%d)" %
+      (len(s), len(k), len(s & k), len(s - k), len(k - s)))
+PY
+)
+    missing=""
+    IFS='|'; for w in $want; do grep -qF -- "$w" "$TMP/sets.txt" || missing="$missing [$w]"; done; unset IFS
+    [ -z "$missing" ] && ok "L: SensiBoost vs KurtBoost sets = batch ($want)" || bad "L sets: missing$missing"
+    grep -q "sensitivity: .*demo/sensitivity.csv (" "$TMP/sets.txt" && grep -q "kurtosis: computed from the weights of" "$TMP/sets.txt" &&
+        ok "L: where the numbers come from (sensitivity file and config, kurtosis computed)" ||
+        bad "L provenance: $(grep -E '^ .{26}(sensitivity|kurtosis):' "$TMP/sets.txt" | head -2)"
+    third=$(sed -n 6p "$TMP/sets.txt" | awk '{ print $1, $2 }')
+    tail -n 24 "$TMP/sets.txt" | grep -q "^ Layer ${third% *} " && ok "L: Enter goes to the third boosted matrix (layer ${third% *})" ||
+        bad "L Enter: want layer '$third', $(tail -n 24 "$TMP/sets.txt" | grep '^ Layer')"
+else
+    echo "SKIP L: samples/demo not found"; skipped=1
+fi
+
+# ---- f: only the layers flagged in the selected module (kurt, down: as batch flags them) ----
+run filter 100x30 "wait 7 f dump Down" --method kurt "$MODEL"
+python3 - "$TMP/small.json" > "$TMP/filter.want" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(str(m["layer"]) for m in d["modules"]
+               if m["module"] == "mlp.down_proj" and (m["boosted"] or m["outlier"])))
+PY
+shown=$(sed -n 1,30p "$TMP/filter.txt" | grep -E '^[> ] +[0-9]+[* ] ' | awk '{ l = $1 == ">" ? $2 : $1; sub(/\*/, "", l); printf "%s ", l }' | sed 's/ $//')
+want=$(cat "$TMP/filter.want")
+[ -n "$want" ] && [ "$shown" = "$want" ] && ok "f: only the flagged layers of down ($shown) = batch" ||
+    bad "f: shown '$shown', batch flags '$want'"
+second=$(echo "$want" | awk '{ print $2 }')
+[ -z "$second" ] || { tail -n 30 "$TMP/filter.txt" | grep -q "^ Layer $second mlp.down_proj" &&
+    ok "f: Down moves to the next flagged layer ($second)" || bad "f: Down did not reach layer $second"; }
+
+# ---- z: the detection view of down with top-m 1: z per layer and the glyphs = batch ----
+run detect 100x30 "wait 7 + z" --method kurt "$MODEL"
+$LS_BIN --batch --method kurt --top-m 1 --json "$TMP/detect.json" "$MODEL" > /dev/null
+if python3 - "$TMP/detect.json" "$TMP/detect.txt" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+mods = {m["layer"]: m for m in d["modules"] if m["module"] == "mlp.down_proj"}
+screen = open(sys.argv[2]).read().split("\n")[-31:]
+rows = {}
+for line in screen:
+    f = line[1:].split()
+    if len(f) >= 4 and f[0].isdigit():
+        rows[int(f[0])] = (f[2], line[28:])
+bad = []
+for l, m in mods.items():
+    if l == 0 or m["z"] is None:
+        continue
+    z, axis = rows[l]
+    glyph = "#" if m["boosted"] else "+" if m["outlier"] else None
+    if abs(float(z) - m["z"]) > 5e-4 * max(1, abs(m["z"])):
+        bad.append((l, z, m["z"]))
+    if glyph and glyph not in axis:
+        bad.append((l, glyph, axis.strip()))
+    if not glyph and ("#" in axis or "+" in axis):
+        bad.append((l, "unexpected mark"))
+print(bad[:3]) if bad else None
+sys.exit(1 if bad or not rows or not any("trimmed mean" in s for s in screen) else 0)
+PY
+then ok "z: the detection view's z and outlier glyphs (# kept, + dropped by top-m) = batch"; else bad "z view differs from batch"; fi
+
+# ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
+mkdir -p "$TMP/xdg-r"
+printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"
+env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/r1.keys" --dump-screen "$TMP/r1.txt" --method kurt --top-m 2 "$MODEL" 2>/dev/null
+env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/r2.keys" --dump-screen "$TMP/r2.txt" "$MODEL" 2>/dev/null
+if sed -n 1,30p "$TMP/r2.txt" | grep -q "settings restored from .*config.json (R resets" &&
+   sed -n 2p "$TMP/r2.txt" | grep -q "method kurt .*top-m 2" &&
+   sed -n 32p "$TMP/r2.txt" | grep -q "method sensi .*top-m 0 (all) .*stop 3: b3g128 -> b4g128" &&
+   grep -q "settings reset to the paper's defaults" "$TMP/r2.txt"; then
+    ok "restored settings are said on screen; R resets to the paper's defaults"
+else bad "restore/reset: $(sed -n 2p "$TMP/r2.txt") / $(sed -n 32p "$TMP/r2.txt")"; fi
+
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory
 mkdir -p "$TMP/pick/hub" && cp -r "$MODEL" "$TMP/pick/picked"
@@ -159,7 +312,7 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     head -n 12 samples/calib.txt > "$TMP/eval/samples/calib.txt"
     printf 'wait P wait S wait E C-u text:sens.csv Enter\n' > "$TMP/eval.keys"
     ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
-        LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" \
+        LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" LAYERSCOPE_SAMPLES="$TMP/eval/samples" \
         COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/eval.keys" \
         --dump-screen "$TMP/eval.txt" --method kurt "$SHA" 2> "$TMP/eval.err" )
     # the jobs panel wraps the P line: join the screen's words before matching
@@ -172,6 +325,28 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     if [ -s "$TMP/eval/sens.csv" ] && head -1 "$TMP/eval/sens.csv" | grep -q "^dataset,part,model,nbits,group_size,layer,sensitivity" &&
        grep -qE '^>  0 +0\.[0-9]+ ' "$TMP/eval.txt"; then
         ok "S fills the sensitivity bars and E writes the toolkit CSV"; else bad "S/E"; tail -1 "$TMP/eval.txt"; fi
+    # the jobs panel at 80x24: after ten jobs the newest result is first, with batch's numbers
+    # uncut; P started twice says "already running"; the progress text explains itself
+    printf 'wait h h h h h h h h h h wait P P dump wait\n' > "$TMP/jobs.keys"
+    ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+        LAYERSCOPE_SAMPLES="$TMP/eval/samples" COLUMNS=80 LINES=24 "$ABS_BIN" --no-display --script "$TMP/jobs.keys" \
+        --dump-screen "$TMP/jobs.txt" --method kurt "$SHA" 2> "$TMP/jobs.err" )
+    ( cd "$TMP/eval" && "$ABS_BIN" --batch --perplexity --eval samples/eval.txt --method kurt \
+        --json "$TMP/jobs-batch.json" "$SHA" > /dev/null 2>&1 )
+    grep -q "P perplexity is already running" "$TMP/jobs.txt" && ok "P twice: already running" ||
+        bad "P twice: $(grep -c perplexity "$TMP/jobs.txt") lines, no 'already running'"
+    want=$(python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["perplexity"]
+print("fp %.4f base %.4f cur %.4f" % (p["fp"], p["base"], p["current"]))' "$TMP/jobs-batch.json" 2>/dev/null)
+    last=$(tail -n 24 "$TMP/jobs.txt" | grep "^Jobs" | tail -1)
+    if [ -n "$want" ] && printf '%s\n' "$last" | grep -qF -- "$want" &&
+       printf '%s\n' "$last" | grep -qE "^Jobs +perplexity +"; then
+        ok "jobs panel: the newest result first after 10 jobs, numbers = batch ($want)"; else
+        bad "jobs panel first line: '$last' (want '$want')"; fi
+    hist_lines=$(tail -n 24 "$TMP/jobs.txt" | grep -c "histogram")
+    [ "$hist_lines" -ge 1 ] && ok "jobs panel: older jobs stay listed under the newest" ||
+        bad "jobs panel: no history lines"
+    awk 'length($0) > 80 { bad = 1 } END { exit bad }' "$TMP/jobs.txt" &&
+        ok "jobs panel: every line fits 80 columns" || bad "a line is wider than 80 columns"
 else
     echo "SKIP P/S: $SH or samples/*.txt not found"; skipped=1
 fi

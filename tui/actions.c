@@ -3,6 +3,7 @@
 #include "io/samples.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -30,12 +31,47 @@ static unsigned select_layer(app *a, int l)
     return R_REDRAW;
 }
 
-static unsigned act_UP(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer - 1); }
-static unsigned act_DOWN(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer + 1); }
-static unsigned act_PGUP(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer - rows_per_page(a)); }
-static unsigned act_PGDN(app *a, int ch) { (void)ch; return select_layer(a, a->sel_layer + rows_per_page(a)); }
-static unsigned act_TOP(app *a, int ch) { (void)ch; return select_layer(a, 0); }
-static unsigned act_BOTTOM(app *a, int ch) { (void)ch; return select_layer(a, app_n_layers(a) - 1); }
+static unsigned need_profile(app *a);
+
+/* Moves the selection by delta rows of the list as shown (the filter f hides layers). */
+static unsigned step_rows(app *a, int delta)
+{
+    int vis[LS_MAX_LAYERS];
+    int n = view_visible_layers(a, vis);
+    if (n == 0)
+        return R_REDRAW;
+    int pos = view_visible_index(vis, n, a->sel_layer);
+    if (vis[pos] != a->sel_layer && delta < 0)
+        pos++; /* the selection was hidden: count from the row after it */
+    pos += delta;
+    return select_layer(a, vis[pos < 0 ? 0 : pos >= n ? n - 1 : pos]);
+}
+
+static unsigned act_UP(app *a, int ch) { (void)ch; return step_rows(a, -1); }
+static unsigned act_DOWN(app *a, int ch) { (void)ch; return step_rows(a, +1); }
+static unsigned act_PGUP(app *a, int ch) { (void)ch; return step_rows(a, -rows_per_page(a)); }
+static unsigned act_PGDN(app *a, int ch) { (void)ch; return step_rows(a, +rows_per_page(a)); }
+static unsigned act_TOP(app *a, int ch) { (void)ch; return step_rows(a, -LS_MAX_LAYERS); }
+static unsigned act_BOTTOM(app *a, int ch) { (void)ch; return step_rows(a, +LS_MAX_LAYERS); }
+
+static unsigned act_FILTER(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    a->only_outliers = !a->only_outliers;
+    if (a->only_outliers) {
+        int vis[LS_MAX_LAYERS];
+        int n = view_visible_layers(a, vis);
+        app_msg(a, false, "only flagged layers: %d of %d in this module (f shows all)", n,
+                app_n_layers(a));
+        if (n > 0)
+            select_layer(a, vis[view_visible_index(vis, n, a->sel_layer)]);
+    } else {
+        app_msg(a, false, "every layer shown");
+    }
+    return R_REDRAW;
+}
 
 static unsigned set_module(app *a, int m)
 {
@@ -349,13 +385,16 @@ static unsigned act_SESSION_LOAD(app *a, int ch)
 static unsigned act_CANCEL(app *a, int ch)
 {
     (void)ch;
-    for (int i = 0; i < a->n_jobs; i++) {
-        int k = (a->job_sel + i) % a->n_jobs; /* the selected job, else the next active one */
-        if (a->job[k].state <= LS_JOB_RUNNING) {
-            ls_jobs_cancel(a->jobs, a->job[k].id);
-            app_msg(a, false, "cancelling %s", a->job[k].name);
-            return R_REDRAW;
-        }
+    /* the selected row when it is a running or queued job, else the first active one */
+    int active[APP_MAX_JOBS], n_active = 0;
+    for (int i = 0; i < a->n_jobs; i++)
+        if (a->job[i].state <= LS_JOB_RUNNING)
+            active[n_active++] = i;
+    if (n_active > 0) {
+        int k = active[a->job_sel < n_active ? a->job_sel : 0];
+        ls_jobs_cancel(a->jobs, a->job[k].id);
+        app_msg(a, false, "cancelling %s", a->job[k].name);
+        return R_REDRAW;
     }
     app_msg(a, false, "no job to cancel");
     return R_REDRAW;
@@ -364,8 +403,9 @@ static unsigned act_CANCEL(app *a, int ch)
 static unsigned act_JOB_NEXT(app *a, int ch)
 {
     (void)ch;
-    if (a->n_jobs > 0)
-        a->job_sel = (a->job_sel + 1) % a->n_jobs;
+    int n = app_job_rows(a);
+    if (n > 0)
+        a->job_sel = (a->job_sel + 1) % n;
     return R_REDRAW;
 }
 
@@ -441,6 +481,142 @@ static unsigned act_MOUSE(app *a, int ch)
                  : (ev.bstate & BUTTON4_PRESSED) ? 4
                                                  : 0;
     return actions_click(a, ev.y, ev.x, button);
+}
+
+static unsigned act_DETECT(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    a->screen = SCREEN_DETECT;
+    return R_REDRAW;
+}
+
+static unsigned act_DETECT_CLOSE(app *a, int ch)
+{
+    (void)ch;
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
+static unsigned act_RESET(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    CHANGE(a);
+    a->settings = ls_settings_default();
+    a->settings_restored = false;
+    app_msg(a, false, "settings reset to the paper's defaults (u undoes)");
+    return R_ANALYZE;
+}
+
+static unsigned act_REDO(app *a, int ch)
+{
+    (void)ch;
+    if (!app_redo(a)) {
+        app_msg(a, false, "nothing to redo");
+        return R_REDRAW;
+    }
+    app_msg(a, false, "redone");
+    return R_ANALYZE;
+}
+
+static unsigned act_JUMP(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    char title[64];
+    snprintf(title, sizeof title, "Jump to layer (0 .. %d)", app_n_layers(a) - 1);
+    wg_prompt_open(&a->prompt, PROMPT_JUMP, title, "");
+    return R_REDRAW;
+}
+
+static unsigned accept_jump(app *a, const char *text)
+{
+    char *end;
+    long l = strtol(text, &end, 10);
+    while (*end == ' ')
+        end++;
+    if (end == text || *end || l < 0 || l >= app_n_layers(a)) {
+        app_msg(a, true, "jump: '%s' is not a layer number (0 .. %d)", text, app_n_layers(a) - 1);
+        return R_REDRAW;
+    }
+    return select_layer(a, (int)l);
+}
+
+/* ---- the boosted list screen (L) ---- */
+
+static int n_boosted(const app *a)
+{
+    return a->an_ok ? a->an->n_boosted : 0;
+}
+
+static unsigned act_SETS(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    a->screen = SCREEN_SETS;
+    a->sets_sel = 0;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_UP(app *a, int ch)
+{
+    (void)ch;
+    if (a->sets_sel > 0)
+        a->sets_sel--;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_DOWN(app *a, int ch)
+{
+    (void)ch;
+    if (a->sets_sel + 1 < n_boosted(a))
+        a->sets_sel++;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_GO(app *a, int ch)
+{
+    (void)ch;
+    int k = 0, n = app_n_layers(a) * LS_N_MODULES;
+    for (int i = 0; a->an_ok && i < n; i++)
+        if (a->an->boosted[i] && k++ == a->sets_sel) {
+            a->screen = SCREEN_MAIN;
+            a->module = i % LS_N_MODULES;
+            return select_layer(a, i / LS_N_MODULES);
+        }
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
+static unsigned act_SETS_CLOSE(app *a, int ch)
+{
+    (void)ch;
+    a->screen = SCREEN_MAIN;
+    return R_REDRAW;
+}
+
+static unsigned act_KURT_SCALE(app *a, int ch)
+{
+    (void)ch;
+    a->kurt_scale = (a->kurt_scale + 1) % KSCALE_COUNT;
+    app_msg(a, false, "kurtosis bars: %s scale (':' marks 3, the normal value)",
+            view_kurt_scale_name(a->kurt_scale));
+    return R_REDRAW;
+}
+
+static unsigned act_FOOTER_MORE(app *a, int ch)
+{
+    (void)ch;
+    if (a->n_footer_pages > 1)
+        a->footer_page = (a->footer_page + 1) % a->n_footer_pages;
+    else
+        app_msg(a, false, "every key hint is shown (? lists all keys)");
+    return R_REDRAW;
 }
 
 /* ---- the histogram screen (other keys act as on the main screen) ---- */
@@ -597,8 +773,18 @@ static const action_fn handlers[ACT_COUNT] = {
 
 unsigned actions_click(app *a, int y, int x, int button)
 {
+    /* the footer: a click on a key hint is that key */
+    if (button == 1 && !a->layout.too_small && y == a->layout.status.y && !a->prompt.active)
+        for (int i = 0; i < a->n_footer_hit; i++)
+            if (x >= a->footer_hit[i].x0 && x < a->footer_hit[i].x1)
+                return actions_key(a, a->footer_hit[i].code);
     if (a->screen != SCREEN_MAIN || !a->profile)
         return R_NONE;
+    /* the module tabs above the layer list */
+    if (button == 1 && y == a->layout.main.y)
+        for (int m = 0; m < LS_N_MODULES; m++)
+            if (x >= a->tab_x[m] && x < a->tab_x[m + 1])
+                return set_module(a, m);
     if (button == 4)
         return select_layer(a, a->sel_layer - 3);
     if (button == 5)
@@ -651,6 +837,7 @@ static unsigned prompt_accept(app *a)
     case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
     case PROMPT_MEASURE_TEXT: app_start_measure(a, path); break;
     case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
+    case PROMPT_JUMP: return accept_jump(a, path);
     case PROMPT_TARGET: app_set_target(a, path); break;
     }
     return R_REDRAW;
@@ -666,6 +853,10 @@ static ls_key_context key_context(const app *a)
                    : CTX_PROMPT;
     if (a->confirm_quit)
         return CTX_CONFIRM;
+    if (a->screen == SCREEN_SETS)
+        return CTX_SETS;
+    if (a->screen == SCREEN_DETECT)
+        return CTX_DETECT;
     return a->screen == SCREEN_HELP       ? CTX_HELP
            : a->screen == SCREEN_HIST     ? CTX_HIST
            : a->screen == SCREEN_FRONTIER ? CTX_FRONTIER

@@ -66,6 +66,10 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
                                            : ls_settings_default();
     if (!o->settings_given && a->config.has_settings && a->settings.method == LS_METHOD_MANUAL)
         a->settings.method = LS_METHOD_SENSI; /* the manual set itself is not saved */
+    a->settings_restored = !o->settings_given && a->config.has_settings;
+    if (a->settings_restored && !a->msg[0])
+        app_msg(a, false, "settings restored from %s (R resets to the paper's defaults)",
+                a->config_path);
     if (!o->settings_given && a->config.has_settings && ls_method_is_budget(a->settings.method))
         a->settings.method = LS_METHOD_SENSI; /* nor is a budget target */
     return 0;
@@ -204,7 +208,7 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     memcpy(a->manual, manual, sizeof manual);
     if (sv.settings)
         a->settings = sess->settings;
-    a->n_undo = 0;
+    a->n_undo = a->n_redo = 0;
     a->sel_layer = a->scroll = 0;
     a->screen = SCREEN_MAIN;
     a->hist_pending = false;
@@ -225,26 +229,50 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     return 0;
 }
 
-void app_push_undo(app *a)
+static void save_state(const app *a, app_undo *u)
 {
-    if (a->n_undo == APP_UNDO_MAX) {
-        memmove(&a->undo[0], &a->undo[1], sizeof a->undo[0] * (APP_UNDO_MAX - 1));
-        a->n_undo--;
-    }
-    app_undo *u = &a->undo[a->n_undo++];
     u->settings = a->settings;
     u->has_manual = a->has_manual;
     memcpy(u->manual, a->manual, sizeof u->manual);
+}
+
+static void load_state(app *a, const app_undo *u)
+{
+    a->settings = u->settings;
+    a->has_manual = u->has_manual;
+    memcpy(a->manual, u->manual, sizeof a->manual);
+}
+
+static void push(app_undo *stack, int *n, const app *a)
+{
+    if (*n == APP_UNDO_MAX) {
+        memmove(&stack[0], &stack[1], sizeof stack[0] * (APP_UNDO_MAX - 1));
+        (*n)--;
+    }
+    save_state(a, &stack[(*n)++]);
+}
+
+void app_push_undo(app *a)
+{
+    push(a->undo, &a->n_undo, a);
+    a->n_redo = 0; /* a new change: what was undone can no longer be redone */
 }
 
 bool app_pop_undo(app *a)
 {
     if (a->n_undo == 0)
         return false;
-    app_undo *u = &a->undo[--a->n_undo];
-    a->settings = u->settings;
-    a->has_manual = u->has_manual;
-    memcpy(a->manual, u->manual, sizeof a->manual);
+    push(a->redo, &a->n_redo, a);
+    load_state(a, &a->undo[--a->n_undo]);
+    return true;
+}
+
+bool app_redo(app *a)
+{
+    if (a->n_redo == 0)
+        return false;
+    push(a->undo, &a->n_undo, a);
+    load_state(a, &a->redo[--a->n_redo]);
     return true;
 }
 
@@ -364,6 +392,20 @@ static void take_result(app *a, const ls_job_info *info, void *res)
             memcpy(a->profile->kurtosis, r->p->kurtosis, sizeof(double) * (size_t)n);
             memcpy(a->profile->nonfinite, r->p->nonfinite, sizeof(int64_t) * (size_t)n);
             a->kurt_pending = false;
+            int best = -1;
+            for (int i = 0; i < n; i++)
+                if (isfinite(a->profile->kurtosis[i]) &&
+                    (best < 0 || a->profile->kurtosis[i] > a->profile->kurtosis[best]))
+                    best = i;
+            char full[256], brief[128];
+            if (best >= 0) {
+                snprintf(full, sizeof full, "%d matrices, largest %.4g at layer %d %s", n,
+                         a->profile->kurtosis[best], best / LS_N_MODULES,
+                         ls_module_short_name(best % LS_N_MODULES));
+                snprintf(brief, sizeof brief, "%d matrices, max %.4g", n,
+                         a->profile->kurtosis[best]);
+                app_job_result(a, full, brief);
+            }
             app_analyze(a);
             if (!a->msg[0]) /* do not hide a message the user has not seen yet */
                 app_msg(a, false, "kurtosis computed in %.2f s", info->elapsed);
@@ -379,6 +421,9 @@ static void take_result(app *a, const ls_job_info *info, void *res)
             r->module == a->hist_module) {
             *a->hist = r->h;
             a->hist_pending = false;
+            char full[128];
+            snprintf(full, sizeof full, "layer %d %s", r->layer, ls_module_short_name(r->module));
+            app_job_result(a, full, NULL);
         } else if (!r && info->state == LS_JOB_FAILED) {
             a->hist_pending = false;
             app_msg(a, true, "histogram: %s", info->error);
@@ -393,14 +438,16 @@ bool app_poll_jobs(app *a)
     ls_job_info info;
     void *res;
     while (ls_jobs_take(a->jobs, &info, &res)) {
+        a->job_full[0] = a->job_short[0] = '\0';
         take_result(a, &info, res);
+        app_history_add(a, &info);
         changed = true;
     }
     uint64_t gen = ls_jobs_gen(a->jobs);
     if (gen != a->jobs_gen || changed) {
         a->jobs_gen = gen;
         a->n_jobs = ls_jobs_list(a->jobs, a->job, APP_MAX_JOBS);
-        if (a->job_sel >= a->n_jobs)
+        if (a->job_sel >= app_job_rows(a))
             a->job_sel = 0;
         changed = true;
     }

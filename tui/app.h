@@ -33,7 +33,8 @@
 #define APP_N_FLAGS (LS_MAX_LAYERS * LS_N_MODULES)
 
 typedef enum app_screen {
-    SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER, SCREEN_AGREE
+    SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER, SCREEN_AGREE, SCREEN_SETS,
+    SCREEN_DETECT
 } app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
@@ -44,6 +45,7 @@ typedef enum app_prompt {
     PROMPT_PPL_TEXT,
     PROMPT_SENSI_TEXT,
     PROMPT_SENSI_CSV,
+    PROMPT_JUMP,
     PROMPT_TARGET,
     PROMPT_MEASURE_TEXT,
 } app_prompt;
@@ -71,6 +73,17 @@ enum {
     R_QUIT = 1 << 2,
 };
 
+/* A finished job as the jobs panel keeps it: its numbers stay with it, however many jobs
+ * come after (full text, and a shorter form for narrow panels). */
+#define APP_HISTORY 16
+typedef struct app_done_job {
+    int id, kind;
+    char name[48];
+    ls_job_state state;
+    double elapsed;
+    char full[768], brief[160];
+} app_done_job;
+
 typedef struct app_undo {
     ls_settings settings;
     bool has_manual;
@@ -93,6 +106,7 @@ typedef struct app {
 
     /* settings and their result */
     ls_settings settings;
+    bool settings_restored; /* they came from the config file (said on screen; R resets) */
     bool has_manual;
     unsigned char manual[APP_N_FLAGS];
     ls_analysis *an;
@@ -102,6 +116,9 @@ typedef struct app {
     app_screen screen;
     int module, sel_layer, scroll;
     bool heatmap, log_scale;
+    int kurt_scale; /* KSCALE_* of view.h: how kurtosis bars are scaled (K) */
+    int sets_sel;   /* boosted list screen (L): the entry under the cursor */
+    bool only_outliers; /* f: the list shows only layers flagged in the selected module */
     int help_scroll;
     wg_style style;
     wg_theme theme;
@@ -152,14 +169,29 @@ typedef struct app {
     ls_found_list found;
     wg_picker picker;
 
-    /* jobs */
+    /* jobs: the queue's active ones, and a history of finished ones (newest first) with
+     * the result each had when it finished (tui/app_jobs.c) */
     ls_jobs *jobs;
     ls_job_info job[APP_MAX_JOBS];
     int n_jobs, job_sel;
     uint64_t jobs_gen;
+    app_done_job history[APP_HISTORY];
+    int n_history;
+    char job_full[768], job_short[160]; /* set by a take function: the result it took */
+
+    /* footer: the page of key hints shown, and where the last frame drew each hint and
+     * module tab (for mouse clicks; written by the view) */
+    int footer_page, n_footer_pages;
+    struct {
+        int x0, x1, code;
+    } footer_hit[48];
+    int n_footer_hit;
+    int tab_x[LS_N_MODULES + 1]; /* tab m spans tab_x[m] .. tab_x[m+1]-1 */
 
     app_undo undo[APP_UNDO_MAX];
     int n_undo;
+    app_undo redo[APP_UNDO_MAX]; /* what undo took back; a new change clears it */
+    int n_redo;
 
     char config_path[1024];
     ls_uiconfig config;
@@ -238,6 +270,8 @@ void app_analyze(app *a);
 /* Records the current settings for undo, before a change. */
 void app_push_undo(app *a);
 bool app_pop_undo(app *a);
+/* Redo: re-applies what the last undo took back (false: nothing to redo). */
+bool app_redo(app *a);
 
 /* Status-line message until the next key. */
 void app_msg(app *a, bool error, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -248,6 +282,15 @@ void app_start_kurtosis(app *a);
 void app_start_histogram(app *a);
 bool app_poll_jobs(app *a);
 
+/* Jobs panel bookkeeping (tui/app_jobs.c). A take function states what its job produced
+ * (full and short form); the poll records it with the job in the history. */
+void app_job_result(app *a, const char *full, const char *brief);
+void app_history_add(app *a, const ls_job_info *info);
+/* True (and a status-line note) when a job of this kind is queued or running: Q, P, S and
+ * w are not started twice. */
+bool app_job_already(app *a, int kind, const char *what);
+/* Rows of the jobs panel: active jobs first, then the history. */
+int app_job_rows(const app *a);
 /* --imatrix FILE on the model just opened: act_energy at once, the imatrix error as a job
  * (tui/app_imatrix.c). Returns -1 with err on a bad file. */
 int app_open_imatrix(app *a, ls_error *err);

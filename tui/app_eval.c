@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "method/explain.h"
 #include "eval/ppl_text.h"
 #include "eval/quality_run.h"
 #include "io/result_json.h"
@@ -146,6 +147,8 @@ static eval_arg *new_eval_arg(app *a, const char *what, const char *text)
 
 void app_start_ppl(app *a, const char *text)
 {
+    if (app_job_already(a, JOB_PPL, "P perplexity"))
+        return;
     if (!a->an_ok) {
         app_msg(a, true, "P: no allocation to evaluate");
         return;
@@ -193,6 +196,8 @@ void app_start_ppl(app *a, const char *text)
 
 void app_start_sensi(app *a, const char *text)
 {
+    if (app_job_already(a, JOB_SENSI, "S sensitivity"))
+        return;
     eval_arg *ea = new_eval_arg(a, "S sensitivity", text);
     if (!ea)
         return;
@@ -256,6 +261,28 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     a->ppl_mem_pct = r->mem_pct;
     a->ppl_tok_s = q->seconds > 0 ? (double)q->tokens / q->seconds : 0;
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
+    char full[768], brief[160];
+    snprintf(full, sizeof full, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem",
+             a->ppl_fp, a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
+             ls_no_neg_zero(a->ppl_mem_pct, 3));
+    snprintf(brief, sizeof brief, "fp %.4f base %.4f cur %.4f %+.2f%% mem %+.3f%%", a->ppl_fp,
+             a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
+             ls_no_neg_zero(a->ppl_mem_pct, 3));
+    {
+        /* against fp: KLD and same-top rate of base and current with 95 % intervals, the
+         * verdict beside the memory (the quality run's numbers) */
+        const ls_quality_stats *b = &q->base, *c = &q->current;
+        snprintf(full, sizeof full,
+                 "PPL fp %.4f  base %.4f KLD %.4g+-%.2g top %.1f+-%.1f%%  "
+                 "cur %.4f KLD %.4g+-%.2g top %.1f+-%.1f%% (+- 95 %%)  %.255s",
+                 a->ppl_fp, b->ppl, b->kld_mean, LS_Z95 * b->kld_se, b->same_top_pct,
+                 LS_Z95 * b->same_top_se, c->ppl, c->kld_mean, LS_Z95 * c->kld_se,
+                 c->same_top_pct, LS_Z95 * c->same_top_se, q->verdict);
+        snprintf(brief, sizeof brief, "fp %.4f base %.4f cur %.4f KLD %.3g/%.3g mem %+.3f%%",
+                 a->ppl_fp, b->ppl, c->ppl, b->kld_mean, c->kld_mean,
+                 ls_no_neg_zero(a->ppl_mem_pct, 3));
+    }
+    app_job_result(a, full, brief);
     a->kld_known = true;
     a->kld_base = q->base;
     a->kld_cur = q->current;
@@ -293,6 +320,11 @@ static void take_sensi(app *a, const ls_job_info *info, sensi_result *r)
     }
     free_sensi_result(a->sensi);
     a->sensi = r;
+    char full[256], brief[128];
+    snprintf(full, sizeof full, "%d documents of %.120s, dataset %.40s", r->r.n_docs, r->text,
+             r->r.dataset);
+    snprintf(brief, sizeof brief, "%d documents, dataset %.40s", r->r.n_docs, r->r.dataset);
+    app_job_result(a, full, brief);
     app_analyze(a);
     app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents): E saves the CSV",
             r->text, r->r.seconds, r->r.n_docs);

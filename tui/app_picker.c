@@ -13,6 +13,7 @@ void app_open_picker(app *a)
     memset(&a->found, 0, sizeof a->found);
     ls_discover_hf_cache(NULL, &a->found);
     ls_discover_directory(NULL, &a->found);
+    ls_discover_bundled(&a->found);
     ls_found_list_sort(&a->found);
     wg_picker_open(&a->picker, (int)a->found.n);
     a->picker.active = a->found.n > 0;

@@ -125,6 +125,8 @@ static quant_arg *new_quant_arg(app *a, ls_error *err)
 
 void app_start_quantize(app *a)
 {
+    if (app_job_already(a, JOB_QUANT, "Q quantization"))
+        return;
     ls_error err;
     quant_arg *qa = new_quant_arg(a, &err);
     if (!qa) {
@@ -150,6 +152,8 @@ void app_start_quantize(app *a)
 
 void app_start_save_quant(app *a, const char *dir)
 {
+    if (app_job_already(a, JOB_QSAVE, "w (writing the quantized model)"))
+        return;
     ls_error err;
     quant_arg *qa = new_quant_arg(a, &err);
     if (!qa) {
@@ -226,6 +230,15 @@ bool app_take_quant(app *a, const ls_job_info *info, void *res)
         a->q_new = a->qm->n_last_quantized;
         a->q_seconds = a->qm->last_seconds;
         a->q_quant_meta = a->qm->quant_meta;
+        char full[256], brief[128];
+        snprintf(full, sizeof full,
+                 "%d quantized, %d reused  nominal %.3f MiB  stored %.3f MiB  err %.6g",
+                 a->q_new, a->q_tot.n_modules - a->q_new, a->q_tot.nominal_mib,
+                 a->q_tot.stored_mib, a->q_tot.fro_total);
+        snprintf(brief, sizeof brief, "%d new %d reused %.3f/%.3f MiB err %.6g", a->q_new,
+                 a->q_tot.n_modules - a->q_new, a->q_tot.nominal_mib, a->q_tot.stored_mib,
+                 a->q_tot.fro_total);
+        app_job_result(a, full, brief);
         if (info->state == LS_JOB_DONE)
             app_msg(a, false, "quantized %d modules (%d reused) in %.2f s: nominal %.3f MiB, "
                               "stored %.3f MiB, error %.6g",
@@ -238,6 +251,9 @@ bool app_take_quant(app *a, const ls_job_info *info, void *res)
             app_msg(a, true, "quantize: %s", info->error);
     } else if (r->saved) {
         app_msg(a, false, "saved the quantized model to %s", r->dir);
+        char full[256];
+        snprintf(full, sizeof full, "saved to %.200s", r->dir);
+        app_job_result(a, full, NULL);
     } else {
         app_msg(a, true, "save failed: %s", info->error);
     }

@@ -42,37 +42,36 @@ static void dump_screen(const char *path, bool append)
     fclose(f);
 }
 
-/* --session FILE: its model unless MODEL is given, with the rules of batch mode. */
-static void open_session(app *a)
+/* --session FILE: its model unless MODEL is given, with the rules of batch mode. Returns -1
+ * with err set when the session or its model cannot be opened. */
+static int open_session(app *a, ls_error *err_out)
 {
     const ls_options *o = a->opts;
     ls_session s;
     memset(&s, 0, sizeof s);
     ls_error err;
     if (ls_session_load(o->session, &s, &err) < 0) {
-        snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
-        app_msg(a, true, "session not loaded: press O to load another, o to open a model");
-        return;
+        *err_out = err;
+        return -1;
     }
     const char *path = o->model_path ? o->model_path : s.model_path;
-    if (app_open_session(a, path, &s, true, &err) < 0) {
-        snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
-        snprintf(a->path, sizeof a->path, "%s", path);
-        app_msg(a, true, "cannot open %s: press o to open another path", path);
-    } else if (!a->msg_error) {
+    int rc = app_open_session(a, path, &s, true, &err);
+    if (rc < 0)
+        *err_out = err;
+    else if (!a->msg_error)
         app_msg(a, false, "session %s resumed", o->session);
-    }
     ls_session_free(&s);
+    return rc;
 }
 
 /* The first thing to open: the session, the argument, else the default demo path when it
- * exists, else the picker of discovered models. */
-static void open_initial(app *a)
+ * exists, else the picker of discovered models. Runs before the terminal is taken: a
+ * session or path the user named that cannot be opened is refused (-1, err) so the caller
+ * prints one line and exits 2 without ever drawing a screen. */
+static int open_initial(app *a, ls_error *err_out)
 {
-    if (a->opts->session) {
-        open_session(a);
-        return;
-    }
+    if (a->opts->session)
+        return open_session(a, err_out);
     const char *path = a->opts->model_path;
     struct stat st;
     char demo[1024]; /* the size of app.path */
@@ -85,16 +84,22 @@ static void open_initial(app *a)
             a->prompt.active = false;
             app_msg(a, false, "no model given and no %s: press o to open one", demo);
         }
-        return;
+        return 0;
     }
     ls_error err;
     if (app_open(a, path, &err) < 0) {
+        if (a->opts->model_path) {
+            *err_out = err;
+            return -1;
+        }
+        /* the default demo failed: say so inside, the user named nothing */
         snprintf(a->load_error, sizeof a->load_error, "%s", err.msg);
         snprintf(a->path, sizeof a->path, "%s", path);
         app_msg(a, true, "cannot open %s: press o to open another path", path);
     } else if (app_open_imatrix(a, &err) < 0) {
         app_msg(a, true, "%s", err.msg);
     }
+    return 0;
 }
 
 /* One scripted step; returns reaction bits. */
@@ -184,6 +189,13 @@ int explorer_run(const ls_options *o, const ui_args *ua)
         script_free(&sc);
         return 2;
     }
+    if (open_initial(a, &err) < 0) {
+        fprintf(stderr, "layerscope: %s\n", err.msg);
+        app_free(a);
+        free(a);
+        script_free(&sc);
+        return 2;
+    }
     if (term_start(ua->no_display, msg, sizeof msg) < 0) {
         fprintf(stderr, "layerscope: %s\n", msg);
         app_free(a);
@@ -192,7 +204,6 @@ int explorer_run(const ls_options *o, const ui_args *ua)
         return 2;
     }
     view_apply_theme(a);
-    open_initial(a);
     if (ua->dump_screen) { /* start empty; dump steps append */
         FILE *f = fopen(ua->dump_screen, "w");
         if (f)

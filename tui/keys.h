@@ -18,7 +18,8 @@
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
-    A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
+    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(DETECT) A(DETECT_CLOSE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
     A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
@@ -37,6 +38,8 @@ typedef enum ls_action {
 #define LS_KEY_CONTEXTS(CTX)                                                                 \
     CTX(MAIN, "Main screen", CTX_NONE)                                                       \
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
+    CTX(SETS, "Boosted list screen", CTX_NONE)                                               \
+    CTX(DETECT, "Detection screen", CTX_MAIN)                                                \
     CTX(FRONTIER, "Frontier screen", CTX_MAIN)                                               \
     CTX(AGREE, "Agreement screen", CTX_MAIN)                                                 \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
@@ -78,7 +81,7 @@ typedef enum ls_key_context {
     KEY(MAIN, '6', "6", ACT_MODULE, NULL, "module type 1 .. 7: q k v o gate up down")                                       \
     KEY(MAIN, '7', "7", ACT_MODULE, NULL, "module type 1 .. 7: q k v o gate up down")                                     \
     KEY(MAIN, 'a', "a", ACT_HEATMAP, "a:heatmap", "toggle the heatmap of layers x 7 modules")    \
-    KEY(MAIN, 'l', "l", ACT_LOG, "l:log", "toggle linear / log bar scale")                        \
+    KEY(MAIN, 'l', "l", ACT_LOG, "l:log", "toggle linear / log scale of the sensitivity and error bars")                        \
     KEY(MAIN, '+', "+", ACT_TOPM_UP, "+-:top-m", "top-m up: keep fewer outliers (0 = all)")      \
     KEY(MAIN, '=', "=", ACT_TOPM_UP, NULL, "top-m up (same as +)")                                \
     KEY(MAIN, '-', "-", ACT_TOPM_DOWN, NULL, "top-m down (0 = all outliers)")                     \
@@ -102,24 +105,24 @@ typedef enum ls_key_context {
         "default text samples/eval.txt)")                                                   \
     KEY(MAIN, 'Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
-    KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, NULL,                                                    \
+    KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, "w:write",                                                    \
         "write the quantized model to a directory (asks for a path)")                      \
-    KEY(MAIN, 'P', "P", ACT_PPL, NULL,                                                           \
+    KEY(MAIN, 'P', "P", ACT_PPL, "P:ppl",                                                           \
         "perplexity, KLD and same top: fp, base, current (job; default samples/eval.txt)")    \
     KEY(MAIN, 'p', "p", ACT_PRECISION, NULL,                                               \
         "P's sequential stop: off, 0.2, 0.1, 0.05 (95 % half-width of the KLD change)")    \
-    KEY(MAIN, 'S', "S", ACT_SENSI, NULL,                                                         \
+    KEY(MAIN, 'S', "S", ACT_SENSI, "S:sensi",                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
-    KEY(MAIN, 'E', "E", ACT_SENSI_CSV, NULL,                                                     \
+    KEY(MAIN, 'E', "E", ACT_SENSI_CSV, "E:csv",                                                     \
         "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
     KEY(MAIN, 's', "s", ACT_SESSION_SAVE, "s:session",                                           \
         "save the session: model, settings, manual set, metrics, results (asks for a path)") \
-    KEY(MAIN, 'O', "O", ACT_SESSION_LOAD, NULL, "load a saved session (asks for a path)")        \
+    KEY(MAIN, 'O', "O", ACT_SESSION_LOAD, "O:load", "load a saved session (asks for a path)")        \
     KEY(MAIN, 'c', "c", ACT_CANCEL, "c:cancel", "cancel the selected job")                        \
     KEY(MAIN, 27, "Esc", ACT_CANCEL, NULL, "cancel the selected job")                             \
-    KEY(MAIN, 'J', "J", ACT_JOB_NEXT, NULL, "select the next job in the jobs panel")              \
+    KEY(MAIN, 'J', "J", ACT_JOB_NEXT, "J:job", "select the next job in the jobs panel")              \
     KEY(MAIN, 'o', "o", ACT_OPEN, "o:open", "open a model or profile: a path, or pick one found (Up/Down)")    \
-    KEY(MAIN, 't', "t", ACT_THEME, NULL, "colour theme: default, light, mono")                    \
+    KEY(MAIN, 't', "t", ACT_THEME, "t:theme", "colour theme: default, light, mono")                    \
     KEY(MAIN, 'T', "T", ACT_TARGET, "T:target",                                                  \
         "budget target (asks): 3.3 = bpp, 2500M = MiB, +5% = over the base; method mxq")  \
     KEY(MAIN, '<', "<", ACT_TARGET_DOWN, NULL,                                                \
@@ -131,8 +134,30 @@ typedef enum ls_key_context {
     KEY(MAIN, KEY_F(1), "F1", ACT_HELP, NULL, "this help screen")                                 \
     KEY(MAIN, 12, "^L", ACT_REDRAW, NULL, "redraw the screen")                                    \
     KEY(MAIN, 'q', "q", ACT_QUIT, "q:quit", "quit (asks first when jobs are running)")            \
-    KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer under the mouse; wheel scrolls") \
+    KEY(MAIN, KEY_MOUSE, "click", ACT_MOUSE, NULL, "select the layer, module tab or footer key under the mouse; wheel scrolls") \
+    KEY(MAIN, 18, "^R", ACT_REDO, "^R:redo", "redo what u undid")                       \
+    KEY(MAIN, '/', "/", ACT_JUMP, "/:jump", "jump to a layer (asks for its number)")    \
+    KEY(MAIN, 'z', "z", ACT_DETECT, "z:detect",                                         \
+        "detection view of the module: d and z per layer, trimmed mean, +/-threshold band") \
+    KEY(MAIN, 'f', "f", ACT_FILTER, "f:flagged",                                        \
+        "show only layers flagged in the selected module (boosted or an outlier), or all")  \
+    KEY(MAIN, 'R', "R", ACT_RESET, "R:reset",                                           \
+        "reset the settings to the paper's defaults (u undoes)")                           \
+    KEY(MAIN, 'L', "L", ACT_SETS, "L:list",                                             \
+        "list of every boosted matrix, and SensiBoost against KurtBoost as sets")        \
+    KEY(MAIN, 'K', "K", ACT_KURT_SCALE, "K:kscale",                                     \
+        "kurtosis bar scale: range (from min(3, smallest)), clip, log, zero; ':' marks 3") \
+    KEY(MAIN, KEY_F(2), "F2", ACT_FOOTER_MORE, NULL,                                    \
+        "next page of key hints in the footer (shown as F2:more when they do not all fit)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
+    KEY(DETECT, 'z', "z", ACT_DETECT_CLOSE, NULL, "close the detection view")          \
+    KEY(DETECT, 27, "Esc", ACT_DETECT_CLOSE, NULL, "close the detection view")         \
+    KEY(SETS, KEY_UP, "Up", ACT_SETS_UP, NULL, "previous boosted matrix")             \
+    KEY(SETS, 'k', "k", ACT_SETS_UP, NULL, "previous boosted matrix")                 \
+    KEY(SETS, KEY_DOWN, "Down", ACT_SETS_DOWN, NULL, "next boosted matrix")           \
+    KEY(SETS, 'j', "j", ACT_SETS_DOWN, NULL, "next boosted matrix")                   \
+    KEY(SETS, '\n', "Enter", ACT_SETS_GO, NULL, "go to that layer and module on the main screen") \
+    KEY(SETS, LS_KEY_OTHER, "other", ACT_SETS_CLOSE, NULL, "any other key closes the list") \
     KEY(HIST, 27, "Esc", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(FRONTIER, 'F', "F", ACT_FRONTIER, NULL, "close the frontier")             \
     KEY(FRONTIER, 27, "Esc", ACT_FRONTIER, NULL, "close the frontier")            \

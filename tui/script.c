@@ -13,8 +13,8 @@ static const struct {
     {"Tab", '\t'},          {"BTab", KEY_BTAB},     {"Enter", '\n'},      {"Esc", 27},
     {"Space", ' '},         {"Up", KEY_UP},         {"Down", KEY_DOWN},   {"Left", KEY_LEFT},
     {"Right", KEY_RIGHT},   {"PgUp", KEY_PPAGE},    {"PgDn", KEY_NPAGE},  {"Home", KEY_HOME},
-    {"End", KEY_END},       {"F1", KEY_F(1)},       {"Backspace", KEY_BACKSPACE},
-    {"C-u", 21},            {"C-l", 12},
+    {"End", KEY_END},       {"F1", KEY_F(1)},       {"F2", KEY_F(2)},       {"Backspace", KEY_BACKSPACE},
+    {"C-u", 21},            {"C-l", 12},            {"C-r", 18},
 };
 
 static int push(script *s, int *cap, script_step st)

@@ -15,6 +15,11 @@ void view_draw(app *a);
 int view_main_rows(const app *a);
 int view_layer_at(const app *a, int y, int x);
 
+/* The layers the list shows (all, or the flagged ones with the filter f) into out; their
+ * count. view_visible_index: the position of layer in that list (or the next one after). */
+int view_visible_layers(const app *a, int *out);
+int view_visible_index(const int *vis, int n, int layer);
+
 /* Parts, drawn by view_draw (view_main.c, view_panels.c, view_screens.c). */
 void view_header(app *a, wg_rect r);
 void view_layers(app *a, wg_rect r);
@@ -24,6 +29,12 @@ void view_jobs(app *a, wg_rect r);
 void view_status(app *a, wg_rect r);
 void view_help(app *a, wg_rect r);
 void view_histogram(app *a, wg_rect r);
+void view_sets(app *a, wg_rect r);
+void view_detect(app *a, wg_rect r);
+
+/* The kurtosis bar scales K cycles through (view_main.c explains each). */
+enum { KSCALE_RANGE, KSCALE_CLIP, KSCALE_LOG, KSCALE_ZERO, KSCALE_COUNT };
+const char *view_kurt_scale_name(int mode);
 void view_frontier(app *a, wg_rect r); /* view_frontier.c */
 void view_agreement(app *a, wg_rect r);
 

@@ -1,6 +1,7 @@
 /* The header and the main panel: per-layer bars of one module type, or the heatmap. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bar.h"
@@ -48,28 +49,59 @@ void view_header(app *a, wg_rect r)
     char params[32] = "?";
     if (a->an_ok && a->an->memory_known)
         fmt_count(params, sizeof params, (double)a->an->mem.params_linear);
-    wg_putf(stdscr, r.y, r.x, r.w, h, " %s (%s)  %d layers  %s linear params  base %s%s",
-            p->name, p->source, p->n_layers, params, ls_stop_get(s->base)->name,
-            a->kurt_pending ? "  [computing kurtosis]" : "");
+    /* line 2 in priority order, whole items only; what does not fit moves up to line 1 */
+    char items[6][96];
+    int n = 0;
+    snprintf(items[n++], sizeof items[0], "method %s (%s)", ls_method_name(s->method),
+             method_title(s));
+    snprintf(items[n++], sizeof items[0], "boosted %d of %d", a->an_ok ? a->an->n_boosted : 0,
+             p->n_layers * LS_N_MODULES);
     const char *mode = ls_settings_mode_label(s);
-    char extra[64] = "";
+    snprintf(items[n++], sizeof items[0], "mode %s", mode ? mode : "-");
+    snprintf(items[n++], sizeof items[0], "top-m %d%s", s->top_m, s->top_m == 0 ? " (all)" : "");
+    snprintf(items[n++], sizeof items[0], "stop %d: %s -> %s", s->boost_stop,
+             ls_stop_get(s->base)->name,
+             ls_stop_get(ls_boost_target(s->base, s->boost_stop))->name);
     if (s->ablation)
-        snprintf(extra, sizeof extra, "  seed %llu", (unsigned long long)s->seed);
-    int boosted = a->an_ok ? a->an->n_boosted : 0;
+        snprintf(items[n++], sizeof items[0], "seed %llu", (unsigned long long)s->seed);
+    char l1[512], l2[512];
+    snprintf(l2, sizeof l2, " %s", items[0]);
+    int k = 1;
+    for (; k < n; k++) {
+        if (wg_text_width(l2) + 2 + wg_text_width(items[k]) > r.w)
+            break;
+        size_t at = strlen(l2);
+        snprintf(l2 + at, sizeof l2 - at, "  %s", items[k]);
+    }
+    /* line 1 names the base unless the stop item (which names it) moves up */
+    bool stop_up = k <= 4;
+    snprintf(l1, sizeof l1, " %s (%s)  %d layers  %s linear params%s%s%s", p->name, p->source,
+             p->n_layers, params, stop_up ? "" : "  base ", stop_up ? "" : ls_stop_get(s->base)->name,
+             a->kurt_pending ? "  [computing kurtosis]" : "");
+    bool stop_shown = !stop_up;
+    for (; k < n; k++) {
+        if (wg_text_width(l1) + 2 + wg_text_width(items[k]) > r.w)
+            continue;
+        size_t at = strlen(l1);
+        snprintf(l1 + at, sizeof l1 - at, "  %s", items[k]);
+        stop_shown |= k == 4;
+    }
+    if (!stop_shown) { /* a long name left no room: at least the base */
+        size_t at = strlen(l1);
+        snprintf(l1 + at, sizeof l1 - at, "  base %s", ls_stop_get(s->base)->name);
+    }
     if (ls_method_is_budget(s->method)) { /* a budget method: its target, no boost stop */
         static const char *const unit[] = {"", "bpp", "MiB", "% over the base"};
-        int k = s->target_kind >= 0 && s->target_kind <= 3 ? s->target_kind : 0;
-        wg_putf(stdscr, r.y + 1, r.x, r.w, h,
-                " method %s (%s)  target %g %s  changed %d%s", ls_method_name(s->method),
-                method_title(s), s->target, unit[k], boosted,
-                a->an_ok && a->an->budget ? "" : "  [no allocation: see the status line]");
-        return;
+        int tk = s->target_kind >= 0 && s->target_kind <= 3 ? s->target_kind : 0;
+        snprintf(l1, sizeof l1, " %s (%s)  %d layers  %s linear params  base %s", p->name,
+                 p->source, p->n_layers, params, ls_stop_get(s->base)->name);
+        snprintf(l2, sizeof l2, " method %s (%s)  target %g %s  changed %d%s",
+                 ls_method_name(s->method), method_title(s), s->target, unit[tk],
+                 a->an_ok ? a->an->n_boosted : 0,
+                 a->an_ok && a->an->budget ? "" : "  [no allocation: see the status line]");
     }
-    wg_putf(stdscr, r.y + 1, r.x, r.w, h,
-            " method %s (%s)  mode %s  top-m %d%s  stop %d: %s -> %s  boosted %d%s",
-            ls_method_name(s->method), method_title(s), mode ? mode : "-", s->top_m,
-            s->top_m == 0 ? " (all)" : "", s->boost_stop, ls_stop_get(s->base)->name,
-            ls_stop_get(ls_boost_target(s->base, s->boost_stop))->name, boosted, extra);
+    wg_put(stdscr, r.y, r.x, r.w, h, l1);
+    wg_put(stdscr, r.y + 1, r.x, r.w, h, l2);
 }
 
 int view_main_rows(const app *a)
@@ -78,14 +110,41 @@ int view_main_rows(const app *a)
     return h > 0 ? h : 0;
 }
 
-/* Keeps the selected layer visible. */
-static void scroll_to_selection(app *a)
+/* The layers the list shows: all, or with the outliers-only filter (f) those whose matrix
+ * of the selected module is boosted or flagged by either metric. */
+static bool layer_flagged(const app *a, int l)
 {
-    int rows = view_main_rows(a), n = app_n_layers(a);
-    if (a->sel_layer < a->scroll)
-        a->scroll = a->sel_layer;
-    if (rows > 0 && a->sel_layer >= a->scroll + rows)
-        a->scroll = a->sel_layer - rows + 1;
+    if (!a->an_ok)
+        return true;
+    int m = a->module;
+    return a->an->boosted[LS_IDX(l, m)] || a->an->sensi[m].outlier[l] || a->an->kurt[m].outlier[l];
+}
+
+int view_visible_layers(const app *a, int *out)
+{
+    int n = 0;
+    for (int l = 0; l < app_n_layers(a); l++)
+        if (!a->only_outliers || layer_flagged(a, l))
+            out[n++] = l;
+    return n;
+}
+
+int view_visible_index(const int *vis, int n, int layer)
+{
+    for (int i = 0; i < n; i++)
+        if (vis[i] >= layer)
+            return i;
+    return n > 0 ? n - 1 : 0;
+}
+
+/* Keeps the selected layer visible (scroll counts visible rows). */
+static void scroll_to_selection(app *a, const int *vis, int n)
+{
+    int rows = view_main_rows(a), pos = view_visible_index(vis, n, a->sel_layer);
+    if (pos < a->scroll)
+        a->scroll = pos;
+    if (rows > 0 && pos >= a->scroll + rows)
+        a->scroll = pos - rows + 1;
     if (a->scroll > n - rows)
         a->scroll = n - rows;
     if (a->scroll < 0)
@@ -97,8 +156,10 @@ int view_layer_at(const app *a, int y, int x)
     wg_rect r = a->layout.main;
     if (a->layout.too_small || !wg_rect_contains(r, y, x) || y < r.y + LIST_TOP)
         return -1;
-    int l = a->scroll + (y - r.y - LIST_TOP);
-    return l < app_n_layers(a) ? l : -1;
+    int vis[LS_MAX_LAYERS];
+    int n = view_visible_layers(a, vis);
+    int i = a->scroll + (y - r.y - LIST_TOP);
+    return i < n ? vis[i] : -1;
 }
 
 /* Bar length for v within one module's series: linear v/max, or log between the smallest
@@ -141,9 +202,11 @@ static void tab_strip(app *a, wg_rect r, const char *right)
     for (int m = 0; m < LS_N_MODULES; m++) {
         attr_t at = m == a->module ? wg_attr(&a->style, WG_SELECTION) | A_BOLD
                                    : wg_attr(&a->style, WG_DEFAULT);
+        a->tab_x[m] = x;
         x += wg_putf(stdscr, r.y, x, r.x + r.w - x, at, " %d %s ", m + 1,
                      ls_module_short_name(m));
     }
+    a->tab_x[LS_N_MODULES] = x;
     int rw = wg_text_width(right);
     if (r.x + r.w - rw - 1 > x)
         wg_put(stdscr, r.y, r.x + r.w - rw - 1, rw, wg_attr(&a->style, WG_DIM), right);
@@ -164,7 +227,67 @@ static wg_role bar_role(const app *a, const ls_detection *d, bool used, int laye
     return d->outlier[layer] ? WG_THRESHOLD : WG_BAR;
 }
 
-static void draw_metric(app *a, int y, int x, int vw, int bw, double v, const scale *sc,
+/* Kurtosis bars (K cycles the scale). The normal value 3 is marked in every mode.
+ *   range: from min(smallest, 3) to the largest, so 3.0 .. 3.7 fills the bar
+ *   clip:  the same start, the end at 1.5x the 90th percentile's distance from it; longer
+ *          bars end in '>' (one layer that dwarfs the rest no longer flattens the others)
+ *   log:   log(1 + v - start) over log(1 + largest - start)
+ *   zero:  v / largest (the bars start at 0; the earlier view) */
+typedef struct kscale {
+    int mode;
+    double lo, hi;
+} kscale;
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static kscale kscale_of(const app *a, const double *metric, int module)
+{
+    kscale k = {a->kurt_scale, INFINITY, -INFINITY};
+    double v[LS_MAX_LAYERS];
+    int n = 0;
+    for (int l = 0; l < app_n_layers(a); l++) {
+        double x = metric[LS_IDX(l, module)];
+        if (isfinite(x))
+            v[n++] = x;
+    }
+    if (n == 0)
+        return k;
+    qsort(v, (size_t)n, sizeof v[0], cmp_double);
+    k.lo = v[0] < 3.0 ? v[0] : 3.0;
+    k.hi = v[n - 1];
+    if (k.mode == KSCALE_CLIP) {
+        double q90 = v[(n - 1) * 9 / 10], cap = k.lo + 1.5 * (q90 - k.lo);
+        if (cap > k.lo && cap < k.hi)
+            k.hi = cap;
+    }
+    return k;
+}
+
+static double kscale_frac(const kscale *k, double v, bool *clipped)
+{
+    *clipped = false;
+    if (!isfinite(v) || !(k->hi > k->lo) || !isfinite(k->lo))
+        return k->mode == KSCALE_ZERO && k->hi > 0 && isfinite(v) ? v / k->hi : 0;
+    switch (k->mode) {
+    case KSCALE_ZERO: return k->hi > 0 ? v / k->hi : 0;
+    case KSCALE_LOG: return log1p(v - k->lo) / log1p(k->hi - k->lo);
+    default:
+        *clipped = k->mode == KSCALE_CLIP && v > k->hi;
+        return *clipped ? 1 : (v - k->lo) / (k->hi - k->lo);
+    }
+}
+
+const char *view_kurt_scale_name(int mode)
+{
+    static const char *const names[] = {"range", "clip", "log", "zero"};
+    return mode >= 0 && mode < KSCALE_COUNT ? names[mode] : "?";
+}
+
+static void draw_metric(app *a, int y, int x, int vw, int bw, double v, double frac,
                         const ls_detection *d, bool used, int layer, bool pending, attr_t text)
 {
     char val[32];
@@ -176,7 +299,7 @@ static void draw_metric(app *a, int y, int x, int vw, int bw, double v, const sc
     wg_put(stdscr, y, x + (vw > w ? vw - w : 0), vw, text, val);
     wg_bar_kind kind;
     wg_role role = bar_role(a, d, used, layer, &kind);
-    wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, scale_frac(sc, v), kind, role);
+    wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, frac, kind, role);
 }
 
 /* The HQQ error of a quantized module; "~" and a dim bar once its config has changed. */
@@ -217,7 +340,8 @@ static void draw_bars(app *a, wg_rect r)
     bool use_s = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
     bool use_k = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
     char right[64];
-    snprintf(right, sizeof right, "%s scale  %s", a->log_scale ? "log" : "lin",
+    snprintf(right, sizeof right, "%s%s  kurt %s  %s", a->only_outliers ? "flagged  " : "",
+             a->log_scale ? "log" : "lin", view_kurt_scale_name(a->kurt_scale),
              ls_module_name(m));
     tab_strip(a, r, right);
 
@@ -233,15 +357,25 @@ static void draw_bars(app *a, wg_rect r)
     int xd = xl + (lerr ? half : 0);
     attr_t title = wg_attr(&a->style, WG_TITLE);
     wg_put(stdscr, r.y + 1, r.x, 6, title, "  lyr");
-    wg_putf(stdscr, r.y + 1, xs, half - 1, title, "%s%s",
-            p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity",
-            use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "");
-    wg_putf(stdscr, r.y + 1, xk, half - 1, title, "kurtosis%s",
-            use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "");
+    /* titles in full when the column has room, else a short form: never cut into the next */
+    const char *sdesc = use_s ? (s->mode == LS_DIFF_SUBTRACT ? " (subtract)" : " (divide)") : "";
+    const char *kdesc = use_k ? (s->mode == LS_DIFF_DIVIDE ? " (divide)" : " (subtract)") : "";
+    char ts[48], tk[48];
+    snprintf(ts, sizeof ts, "%s%s", p->sensitivity_label[0] ? p->sensitivity_label : "sensitivity",
+             sdesc);
+    if (wg_text_width(ts) > half - 1)
+        snprintf(ts, sizeof ts, "sensi%s", !use_s ? "" : s->mode == LS_DIFF_SUBTRACT ? " (sub)" : " (div)");
+    snprintf(tk, sizeof tk, "kurtosis%s", kdesc);
+    if (wg_text_width(tk) > half - 1)
+        snprintf(tk, sizeof tk, "kurt%s", !use_k ? "" : s->mode == LS_DIFF_DIVIDE ? " (div)" : " (sub)");
+    wg_put(stdscr, r.y + 1, xs, half - 1, title, ts);
+    wg_put(stdscr, r.y + 1, xk, half - 1, title, tk);
     if (a->q_known)
-        wg_put(stdscr, r.y + 1, xq, half - 1, title, "HQQ error (~ stale)");
+        wg_put(stdscr, r.y + 1, xq, half - 1, title,
+               half - 1 >= 19 ? "HQQ error (~ stale)" : "HQQ err (~stale)");
     if (lerr)
-        wg_put(stdscr, r.y + 1, xl, half - 1, title, "err in: L2 cos (P)");
+        wg_put(stdscr, r.y + 1, xl, half - 1, title,
+               half - 1 >= 18 ? "err in: L2 cos (P)" : "L2 cos (P)");
     if (dkl)
         wg_put(stdscr, r.y + 1, xd, half - 1, title, "measured dKL");
     wg_put(stdscr, r.y + 1, xc, cfg_w - 1, title, "config");
@@ -249,14 +383,19 @@ static void draw_bars(app *a, wg_rect r)
     for (int l = 0; lerr && l < a->layer_err_n; l++)
         lmax = a->layer_rel[l] > lmax ? a->layer_rel[l] : lmax;
 
-    scale ss = scale_of(a, p->sensitivity, m), sk = scale_of(a, p->kurtosis, m);
+    scale ss = scale_of(a, p->sensitivity, m);
+    kscale sk = kscale_of(a, p->kurtosis, m);
     scale sq = scale_of(a, a->q_err, m);
     scale sd = scale_of(a, p->measured_dkl ? p->measured_dkl : p->sensitivity, m);
-    int rows = view_main_rows(a);
+    int rows = view_main_rows(a), vis[LS_MAX_LAYERS];
+    int nvis = view_visible_layers(a, vis);
+    if (nvis == 0)
+        wg_put(stdscr, r.y + LIST_TOP, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
+               "no layer of this module is flagged (f shows every layer)");
     for (int row = 0; row < rows; row++) {
-        int l = a->scroll + row;
-        if (l >= p->n_layers)
+        if (a->scroll + row >= nvis)
             break;
+        int l = vis[a->scroll + row];
         int y = r.y + LIST_TOP + row;
         int i = LS_IDX(l, m);
         bool sel = l == a->sel_layer;
@@ -267,16 +406,26 @@ static void draw_bars(app *a, wg_rect r)
         wg_putf(stdscr, y, r.x, 4, text, "%s%3d", sel ? ">" : " ", l);
         wg_put(stdscr, y, r.x + 4, 1,
                boosted ? wg_attr(&a->style, WG_OUTLIER) : text, boosted ? VIEW_MARK_BOOSTED : " ");
-        draw_metric(a, y, xs, vw, bw, p->sensitivity[i], &ss, &an->sensi[m], use_s, l, false,
-                    text);
-        draw_metric(a, y, xk, vw, bw, p->kurtosis[i], &sk, &an->kurt[m], use_k, l,
+        draw_metric(a, y, xs, vw, bw, p->sensitivity[i], scale_frac(&ss, p->sensitivity[i]),
+                    &an->sensi[m], use_s, l, false, text);
+        bool clipped;
+        double kf = kscale_frac(&sk, p->kurtosis[i], &clipped);
+        draw_metric(a, y, xk, vw, bw, p->kurtosis[i], kf, &an->kurt[m], use_k, l,
                     a->kurt_pending, text);
+        if (isfinite(p->kurtosis[i])) {
+            bool unused;
+            wg_bar_mark(stdscr, &a->style, y, xk + vw + 1, bw, kscale_frac(&sk, 3.0, &unused),
+                        WG_THRESHOLD);
+            if (clipped)
+                wg_bar_clipped(stdscr, &a->style, y, xk + vw + 1, bw, WG_OUTLIER);
+        }
         if (a->q_known)
             draw_qerr(a, y, xq, vw, bw, i, &sq, text);
         if (lerr && l < a->layer_err_n) /* the current allocation's error at the layer's output */
             draw_layer_err(a, y, xl, half, a->layer_rel[l], a->layer_cos[l], lmax, text);
         if (dkl)
-            draw_metric(a, y, xd, vw, bw, p->measured_dkl ? p->measured_dkl[i] : NAN, &sd,
+            draw_metric(a, y, xd, vw, bw, p->measured_dkl ? p->measured_dkl[i] : NAN,
+                        scale_frac(&sd, p->measured_dkl ? p->measured_dkl[i] : NAN),
                         &an->sensi[m], false, l, a->measure_pending, text);
         const char *base = ls_stop_get(s->base)->name;
         if (boosted)
@@ -310,11 +459,12 @@ static void draw_heatmap(app *a, wg_rect r)
     scale sc[LS_N_MODULES];
     for (int m = 0; m < LS_N_MODULES; m++)
         sc[m] = scale_of(a, metric, m);
-    int rows = view_main_rows(a);
+    int rows = view_main_rows(a), vis[LS_MAX_LAYERS];
+    int nvis = view_visible_layers(a, vis);
     for (int row = 0; row < rows; row++) {
-        int l = a->scroll + row;
-        if (l >= p->n_layers)
+        if (a->scroll + row >= nvis)
             break;
+        int l = vis[a->scroll + row];
         int y = r.y + LIST_TOP + row;
         bool sel = l == a->sel_layer;
         attr_t text = sel ? wg_attr(&a->style, WG_SELECTION) : wg_attr(&a->style, WG_DEFAULT);
@@ -354,7 +504,8 @@ void view_layers(app *a, wg_rect r)
                 "CSV; q quits. The bundled demo is samples/demo (see LAYERSCOPE_SAMPLES).");
         return;
     }
-    scroll_to_selection(a);
+    int vis[LS_MAX_LAYERS];
+    scroll_to_selection(a, vis, view_visible_layers(a, vis));
     if (a->heatmap)
         draw_heatmap(a, r);
     else

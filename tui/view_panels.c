@@ -71,7 +71,8 @@ void view_memory(app *a, wg_rect r)
                 v.base_mib, v.bpp, v.mib);
         int x = r.x + 8;
         x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, delta_at,
-                     "delta %+.3f MiB  extra %+.4f %%", v.delta_mib, v.extra_pct);
+                     "delta %+.3f MiB  extra %+.4f %%", ls_no_neg_zero(v.delta_mib, 3),
+                     ls_no_neg_zero(v.extra_pct, 4));
         if (a->an->budget) /* the budget methods: target against used */
             x += wg_putf(stdscr, r.y + 1, x, r.x + r.w - x, d, " | target %.4f bpp, used %.2f %%",
                          a->an->budget_bpp, 100.0 * v.mib / a->an->budget_mib);
@@ -84,7 +85,7 @@ void view_memory(app *a, wg_rect r)
     wg_putf(stdscr, r.y + 2, r.x + 1, r.w - 2, d, "current          %.4f bpp  %12.3f MiB",
             v.bpp, v.mib);
     wg_putf(stdscr, r.y + 3, r.x + 1, r.w - 2, delta_at, "delta %+.3f MiB  extra %+.4f %%",
-            v.delta_mib, v.extra_pct);
+            ls_no_neg_zero(v.delta_mib, 3), ls_no_neg_zero(v.extra_pct, 4));
     if (a->an->budget) /* the budget methods: target against used */
         wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d,
                 "target   %.4f bpp  %12.3f MiB  used %.2f %%, %d changed", a->an->budget_bpp,
@@ -93,138 +94,6 @@ void view_memory(app *a, wg_rect r)
         wg_putf(stdscr, r.y + 4, r.x + 1, r.w - 2, d, "boosted %d of %d matrices",
                 a->an->n_boosted, a->an->n_layers * LS_N_MODULES);
     wg_put(stdscr, r.y + 5, r.x + 1, r.w - 2, d, model);
-}
-
-static void fmt_secs(char *buf, size_t cap, double s)
-{
-    if (s < 0)
-        snprintf(buf, cap, "?");
-    else if (s < 60)
-        snprintf(buf, cap, "%.1fs", s);
-    else
-        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
-}
-
-/* A finished quantization: modules quantized and reused by the run, nominal vs stored size,
- * the total error and the time (a cancelled run shows what it kept). */
-static void quant_totals(const app *a, const ls_job_info *j, const char *el, char *buf,
-                         size_t cap)
-{
-    const ls_qtotals *t = &a->q_tot;
-    const char *st = j->state == LS_JOB_DONE ? "" : j->state == LS_JOB_CANCELLED ? "cancelled: "
-                                                                                  : "failed: ";
-    snprintf(buf, cap, "%s%d quantized, %d reused  nominal %.3f MiB  stored %.3f MiB  err %.6g  %s",
-             st, a->q_new, t->n_modules - a->q_new, t->nominal_mib, t->stored_mib,
-             t->fro_total, el);
-}
-
-/* The paper's central comparison: PPL of fp, base and current, and against fp the KLD and
- * same-top rate of base and current with 95 % intervals, the verdict beside the memory it
- * costs (issue 10). */
-static void ppl_line(const app *a, const char *el, char *buf, size_t cap)
-{
-    if (!a->kld_known) {
-        snprintf(buf, cap, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem  %s",
-                 a->ppl_fp, a->ppl_base, a->ppl_cur, a->ppl_delta_pct, a->ppl_mem_pct, el);
-        return;
-    }
-    const ls_quality_stats *b = &a->kld_base, *c = &a->kld_cur;
-    snprintf(buf, cap,
-             "PPL fp %.4f  base %.4f KLD %.4g+-%.2g top %.1f+-%.1f%%  "
-             "cur %.4f KLD %.4g+-%.2g top %.1f+-%.1f%% (+- 95 %%)  %.255s  "
-             "[%.150s, %.16s]",
-             a->ppl_fp, b->ppl, b->kld_mean, LS_Z95 * b->kld_se, b->same_top_pct,
-             LS_Z95 * b->same_top_se, c->ppl, c->kld_mean, LS_Z95 * c->kld_se,
-             c->same_top_pct, LS_Z95 * c->same_top_se, a->kld_verdict, a->kld_info, el);
-}
-
-void view_jobs(app *a, wg_rect r)
-{
-    wg_clear_rect(stdscr, r, A_NORMAL);
-    attr_t t = wg_attr(&a->style, WG_TITLE), d = wg_attr(&a->style, WG_DEFAULT);
-    int x0 = r.x + 6, w = r.w - 6;
-    wg_put(stdscr, r.y, r.x, 5, t, "Jobs");
-    if (a->n_jobs == 0) {
-        wg_put(stdscr, r.y, x0, w, wg_attr(&a->style, WG_DIM),
-               "none running (kurtosis runs on open; Q quantizes, P perplexity, S sensitivity)");
-        return;
-    }
-    int y = r.y;
-    for (int i = 0; i < a->n_jobs && y < r.y + r.h; i++, y++) {
-        const ls_job_info *j = &a->job[i];
-        /* rows this job may use: its own, plus what the remaining jobs leave spare */
-        int left = r.y + r.h - y, rest = a->n_jobs - i - 1;
-        int rows = left - rest > 1 ? left - rest : 1;
-        char line[768] = "";
-        attr_t at = i == a->job_sel ? wg_attr(&a->style, WG_SELECTION) : d;
-        int x = x0 + wg_putf(stdscr, y, x0, 12, at, "%-11.11s ", j->name);
-        char el[16], eta[16];
-        fmt_secs(el, sizeof el, j->elapsed);
-        fmt_secs(eta, sizeof eta, j->eta);
-        if (j->state == LS_JOB_RUNNING) {
-            double f = j->progress.total > 0 ? (double)j->progress.done / j->progress.total : 0;
-            int gw = w / 3 < 12 ? 12 : w / 3;
-            wg_gauge_draw(stdscr, &a->style, y, x, gw, f, WG_GAUGE_OK);
-            x += gw + 1;
-            wg_putf(stdscr, y, x, r.x + r.w - x, d, "ETA %s  %s", eta, j->progress.what);
-        } else if (j->state == LS_JOB_QUEUED) {
-            wg_put(stdscr, y, x, r.x + r.w - x, d, "queued");
-        } else if ((j->id == a->q_job_id && j->kind == JOB_QUANT) ||
-                   (j->id == a->ppl_job_id && j->kind == JOB_PPL && a->ppl_known)) {
-            if (j->kind == JOB_QUANT)
-                quant_totals(a, j, el, line, sizeof line);
-            else
-                ppl_line(a, el, line, sizeof line);
-            y += wg_wrap(stdscr, y, x, r.x + r.w - x, rows,
-                         wg_attr(&a->style, j->state == LS_JOB_FAILED ? WG_ERROR : WG_DEFAULT),
-                         line) - 1;
-        } else if (j->state == LS_JOB_DONE) {
-            wg_putf(stdscr, y, x, r.x + r.w - x, d, "done in %s", el);
-        } else {
-            wg_putf(stdscr, y, x, r.x + r.w - x,
-                    wg_attr(&a->style, j->state == LS_JOB_FAILED ? WG_ERROR : WG_DIM), "%s",
-                    j->error);
-        }
-    }
-}
-
-void view_status(app *a, wg_rect r)
-{
-    attr_t st = wg_attr(&a->style, WG_STATUS);
-    wg_blank(stdscr, r.y, r.x, r.w, st);
-    if (a->prompt.active) {
-        wg_prompt_draw(stdscr, &a->style, r.y, r.x, r.w, &a->prompt);
-        return;
-    }
-    int x = r.x;
-    if (a->confirm_quit) {
-        wg_put(stdscr, r.y, x, r.w, wg_attr(&a->style, WG_ERROR),
-               " Jobs are running. Quit anyway? (y/n) ");
-        return;
-    }
-    if (a->msg[0]) {
-        x += wg_putf(stdscr, r.y, x, r.w, wg_attr(&a->style, a->msg_error ? WG_ERROR : WG_STATUS),
-                     " %s ", a->msg);
-        x += 1;
-    }
-    /* help and quit first, so they show on the narrowest screen; then table order */
-    for (int pass = 0; pass < 2; pass++)
-        for (int i = 0; i < ls_n_keys; i++) {
-            const char *hint = ls_keys[i].hint;
-            bool first = ls_keys[i].action == ACT_HELP || ls_keys[i].action == ACT_QUIT;
-            if (!hint || first != (pass == 0))
-                continue;
-            int hw = wg_text_width(hint) + 1;
-            if (x + hw > r.x + r.w)
-                return;
-            const char *colon = strchr(hint, ':');
-            int kl = colon ? (int)(colon - hint) : 0;
-            char keys[16];
-            snprintf(keys, sizeof keys, "%.*s", kl, hint);
-            x += 1;
-            x += wg_put(stdscr, r.y, x, kl, st | A_BOLD, keys);
-            x += wg_put(stdscr, r.y, x, r.x + r.w - x, st, colon ? colon : hint);
-        }
 }
 
 static void too_small(app *a)
@@ -240,9 +109,28 @@ static void too_small(app *a)
         wg_put(stdscr, y + 2, 0, COLS, A_NORMAL, "enlarge it, or q to quit");
 }
 
+/* Rows the detail text needs at the stacked layout's width (-1: nothing to explain). */
+static int detail_need(const app *a)
+{
+    if (!a->profile || !a->an_ok)
+        return -1;
+    ls_explain e;
+    ls_explain_matrix(a->profile, a->an, a->sel_layer, a->module, &e);
+    int need = 0;
+    for (int i = 0; i < e.n_lines; i++)
+        need += wg_wrap_rows(e.line[i], COLS - 2);
+    int i = LS_IDX(a->sel_layer, a->module);
+    return need + (a->q_known && a->q_stop[i] >= 0);
+}
+
 void view_draw(app *a)
 {
-    wg_layout_compute(LINES, COLS, &a->layout);
+    /* the detail panel takes the rows the selected matrix's text needs; the rest goes to
+     * the layer rows (the selection stays in view when the list changes length) */
+    int need = detail_need(a);
+    /* the jobs history asks for a row per entry, plus one when the newest result wraps */
+    int jobs_need = app_job_rows(a) + (a->n_history > 0 && wg_text_width(a->history[0].full) > COLS - 20);
+    wg_layout_compute_fit(LINES, COLS, need, jobs_need, &a->layout);
     if (a->layout.too_small) {
         too_small(a);
         return;
@@ -253,6 +141,12 @@ void view_draw(app *a)
     if (a->screen == SCREEN_HELP) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_help(a, body);
+    } else if (a->screen == SCREEN_DETECT) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_detect(a, body);
+    } else if (a->screen == SCREEN_SETS) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_sets(a, body);
     } else if (a->screen == SCREEN_HIST) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_histogram(a, body);

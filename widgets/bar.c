@@ -72,3 +72,18 @@ const char *wg_shade(const wg_style *st, double v)
     int i = (int)lround(v * 9);
     return ascii[i];
 }
+
+void wg_bar_mark(WINDOW *w, const wg_style *st, int y, int x, int width, double frac,
+                 wg_role role)
+{
+    if (width <= 0 || !(frac >= 0 && frac <= 1))
+        return;
+    int cx = (int)(frac * (width - 1) + 0.5);
+    wg_put(w, y, x + cx, 1, wg_attr(st, role), st->unicode ? "\u2506" : ":");
+}
+
+void wg_bar_clipped(WINDOW *w, const wg_style *st, int y, int x, int width, wg_role role)
+{
+    if (width > 0)
+        wg_put(w, y, x + width - 1, 1, wg_attr(st, role) | A_BOLD, ">");
+}

@@ -16,6 +16,15 @@ typedef enum wg_bar_kind { WG_BAR_NORMAL, WG_BAR_OUTLIER } wg_bar_kind;
 void wg_bar_draw(WINDOW *w, const wg_style *st, int y, int x, int width, double frac,
                  wg_bar_kind kind, wg_role role);
 
+/* A reference mark inside a bar of width columns at (y, x): the cell at frac (e.g. where
+ * kurtosis 3, the normal value, falls) gets ':' (ASCII) or a dotted rule (UTF-8) in role,
+ * over the bar or the blank. Nothing when frac is outside [0, 1]. */
+void wg_bar_mark(WINDOW *w, const wg_style *st, int y, int x, int width, double frac,
+                 wg_role role);
+
+/* A bar cut at the scale's end: its last cell becomes '>' in role. */
+void wg_bar_clipped(WINDOW *w, const wg_style *st, int y, int x, int width, wg_role role);
+
 /* The fill character of a bar kind ("#", "|", a UTF-8 block). */
 const char *wg_bar_fill(const wg_style *st, wg_bar_kind kind);
 

@@ -158,3 +158,32 @@ int wg_wrap_rows(const char *s, int maxw)
 {
     return wrap_lines(s, maxw, 1 << 20, NULL, NULL);
 }
+
+typedef struct fit_ctx {
+    char *out;
+    size_t cap;
+} fit_ctx;
+
+static void keep_first(void *vc, int row, const char *line)
+{
+    fit_ctx *c = vc;
+    if (row == 0)
+        snprintf(c->out, c->cap, "%s", line);
+}
+
+bool wg_fit_words(const char *s, int maxw, char *out, size_t cap)
+{
+    if (cap)
+        out[0] = '\0';
+    fit_ctx c = {out, cap};
+    if (wrap_lines(s, maxw, 1, keep_first, &c) == 0)
+        return !*s;
+    /* everything fit when the rest of s is blank */
+    const char *rest = s;
+    while (*rest == ' ')
+        rest++;
+    rest += strlen(out);
+    while (*rest == ' ')
+        rest++;
+    return *rest == '\0' && wg_text_width(out) <= maxw;
+}

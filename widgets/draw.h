@@ -4,6 +4,8 @@
 #define WG_DRAW_H
 
 #include <curses.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef struct wg_rect {
     int y, x, h, w;
@@ -28,6 +30,10 @@ void wg_clear_rect(WINDOW *w, wg_rect r, attr_t attr);
 /* Word-wraps s into rows y.. of width maxw, at most max_rows rows; returns rows used.
  * A word longer than the width is cut. */
 int wg_wrap(WINDOW *w, int y, int x, int maxw, int max_rows, attr_t attr, const char *s);
+
+/* The first wrapped line of s at width maxw into out: whole words only, so a number is
+ * never cut. Returns true when all of s fit. */
+bool wg_fit_words(const char *s, int maxw, char *out, size_t cap);
 
 /* Rows wg_wrap would use for s at width maxw (no drawing). */
 int wg_wrap_rows(const char *s, int maxw);

@@ -14,6 +14,11 @@ static int clamp(int v, int lo, int hi)
 
 void wg_layout_compute(int rows, int cols, wg_layout *out)
 {
+    wg_layout_compute_fit(rows, cols, -1, -1, out);
+}
+
+void wg_layout_compute_fit(int rows, int cols, int detail_need, int jobs_need, wg_layout *out)
+{
     memset(out, 0, sizeof *out);
     out->rows = rows;
     out->cols = cols;
@@ -42,6 +47,14 @@ void wg_layout_compute(int rows, int cols, wg_layout *out)
     int jobs_h = rows >= 40 ? 4 : 2;
     int mem_h = 2;
     int detail_h = rows >= 40 ? 10 : rows >= 30 ? 8 : 7;
+    if (detail_need >= 0) {
+        int saved = detail_h - clamp(detail_need, 3, detail_h);
+        detail_h -= saved;
+        for (int k = 0; k < 2 && saved > 0 && jobs_need > jobs_h; k++) {
+            jobs_h++; /* up to two saved lines to the jobs history */
+            saved--;
+        }
+    }
     int main_h = body_h - jobs_h - mem_h - detail_h;
     out->main = rect(body_y, 0, main_h, cols);
     out->detail = rect(body_y + main_h, 0, detail_h, cols);

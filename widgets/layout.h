@@ -22,6 +22,11 @@ typedef struct wg_layout {
 
 void wg_layout_compute(int rows, int cols, wg_layout *out);
 
+/* The same, with the detail panel of the stacked layout shrunk to the rows its text needs
+ * (detail_need, at least 3; < 0: the default height), the lines saved going to the layer
+ * list; the jobs panel takes up to two of those lines when its history needs them (jobs_need). */
+void wg_layout_compute_fit(int rows, int cols, int detail_need, int jobs_need, wg_layout *out);
+
 /* The panels as an array (header, main, detail, memory, jobs, status), for tests. */
 #define WG_LAYOUT_N_RECTS 6
 void wg_layout_rects(const wg_layout *l, wg_rect out[WG_LAYOUT_N_RECTS]);

@@ -57,15 +57,20 @@ static void job_free(job *j)
     free(j);
 }
 
-/* Drops finished jobs the UI has taken beyond the last few kept for display. Locked. */
+/* Drops the oldest finished jobs the UI has taken, keeping the newest few for display.
+ * (Counting from the head kept the oldest and freed the newest: a finished job's line
+ * vanished behind old ones.) Locked. */
 static void prune(ls_jobs *q)
 {
     int kept = 0;
-    for (job **pp = &q->head; *pp;) {
+    for (job *j = q->head; j; j = j->next)
+        kept += finished(j) && j->taken;
+    for (job **pp = &q->head; *pp && kept > KEEP_FINISHED;) {
         job *j = *pp;
-        if (finished(j) && j->taken && ++kept > KEEP_FINISHED) {
+        if (finished(j) && j->taken) {
             *pp = j->next;
             job_free(j);
+            kept--;
         } else {
             pp = &j->next;
         }

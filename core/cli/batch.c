@@ -9,6 +9,7 @@
 #include "base/atomic_write.h"
 #include "base/mapfile.h"
 #include "cli/batch_eval.h"
+#include "method/explain.h"
 #include "nn/blas_check.h"
 #include "io/discover.h"
 #include "quant/fnorm.h"
@@ -27,14 +28,10 @@
 #include "base/version.h"
 #include "method/mxq.h"
 
+/* The explorer's number format (method/explain.h) with 7 significant digits. */
 static void fmt_metric(char *buf, size_t cap, double v)
 {
-    if (!isfinite(v))
-        snprintf(buf, cap, "%s", isnan(v) ? "n/a" : (v > 0 ? "inf" : "-inf"));
-    else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e6))
-        snprintf(buf, cap, "%.4e", v);
-    else
-        snprintf(buf, cap, "%.6f", v);
+    ls_fmt_sig(buf, (int)cap, v, 7);
 }
 
 static const char *method_label(const ls_settings *s)
@@ -136,7 +133,7 @@ static void print_memory(FILE *out, const ls_profile *p, const ls_analysis *a)
     fprintf(out, "  base     %-7s %8.4f bpp %12.2f MiB\n", ls_stop_get(a->settings.base)->name,
             v.base_bpp, v.base_mib);
     fprintf(out, "  current          %8.4f bpp %12.2f MiB  %+.2f MiB  extra %+.4f %%\n", v.bpp,
-            v.mib, v.delta_mib, v.extra_pct);
+            v.mib, ls_no_neg_zero(v.delta_mib, 2), ls_no_neg_zero(v.extra_pct, 4));
     if (a->budget)
         fprintf(out, "  target           %8.4f bpp %12.2f MiB  (the allocation uses %.4f %% of "
                      "it)\n", a->budget_bpp, a->budget_mib, 100.0 * v.mib / a->budget_mib);
@@ -511,6 +508,7 @@ int ls_batch_list_models(const char *dir, FILE *out)
     ls_found_list l = {0};
     ls_discover_hf_cache(NULL, &l);
     ls_discover_directory(dir, &l);
+    ls_discover_bundled(&l);
     ls_found_list_sort(&l);
     if (l.n == 0)
         fprintf(out, "no models found in the Hugging Face cache or in %s\n", dir ? dir : ".");

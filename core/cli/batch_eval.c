@@ -1,4 +1,5 @@
 #include "cli/batch_eval.h"
+#include "method/explain.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -169,7 +170,8 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
         print_one(out, "base", &cmp->base, pp.llamacpp);
         print_one(out, "current", &cmp->current, pp.llamacpp);
         fprintf(out, "current vs base %+.2f %%, vs fp %+.2f %%, for %+.4f %% memory\n",
-                cmp->delta_pct, cmp->delta_fp_pct, a->memory_known ? a->mem.extra_pct : NAN);
+                ls_no_neg_zero(cmp->delta_pct, 2), ls_no_neg_zero(cmp->delta_fp_pct, 2),
+                a->memory_known ? ls_no_neg_zero(a->mem.extra_pct, 4) : NAN);
     }
     free(base);
     free(loaded_cfg);

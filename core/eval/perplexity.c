@@ -237,36 +237,23 @@ typedef struct eval_state {
     bool have_running;
 } eval_state;
 
-static void fmt_eta(double s, char *buf, size_t cap)
-{
-    if (!(s >= 0) || s > 1e7) {
-        snprintf(buf, cap, "?");
-        return;
-    }
-    long t = (long)(s + 0.5);
-    if (t >= 3600)
-        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
-}
-
-/* Publishes "[i]value  N tok/s  ETA m:ss"; true on cancel. frac: share of the current
- * batch's forward already done. */
+/* Publishes "label: window i/N, PPL so far v, r tok/s"; true on cancel. frac: share of the
+ * current batch's forward already done. (The ETA is the jobs panel's, over all steps.) */
 static bool publish(eval_state *s, double frac)
 {
     if (!s->progress)
         return false;
     double done_tok = (double)s->tokens_done + frac * (double)s->batch_tokens;
     double el = now() - s->t0, rate = el > 0 ? done_tok / el : 0;
-    char eta[32], what[96];
+    char what[96];
     const char *lab = s->p->label ? s->p->label : "";
-    fmt_eta(rate > 0 ? ((double)s->tokens_total - done_tok) / rate : -1, eta, sizeof eta);
     if (s->have_running)
-        snprintf(what, sizeof what, "%.16s%s[%lld]%.4f  %.0f tok/s  ETA %s", lab,
-                 *lab ? " " : "", (long long)s->windows_done, s->running, rate, eta);
+        snprintf(what, sizeof what, "%.16s%swindow %lld/%lld, PPL so far %.4f, %.0f tok/s", lab,
+                 *lab ? ": " : "", (long long)s->windows_done, (long long)s->n_windows,
+                 s->running, rate);
     else
-        snprintf(what, sizeof what, "%.16s%sperplexity: %.0f tok/s  ETA %s", lab,
-                 *lab ? " " : "", rate, eta);
+        snprintf(what, sizeof what, "%.16s%sperplexity, %.0f tok/s", lab, *lab ? ": " : "",
+                 rate);
     int64_t units = s->n_windows * (s->n_layers + 1);
     int64_t done = s->windows_done * (s->n_layers + 1) +
                    (int64_t)(frac * (double)(s->batch_windows * (s->n_layers + 1)));

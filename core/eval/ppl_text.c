@@ -229,6 +229,38 @@ void ls_ppl_compare_free(ls_ppl_compare *c)
     ls_ppl_result_free(&c->current);
 }
 
+/* One overall progress across the steps: each evaluation weighs 1000, quantizing weighs
+ * 1000 x the share of the model's linear weights it has to quantize (reused modules are
+ * free). A rough cost model, but monotone: the ETA no longer restarts per step. */
+#define PHASE_EVAL 1000
+static void plan_phases(const ls_model *m, const ls_qmodel *qm, const unsigned char *cfgs[2],
+                        int64_t start[5], int64_t weight[5], int *n_phases, int64_t *total)
+{
+    int k = 0;
+    int64_t at = 0, all = 0;
+    start[k] = at, weight[k] = PHASE_EVAL, at += weight[k++]; /* fp */
+    const unsigned char *prev = NULL; /* the configs the cache holds after a step */
+    for (int c = 0; c < 2; c++) {
+        if (!cfgs[c])
+            continue;
+        int64_t e = ls_qmodel_pending_elems(prev ? NULL : qm, m, cfgs[c], &all);
+        if (prev) { /* after the previous step the cache holds prev: count what differs */
+            e = 0;
+            for (int i = 0; i < m->cfg.n_layers * LS_N_MODULES; i++) {
+                const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
+                if (t && prev[i] != cfgs[c][i])
+                    e += t->n_elems;
+            }
+        }
+        start[k] = at, weight[k] = all > 0 ? (int64_t)((double)PHASE_EVAL * e / all) : 0;
+        at += weight[k++];
+        prev = cfgs[c];
+        start[k] = at, weight[k] = PHASE_EVAL, at += weight[k++];
+    }
+    *n_phases = k;
+    *total = at;
+}
+
 int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_path,
                        const ls_ppl_params *params, ls_text_mode mode,
                        const unsigned char *base_cfg, const unsigned char *cur_cfg,
@@ -263,21 +295,31 @@ int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *e
         if (!qm)
             goto done;
     }
+    const unsigned char *cfgs[2] = {base_cfg, cur_cfg};
+    int64_t ph_start[5], ph_weight[5], ph_total;
+    int n_ph, ph = 0;
+    plan_phases(m, qm, cfgs, ph_start, ph_weight, &n_ph, &ph_total);
+    ls_progress_phases(progress, ph_total, n_ph);
     p = *params;
     p.label = "fp";
+    ls_progress_phase(progress, ph + 1, ph_start[ph], ph_weight[ph]);
+    ph++;
     if (ls_ppl_eval(m, NULL, ids, n, bos, &p, progress, on_window, cb_ctx, &c.fp, err) < 0)
         goto done;
     c.have_fp = true;
-    const unsigned char *cfgs[2] = {base_cfg, cur_cfg};
     ls_ppl_result *res[2] = {&c.base, &c.current};
     bool *have[2] = {&c.have_base, &c.have_current};
     const char *labels[2] = {"base", "current"};
     for (int k = 0; k < 2; k++) {
         if (!cfgs[k])
             continue;
+        ls_progress_phase(progress, ph + 1, ph_start[ph], ph_weight[ph]);
+        ph++;
         if (ls_qmodel_quantize(qm, m, cfgs[k], threads, progress, err) < 0)
             goto done;
         p.label = labels[k];
+        ls_progress_phase(progress, ph + 1, ph_start[ph], ph_weight[ph]);
+        ph++;
         if (ls_ppl_eval(m, qm, ids, n, bos, &p, progress, on_window, cb_ctx, res[k], err) < 0)
             goto done;
         *have[k] = true;
@@ -295,6 +337,7 @@ int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *e
     *out = c;
     rc = 0;
 done:
+    ls_progress_phases(progress, 0, 0);
     if (rc < 0)
         ls_ppl_compare_free(&c);
     ls_qmodel_free(own);

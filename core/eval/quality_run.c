@@ -733,13 +733,26 @@ int ls_quality_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_
             goto done_acc;
     }
     int threads = p->threads > 0 ? p->threads : ls_cpu_count();
+    /* one progress over the steps (quantize current, quantize base, evaluate): quantizing
+     * weighs 1000 x its share of the linear weights, the evaluation 1000, so the ETA does
+     * not restart per step (a rough cost model, but monotone) */
+    int64_t all = 0, q_cur = 0, q_base = 0;
+    if (r.have_current)
+        q_cur = ls_qmodel_pending_elems(qm, m, cur_cfg, &all);
+    if (r.have_base && base_cached < W)
+        q_base = ls_qmodel_pending_elems(NULL, m, base_cfg, &all);
+    int64_t w_cur = all > 0 ? 1000 * q_cur / all : 0, w_base = all > 0 ? 1000 * q_base / all : 0;
+    ls_progress_phases(progress, w_cur + w_base + 1000, 3);
+    ls_progress_phase(progress, 1, 0, w_cur);
     if (r.have_current && ls_qmodel_quantize(qm, m, cur_cfg, threads, progress, err) < 0)
         goto done_acc;
+    ls_progress_phase(progress, 2, w_cur, w_base);
     if (r.have_base && base_cached < W) {
         if (!(qm_base = ls_qmodel_new(m->cfg.n_layers, quant_meta, err)) ||
             ls_qmodel_quantize(qm_base, m, base_cfg, threads, progress, err) < 0)
             goto done_acc;
     }
+    ls_progress_phase(progress, 3, w_cur + w_base, 1000);
     if (ensure_scratch(s, err) < 0)
         goto done_acc;
     int64_t used = 0, total_units = 0, done_units = 0;
@@ -839,6 +852,7 @@ int ls_quality_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_
 done_acc:
     free(acc.rel);
     free(acc.cos);
+    ls_progress_phases(progress, 0, 0);
 done:;
     const char *const *lines;
     int nw = ls_qsession_warnings(s, &lines);

@@ -1,5 +1,8 @@
 #include "io/discover.h"
 
+#include <limits.h>
+#include "io/samples.h"
+
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -184,6 +187,19 @@ void ls_discover_hf_cache(const char *hub_dir, ls_found_list *out)
         closedir(s);
     }
     closedir(d);
+}
+
+void ls_discover_bundled(ls_found_list *out)
+{
+    char demo[4096], a[PATH_MAX], b[PATH_MAX];
+    ls_sample_path("demo", demo, sizeof demo);
+    const char *kind = is_dir(demo) ? hf_kind(demo) : NULL;
+    if (!kind || !realpath(demo, a))
+        return;
+    for (size_t i = 0; i < out->n; i++)
+        if (realpath(out->items[i].path, b) && strcmp(a, b) == 0)
+            return;
+    add(out, demo, "demo", kind, "bundled");
 }
 
 static int cmp_found(const void *a, const void *b)

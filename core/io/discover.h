@@ -21,6 +21,10 @@ typedef struct ls_found_list {
  * default cache location; dir NULL means the current directory. Sorted by origin, name. */
 void ls_discover_hf_cache(const char *hub_dir, ls_found_list *out);
 void ls_discover_directory(const char *dir, ls_found_list *out);
+/* The bundled demo model (core/io/samples.h) when it exists, origin "bundled", so
+ * the picker and --list-models offer it from any directory, the repository root included.
+ * Skipped when the list already holds the same directory. */
+void ls_discover_bundled(ls_found_list *out);
 void ls_found_list_sort(ls_found_list *l);
 void ls_found_list_free(ls_found_list *l);
 

@@ -1,11 +1,114 @@
 #include "io/source.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "formats/imatrix.h"
 #include "io/imatrix_profile.h"
+#include "formats/llama2c.h"
+
+/* ---- what a file is ---- */
+
+#define HEAD_BYTES 64
+
+typedef struct file_head {
+    const char *path;
+    unsigned char b[HEAD_BYTES];
+    size_t n;     /* bytes read into b */
+    int64_t size; /* file size */
+} file_head;
+
+static bool is_gguf(const file_head *h)
+{
+    return h->n >= 4 && memcmp(h->b, "GGUF", 4) == 0;
+}
+
+/* safetensors: a little-endian u64 header length, then a JSON object inside the file. */
+static bool is_safetensors(const file_head *h)
+{
+    if (h->n < 9)
+        return false;
+    uint64_t len = 0;
+    for (int i = 7; i >= 0; i--)
+        len = len << 8 | h->b[i];
+    return h->b[8] == '{' && len >= 2 && len <= (uint64_t)h->size - 8;
+}
+
+/* llama2.c: the versioned magic, or a legacy header whose seven dimensions are plausible
+ * (the loader then checks the exact size and says what is wrong). */
+static bool is_llama2c(const file_head *h)
+{
+    if (h->n < 28)
+        return false;
+    uint32_t v[7];
+    for (int i = 0; i < 7; i++)
+        v[i] = (uint32_t)h->b[4 * i] | (uint32_t)h->b[4 * i + 1] << 8 |
+               (uint32_t)h->b[4 * i + 2] << 16 | (uint32_t)h->b[4 * i + 3] << 24;
+    if (v[0] == LS_L2C_MAGIC)
+        return true;
+    int32_t dim = (int32_t)v[0], hid = (int32_t)v[1], layers = (int32_t)v[2];
+    int32_t heads = (int32_t)v[3], kv = (int32_t)v[4], vocab = (int32_t)v[5];
+    int32_t seq = (int32_t)v[6];
+    return dim > 0 && hid > 0 && layers > 0 && heads > 0 && kv > 0 && vocab != 0 &&
+           vocab != INT32_MIN && seq >= 0 && dim % heads == 0 && heads % kv == 0;
+}
+
+static bool is_toolkit_csv(const file_head *h)
+{
+    return ls_csv_kind_of(h->path) != LS_CSV_UNKNOWN;
+}
+
+/* llama.cpp's importance matrix, GGUF or legacy (formats/imatrix.h decides) */
+static bool is_imatrix(const file_head *h)
+{
+    return ls_imatrix_sniff(h->path) != LS_IMATRIX_NOT;
+}
+
+/* One row per kind the program reads; the refusal lists every row's "not" phrase. A new
+ * reader adds its row here (and its kind to ls_file_kind). */
+static const struct recogniser {
+    ls_file_kind kind;
+    bool (*is)(const file_head *h);
+    const char *refusal;
+} recognisers[] = {
+    {LS_FILE_GGUF, is_gguf, "no GGUF magic"},
+    {LS_FILE_SAFETENSORS, is_safetensors, "not safetensors"},
+    {LS_FILE_LLAMA2C, is_llama2c, "not a llama2.c header"},
+    {LS_FILE_TOOLKIT_CSV, is_toolkit_csv, "not a toolkit CSV"},
+    {LS_FILE_IMATRIX, is_imatrix, "not an imatrix"},
+};
+#define N_RECOGNISERS (sizeof recognisers / sizeof recognisers[0])
+
+ls_file_kind ls_source_identify(const char *path, ls_error *err)
+{
+    file_head h = {.path = path};
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (!f || fstat(fileno(f), &st) != 0) {
+        ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        if (f)
+            fclose(f);
+        return LS_FILE_UNKNOWN;
+    }
+    h.size = (int64_t)st.st_size;
+    h.n = fread(h.b, 1, sizeof h.b, f);
+    fclose(f);
+    if (is_imatrix(&h)) /* a GGUF imatrix carries the GGUF magic too: it is asked first */
+        return LS_FILE_IMATRIX;
+    for (size_t i = 0; i < N_RECOGNISERS; i++)
+        if (recognisers[i].is(&h))
+            return recognisers[i].kind;
+    char list[256] = "";
+    size_t at = 0;
+    for (size_t i = 0; i < N_RECOGNISERS && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "",
+                               recognisers[i].refusal);
+    ls_fail(err, "%s: not a model: %s", path, list);
+    return LS_FILE_UNKNOWN;
+}
 
 static bool looks_like_csv(const char *path)
 {
@@ -23,10 +126,23 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
 {
     *model = NULL;
     *profile = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) {
+        /* a .csv name is the importer's to judge (it names the missing column) */
+        size_t n = strlen(path);
+        bool csv_name = n >= 4 && strcmp(path + n - 4, ".csv") == 0;
+        ls_file_kind k = csv_name ? LS_FILE_TOOLKIT_CSV : ls_source_identify(path, err);
+        if (k == LS_FILE_UNKNOWN)
+            return -1;
+        if (k == LS_FILE_SAFETENSORS)
+            return ls_fail(err, "%s: a safetensors file alone is not a model: open the "
+                           "directory that holds it with config.json", path);
+    }
     if (looks_like_csv(path))
         return ls_import_profile(path, &opt->sensi_select, profile, err);
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && ls_imatrix_sniff(path) != LS_IMATRIX_NOT) {
+    if (S_ISREG(st.st_mode) && ls_imatrix_sniff(path) != LS_IMATRIX_NOT) {
         /* An importance matrix alone: a profile of its act_energy. */
         ls_imatrix *im;
         if (ls_imatrix_read(path, &im, err) < 0)

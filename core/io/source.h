@@ -15,6 +15,23 @@ typedef struct ls_source_options {
     ls_sensi_select sensi_select;
 } ls_source_options;
 
+/* What a regular file is, by its first bytes. Every kind has a recogniser in one table
+ * (source.c); a file none recognises is refused with one line naming each check, e.g.
+ * "README.md: not a model: no GGUF magic, not safetensors, not a llama2.c header, not a
+ * toolkit CSV, not an imatrix", so adding a reader (a new row) keeps the message true. */
+typedef enum ls_file_kind {
+    LS_FILE_UNKNOWN = 0,
+    LS_FILE_GGUF,
+    LS_FILE_SAFETENSORS,
+    LS_FILE_LLAMA2C,
+    LS_FILE_TOOLKIT_CSV,
+    LS_FILE_IMATRIX,
+} ls_file_kind;
+
+/* The kind of a regular file (directories are not asked). On LS_FILE_UNKNOWN err holds the
+ * refusal; on a read error err says why and the kind is unknown too. */
+ls_file_kind ls_source_identify(const char *path, ls_error *err);
+
 /* Opens path as a model (directory, .gguf, .bin) or a profile (a toolkit CSV, or an
  * importance matrix recognised by content: its act_energy fills the sensitivity column). *model is
  * NULL for a profile. Kurtosis of a model is not computed here (it is a job). */

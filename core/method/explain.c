@@ -1,20 +1,52 @@
 #include "method/explain.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+double ls_no_neg_zero(double v, int decimals)
+{
+    return fabs(v) < 0.5 * pow(10.0, -decimals) ? 0.0 : v;
+}
+
+void ls_fmt_sig(char *buf, int cap, double v, int sig)
+{
+    if (sig < 1)
+        sig = 1;
+    if (isnan(v)) {
+        snprintf(buf, (size_t)cap, "n/a");
+        return;
+    }
+    if (isinf(v)) {
+        snprintf(buf, (size_t)cap, v > 0 ? "inf" : "-inf");
+        return;
+    }
+    if (v == 0) {
+        snprintf(buf, (size_t)cap, "0");
+        return;
+    }
+    double a = fabs(v);
+    if (a < 1e-3 || a >= 1e5) {
+        snprintf(buf, (size_t)cap, "%.*e", sig - 1, v);
+        return;
+    }
+    /* decimals from the exponent of the value as it will be rounded (9.9996 -> 10.00) */
+    int e = (int)floor(log10(a));
+    int dec = sig - 1 - e;
+    if (dec < 0)
+        dec = 0;
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%.*f", dec, a);
+    if (strtod(tmp, NULL) >= pow(10.0, e + 1) && dec > 0)
+        dec--;
+    snprintf(buf, (size_t)cap, "%.*f", dec, ls_no_neg_zero(v, dec));
+}
+
 void ls_fmt_value(char *buf, int cap, double v)
 {
-    if (isnan(v))
-        snprintf(buf, (size_t)cap, "n/a");
-    else if (isinf(v))
-        snprintf(buf, (size_t)cap, v > 0 ? "inf" : "-inf");
-    else if (v != 0 && (fabs(v) < 1e-3 || fabs(v) >= 1e5))
-        snprintf(buf, (size_t)cap, "%.3e", v);
-    else
-        snprintf(buf, (size_t)cap, "%.4g", v);
+    ls_fmt_sig(buf, cap, v, 4);
 }
 
 __attribute__((format(printf, 2, 3))) static void add(ls_explain *e, const char *fmt, ...)

@@ -136,3 +136,21 @@ void ls_qmodel_totals(const ls_qmodel *qm, ls_qtotals *out)
     out->stored_bpp = out->params ? 8 * stored_bytes / (double)out->params : 0;
     out->fro_total = sqrt(sq);
 }
+
+int64_t ls_qmodel_pending_elems(const ls_qmodel *qm, const ls_model *m,
+                                const unsigned char *cfg, int64_t *all)
+{
+    int64_t e = 0, a = 0;
+    int n = m->cfg.n_layers * LS_N_MODULES;
+    for (int i = 0; i < n; i++) {
+        const ls_tensor *t = ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES);
+        if (!t)
+            continue;
+        a += t->n_elems;
+        if (!qm || qm->mods[i].stop != cfg[i])
+            e += t->n_elems;
+    }
+    if (all)
+        *all = a;
+    return e;
+}

@@ -41,6 +41,11 @@ void ls_qmodel_hqq_cfg(int stop, bool quant_meta, ls_hqq_cfg *cfg);
 int ls_qmodel_quantize(ls_qmodel *qm, const ls_model *m, const unsigned char *cfg,
                        int threads, ls_progress *progress, ls_error *err);
 
+/* Weights (elements) ls_qmodel_quantize would quantize to bring qm (NULL: empty) to cfg, and
+ * in *all the linear weights of the model; for progress plans that weigh steps by work. */
+int64_t ls_qmodel_pending_elems(const ls_qmodel *qm, const ls_model *m,
+                                const unsigned char *cfg, int64_t *all);
+
 typedef struct ls_qtotals {
     int n_modules;          /* quantized modules */
     int64_t params;
