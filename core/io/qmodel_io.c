@@ -525,6 +525,12 @@ static int load_module(const ls_st_file *f, const char *path, const char *key,
         return ls_fail(err, "%s/quant.json: modules.%s: config b%lldg%lld or view %lldx%lld "
                             "does not fit the model's %lld weights", path, key, (long long)nbits,
                        (long long)g, (long long)vr, (long long)vc, (long long)n);
+    /* HQQ's view is [group_size, n/g] on axis 0 and [n/g, group_size] on axis 1: one scale
+     * and zero per view column (axis 0) or row (axis 1); any other view would read past them */
+    if (axis == 0 ? vr != g : vc != g)
+        return ls_fail(err, "%s/quant.json: modules.%s: view %lldx%lld is not HQQ's view of "
+                            "groups of %lld along axis %lld", path, key, (long long)vr,
+                       (long long)vc, (long long)g, (long long)axis);
     ls_hqq_result *r = &q->q;
     memset(r, 0, sizeof *r);
     r->nbits = (int)nbits;

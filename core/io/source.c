@@ -130,8 +130,12 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
     *model = NULL;
     *profile = NULL;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) /* the same words as every other reader (base/mapfile.h) */
+        return errno == ENOENT                     ? ls_fail(err, "%s: not found", path)
+               : errno == EACCES || errno == EPERM ? ls_fail(err, "%s: unreadable: %s", path,
+                                                             strerror(errno))
+                                                   : ls_fail(err, "%s: cannot open: %s", path,
+                                                             strerror(errno));
     if (!S_ISDIR(st.st_mode)) {
         /* a .csv name is the importer's to judge (it names the missing column) */
         size_t n = strlen(path);
