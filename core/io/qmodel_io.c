@@ -514,6 +514,9 @@ static int load_module(const ls_st_file *f, const char *path, const char *key,
             return ls_fail(err, "%s/quant.json: modules.%s.%s: missing, or not a whole number "
                            "from %lld to %lld", path, key, field[k], (long long)lo[k],
                            (long long)hi[k]);
+    if (!ls_bitpack_name((int)nbits))
+        return ls_fail(err, "%s/quant.json: modules.%s.nbits: %lld is not one of HQQ's 2, 3, 4 "
+                            "or 8 bits", path, key, (long long)nbits);
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(meta, "packing");
     if (cJSON_IsString(pk) && strcmp(pk->valuestring, ls_bitpack_name((int)nbits)) != 0)
         return ls_fail(err, "%s/quant.json: modules.%s.packing: \"%.40s\", but %lld-bit codes "
