@@ -74,6 +74,7 @@ for src in $targets; do
     fi
     corpus="$OUT/corpus/$name"
     arts="$OUT/artifacts/$name"
+    rm -rf "$arts" # findings of earlier runs are already in tests/fuzz/regressions
     mkdir -p "$corpus" "$arts"
     for seeds in "$OUT/seeds/$name" "tests/fuzz/seeds/$name" "tests/fuzz/regressions/$name"; do
         if [ -d "$seeds" ]; then
