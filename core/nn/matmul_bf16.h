@@ -43,6 +43,14 @@ void ls_mm_bf16_free(ls_mm_bf16 *mm);
 void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, int64_t rows,
                     const uint16_t *W, int64_t out, int64_t in, float *y, int64_t ldy);
 
+/* A promise that W's contents (bf16 [out][in]) stay as they are until
+ * ls_mm_bf16_weights_changed(mm, W): products with W then use a copy packed once into
+ * oneDNN's blocked layout (per part of the column split) instead of plain weights, which
+ * oneDNN would repack on every call. Costs one more copy of W. */
+void ls_mm_bf16_weights_fixed(ls_mm_bf16 *mm, const uint16_t *W, int64_t out, int64_t in);
+/* Ends that promise for W (NULL: for all); its packed copy is dropped (buffers reused). */
+void ls_mm_bf16_weights_changed(ls_mm_bf16 *mm, const uint16_t *W);
+
 /* True (err filled) when a product failed since the last call. */
 bool ls_mm_bf16_failed(ls_mm_bf16 *mm, ls_error *err);
 
