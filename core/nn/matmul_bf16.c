@@ -284,7 +284,8 @@ static bool fail(ls_mm_bf16 *mm, const char *what, dnnl_status_t st)
 }
 
 /* The primitive for src [rows][in] bf16 dense, weights W^T (in x out; W row-major
- * [out][in], i.e. strides {1, in}) bf16, dst [rows][out] f32 with row stride ldy. */
+ * [out][in], i.e. strides {1, in}; when packed, format `any` and the layout oneDNN chose
+ * read back) bf16, dst [rows][out] f32 with row stride ldy (callers pass ldy == out). */
 static bool entry_create(ls_mm_bf16 *mm, mm_entry *e, int64_t rows, int64_t out, int64_t in,
                          int64_t ldy, bool packed)
 {

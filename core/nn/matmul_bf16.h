@@ -9,7 +9,11 @@
  *   if (ls_mm_bf16_failed(mm, &err)) ...                               // sticky error
  *   ls_mm_bf16_free(mm);
  *
- * Primitives are created once per shape (rows, out, in, ldy) and reused from a small cache.
+ * Primitives are created once per shape and reused from a small cache. Each part of a
+ * product writes a dense result (a strided one sends oneDNN 2.6 from its brgemm kernels
+ * to a slower gemm-based matmul) that is copied into y's rows. Weights declared fixed
+ * (ls_mm_bf16_weights_fixed; the forward pass does so for each layer while its chunks
+ * run, and for the classifier) are packed once into oneDNN's blocked layout.
  * Threads: Debian's oneDNN 2.6.3 runs on OpenMP (libgomp), whose idle workers spin; like
  * OpenBLAS it is kept to the calling thread, and large products are split by output
  * columns over our threads (matmul_bf16.c says why). */
