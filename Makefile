@@ -98,16 +98,31 @@ $(TOOL_BIN): %: $(BUILD)/tools/%.o $(LIBSUPPORT) $(LIBCORE)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBWIDGETS) $(LIBSUPPORT) $(LIBCORE)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBWIDGETS) $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
 
+# Fuzz targets built without libFuzzer (tests/fuzz/replay_main.c): tests/fuzz_corpus.sh
+# replays their seed and regression corpora in make test and make asan.
+FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY    = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%) $(BUILD)/fuzz-replay/make_seeds
+FUZZ_CFLAGS    = $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/fuzz
+FUZZ_HDRS     := $(wildcard tests/fuzz/*.h)
+$(BUILD)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_HDRS) $(LIBSUPPORT) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
+$(BUILD)/fuzz-replay/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HDRS) $(LIBSUPPORT) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
+
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(FUZZ_REPLAY)
 	@sh tests/run_all.sh $(TEST_BIN)
 
 # Everything under AddressSanitizer and UBSan, in its own build directory.
 asan: deps all
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/layerscope OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    build-asan/layerscope $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	    build-asan/layerscope $(TEST_SRC:tests/%.c=build-asan/tests/%) \
+	    $(FUZZ_SRC:tests/fuzz/%.c=build-asan/fuzz-replay/%) build-asan/fuzz-replay/make_seeds
 	@ASAN_OPTIONS=detect_leaks=1 LAYERSCOPE_BIN=build-asan/layerscope \
+	    FUZZ_REPLAY_DIR=build-asan/fuzz-replay \
 	    sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
 
 # The job tests (jobs, parallel loops, forward threads) and the scripted explorer under

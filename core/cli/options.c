@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include "eval/perplexity.h"
+#include "eval/ppl_text.h"
 #include "method/mxq.h"
 
 #include <getopt.h>
@@ -52,6 +53,7 @@ enum {
     OPT_SENSI_OUT,
     OPT_FNORM,
     OPT_COMPUTE,
+    OPT_MAX_TEXT_MIB,
     OPT_TARGET_BPP,
     OPT_TARGET_MIB,
     OPT_TARGET_EXTRA,
@@ -122,6 +124,7 @@ static const struct option long_opts[] = {
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
     {"compute", required_argument, NULL, OPT_COMPUTE},
+    {"max-text-mib", required_argument, NULL, OPT_MAX_TEXT_MIB},
     {"target-bpp", required_argument, NULL, OPT_TARGET_BPP},
     {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
     {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
@@ -236,6 +239,7 @@ void ls_options_print_usage(FILE *f)
         "                           sensitivity (default f32, the reference; bf16 runs\n"
         "                           them through oneDNN on CPUs with AVX512-BF16 or AMX,\n"
         "                           elsewhere it notes so and computes in f32)\n"
+        "      --max-text-mib N     refuse --eval/--calib texts above N MiB (default 1024)\n"
         "      --imatrix FILE       a llama.cpp importance matrix (GGUF or legacy .dat):\n"
         "                           act_energy per matrix and, with a model, the\n"
         "                           imatrix-weighted HQQ error at the base config (the\n"
@@ -435,6 +439,12 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
         if (parse_int("threads", arg, 1, 256, &v, err) < 0)
             return -1;
         o->threads = (int)v;
+        return 0;
+    case OPT_MAX_TEXT_MIB:
+        if (parse_int("max-text-mib", arg, 1, LS_TEXT_MAX_MIB_LIMIT, &v, err) < 0)
+            return -1;
+        o->max_text_mib = v;
+        ls_text_set_max_mib(v); /* one process-wide limit, read by ls_text_read */
         return 0;
     default:
         break;
