@@ -128,6 +128,90 @@ static void test_cache_eviction(void)
     ls_mm_bf16_free(mm);
 }
 
+/* Largest error of y (row stride ldy) against double sums over x (dense) and W. */
+static double ref_error(const float *x, const uint16_t *W, const float *y, int64_t rows,
+                        int64_t out, int64_t in, int64_t ldy)
+{
+    double worst = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < out; c++) {
+            double s = 0, mag = 0;
+            for (int64_t k = 0; k < in; k++) {
+                double t = (double)ls_bf16_to_f32(ls_f32_to_bf16(x[r * in + k])) *
+                           ls_bf16_to_f32(W[c * in + k]);
+                s += t;
+                mag += fabs(t);
+            }
+            double err = fabs(y[r * ldy + c] - s) / (mag + 1e-30);
+            worst = err > worst ? err : worst;
+        }
+    return worst;
+}
+
+/* Fixed weights (ls_mm_bf16_weights_fixed) are packed once into oneDNN's layout: products
+ * stay correct for split and unsplit, strided and short products; the packed copy is
+ * really what they read (W overwritten behind the promise's back leaves the result as it
+ * was); after ls_mm_bf16_weights_changed new contents are used. */
+static void test_fixed_weights(void)
+{
+    NEED_BF16();
+    ls_mm_bf16 *mm;
+    ls_error e;
+    CHECK(ls_mm_bf16_new(&mm, &e) == 0);
+    const int64_t rows = 64, out = 1000, in = 256, ldy = 1010; /* split over 2 threads */
+    float *x = malloc((size_t)(rows * in) * sizeof *x);
+    uint16_t *W = malloc((size_t)(out * in) * sizeof *W);
+    uint16_t *W2 = malloc((size_t)(out * in) * sizeof *W2);
+    float *y = malloc((size_t)(rows * ldy) * sizeof *y);
+    float *y_plain = malloc((size_t)(rows * ldy) * sizeof *y);
+    for (int64_t i = 0; i < rows * in; i++)
+        x[i] = frand();
+    for (int64_t i = 0; i < out * in; i++) {
+        W[i] = ls_f32_to_bf16(frand() * 0.5f);
+        W2[i] = ls_f32_to_bf16(frand() * 0.5f);
+    }
+    ls_mm_bf16_xwt(mm, 2, x, in, rows, W, out, in, y_plain, ldy);
+    ls_mm_bf16_weights_fixed(mm, W, out, in);
+    double worst = 0;
+    for (int th = 2; th >= 1; th--)
+        for (int64_t r = rows; r >= 1; r -= 63) { /* 64 rows split; 1 row not */
+            for (int64_t i = 0; i < rows * ldy; i++)
+                y[i] = -7.0f;
+            ls_mm_bf16_xwt(mm, th, x, in, r, W, out, in, y, ldy);
+            CHECK(!ls_mm_bf16_failed(mm, &e));
+            double w = ref_error(x, W, y, r, out, in, ldy);
+            worst = w > worst ? w : worst;
+            for (int64_t i = 0; i < r; i++)
+                for (int64_t c = out; c < ldy; c++)
+                    CHECK(y[i * ldy + c] == -7.0f);
+        }
+    CHECK(worst < 1e-5);
+    /* The split product again after overwriting W: the packed copy answers. */
+    ls_mm_bf16_xwt(mm, 2, x, in, rows, W, out, in, y, ldy);
+    uint16_t *saved = malloc((size_t)(out * in) * sizeof *saved);
+    memcpy(saved, W, (size_t)(out * in) * sizeof *W);
+    memcpy(W, W2, (size_t)(out * in) * sizeof *W);
+    ls_mm_bf16_xwt(mm, 2, x, in, rows, W, out, in, y, ldy);
+    CHECK(ref_error(x, saved, y, rows, out, in, ldy) < 1e-5);
+    CHECK(ref_error(x, W2, y, rows, out, in, ldy) > 1e-2);
+    /* packed and plain weights give the same products here */
+    int same = 1;
+    for (int64_t i = 0; i < rows; i++)
+        same &= memcmp(y + i * ldy, y_plain + i * ldy, (size_t)out * sizeof *y) == 0;
+    printf("  fixed weights: worst error %.2e; packed %s plain bit for bit\n", worst,
+           same ? "equals" : "differs from");
+    /* The promise ended: the new contents count. */
+    ls_mm_bf16_weights_changed(mm, W);
+    ls_mm_bf16_xwt(mm, 2, x, in, rows, W, out, in, y, ldy);
+    CHECK(ref_error(x, W2, y, rows, out, in, ldy) < 1e-5);
+    ls_mm_bf16_weights_fixed(mm, W, out, in);
+    ls_mm_bf16_xwt(mm, 2, x, in, rows, W, out, in, y, ldy);
+    CHECK(ref_error(x, W2, y, rows, out, in, ldy) < 1e-5);
+    CHECK(!ls_mm_bf16_failed(mm, &e));
+    free(x), free(W), free(W2), free(y), free(y_plain), free(saved);
+    ls_mm_bf16_free(mm);
+}
+
 /* ---- whole-model helpers ---- */
 
 static float *logits_of(const ls_model *m, const int32_t *tok, int n, ls_compute mode,
@@ -506,6 +590,7 @@ int main(void)
     RUN(test_f32_unchanged_and_fallback);
     RUN(test_product_against_reference);
     RUN(test_cache_eviction);
+    RUN(test_fixed_weights);
     RUN(test_accuracy_stories260k);
     RUN(test_accuracy_demo);
     RUN(test_accuracy_bench_shape);

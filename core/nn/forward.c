@@ -638,6 +638,30 @@ int ls_fwd_embed(const ls_fwd *f, const ls_fwd_seqs *s, float *hidden, ls_error 
     return embed(f, s, hidden, err);
 }
 
+/* bf16: the loaded layer's weights stay as they are while its chunks run, so oneDNN gets
+ * them packed once per layer (and per call: callers may have changed f->w in between). */
+static void layer_weights_fixed(ls_fwd *f)
+{
+    if (!f->mm)
+        return;
+    const ls_layer_f32 *w = &f->w;
+    for (int mod = 0; mod < LS_N_MODULES; mod++)
+        if (w->wb[mod])
+            ls_mm_bf16_weights_changed(f->mm, w->wb[mod]);
+    if (!w->wb[0])
+        return;
+    /* The products linear_group and the o/down projections make: q|k|v and gate|up as one
+     * matrix each (when adjacent, as ls_layer_f32 keeps them). */
+    const int groups[][2] = {{LS_MOD_Q, 3}, {LS_MOD_O, 1}, {LS_MOD_GATE, 2}, {LS_MOD_DOWN, 1}};
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        int first = groups[g][0], n = groups[g][1];
+        int64_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += w->rows[first + i];
+        ls_mm_bf16_weights_fixed(f->mm, w->wb[first], total, w->cols[first]);
+    }
+}
+
 int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool keep_first,
                       float *hidden, ls_error *err)
 {
@@ -645,6 +669,7 @@ int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool 
         if (!(keep_first && layer == first && f->w.layer == first) &&
             ls_layer_f32_load(&f->w, f->m, f->q, layer, err) < 0)
             return -1;
+        layer_weights_fixed(f);
         int si = 0;
         while (si < s->n_seq) {
             int n = 0;
@@ -681,6 +706,7 @@ int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_obse
             return -1;
         if (obs && obs->layer_begin && obs->layer_begin(obs->ctx, layer, &f->w, err) < 0)
             return -1;
+        layer_weights_fixed(f);
         int si = 0;
         while (si < s->n_seq) {
             /* Whole sequences up to chunk_rows tokens (at least one). */
@@ -722,6 +748,7 @@ int ls_fwd_head_load(ls_fwd *f, ls_error *err)
          * even into a copy. */
         if (h->dtype == LS_DT_BF16 && (uintptr_t)h->data % sizeof(uint16_t) == 0) {
             f->head_b = h->data;
+            ls_mm_bf16_weights_fixed(f->mm, f->head_b, c->vocab_size, c->dim);
             return 0;
         }
         f->head_b_own = malloc((size_t)n * sizeof(uint16_t));
@@ -737,6 +764,7 @@ int ls_fwd_head_load(ls_fwd *f, ls_error *err)
         ls_f32_to_bf16_array(f->threads, tmp, n, f->head_b_own);
         free(tmp);
         f->head_b = f->head_b_own;
+        ls_mm_bf16_weights_fixed(f->mm, f->head_b, c->vocab_size, c->dim);
         return 0;
     }
     f->head = malloc((size_t)n * sizeof(float));
@@ -749,6 +777,8 @@ int ls_fwd_head_load(ls_fwd *f, ls_error *err)
 
 void ls_fwd_head_free(ls_fwd *f)
 {
+    if (f->head_b)
+        ls_mm_bf16_weights_changed(f->mm, f->head_b);
     free(f->head);
     f->head = NULL;
     free(f->head_b_own);

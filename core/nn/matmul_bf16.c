@@ -188,13 +188,31 @@ void omp_set_num_threads(int n); /* libgomp, which libdnnl brings */
 
 typedef struct mm_entry {
     int64_t rows, out, in, ldy;
+    bool packed; /* weights in the layout oneDNN prefers (format `any` at creation) */
     dnnl_primitive_t prim;
     dnnl_memory_desc_t src_md, wei_md, dst_md, scratch_md;
     size_t scratch_size;
     unsigned long last_use;
 } mm_entry;
 
+/* Weights the caller promised not to change (ls_mm_bf16_weights_fixed): packed once, per
+ * part of the column split, into the blocked layout oneDNN's kernels want. With plain
+ * row-major weights oneDNN repacks them on every execution. */
+#define MAX_FIXED 16
+
+typedef struct fixed_weights {
+    const uint16_t *W; /* NULL: slot unused */
+    int64_t out, in;
+    bool valid;        /* W is fixed now (else its buffers wait for reuse) */
+    int64_t per;       /* the split the parts were packed for, 0 before the first use */
+    void *buf[MAX_SLOTS];
+    size_t cap[MAX_SLOTS];
+    bool done[MAX_SLOTS];
+    dnnl_memory_desc_t md[MAX_SLOTS];
+} fixed_weights;
+
 struct ls_mm_bf16 {
+    fixed_weights fixed[MAX_FIXED];
     dnnl_engine_t engine;
     dnnl_stream_t stream[MAX_SLOTS];   /* one per concurrent part, created on demand */
     mm_entry cache[CACHE_SIZE];
@@ -206,6 +224,11 @@ struct ls_mm_bf16 {
      * execution, and those fresh pages faulted in on every product. */
     void *scratch[MAX_SLOTS];
     size_t scratch_cap[MAX_SLOTS];
+    /* Dense results of the parts, copied into the caller's strided rows: with a row
+     * stride wider than its columns oneDNN 2.6 leaves its brgemm kernels for the slower
+     * gemm-based matmul. */
+    float *ybuf[MAX_SLOTS];
+    int64_t ybuf_cap[MAX_SLOTS];
     bool failed;
     char msg[256];
 };
@@ -237,10 +260,14 @@ void ls_mm_bf16_free(ls_mm_bf16 *mm)
         return;
     for (int i = 0; i < mm->n_cached; i++)
         entry_free(&mm->cache[i]);
+    for (int i = 0; i < MAX_FIXED; i++)
+        for (int t = 0; t < MAX_SLOTS; t++)
+            free(mm->fixed[i].buf[t]);
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (mm->stream[i])
             dnnl_stream_destroy(mm->stream[i]);
         free(mm->scratch[i]);
+        free(mm->ybuf[i]);
     }
     if (mm->engine)
         dnnl_engine_destroy(mm->engine);
@@ -257,16 +284,19 @@ static bool fail(ls_mm_bf16 *mm, const char *what, dnnl_status_t st)
 }
 
 /* The primitive for src [rows][in] bf16 dense, weights W^T (in x out; W row-major
- * [out][in], i.e. strides {1, in}) bf16, dst [rows][out] f32 with row stride ldy. */
+ * [out][in], i.e. strides {1, in}; when packed, format `any` and the layout oneDNN chose
+ * read back) bf16, dst [rows][out] f32 with row stride ldy (callers pass ldy == out). */
 static bool entry_create(ls_mm_bf16 *mm, mm_entry *e, int64_t rows, int64_t out, int64_t in,
-                         int64_t ldy)
+                         int64_t ldy, bool packed)
 {
     dnnl_dims_t sd = {rows, in}, ss = {in, 1};
     dnnl_dims_t wd = {in, out}, ws = {1, in};
     dnnl_dims_t dd = {rows, out}, ds = {ldy, 1};
     dnnl_status_t st;
     if ((st = dnnl_memory_desc_init_by_strides(&e->src_md, 2, sd, dnnl_bf16, ss)) ||
-        (st = dnnl_memory_desc_init_by_strides(&e->wei_md, 2, wd, dnnl_bf16, ws)) ||
+        (st = packed ? dnnl_memory_desc_init_by_tag(&e->wei_md, 2, wd, dnnl_bf16,
+                                                    dnnl_format_tag_any)
+                     : dnnl_memory_desc_init_by_strides(&e->wei_md, 2, wd, dnnl_bf16, ws)) ||
         (st = dnnl_memory_desc_init_by_strides(&e->dst_md, 2, dd, dnnl_f32, ds)))
         return fail(mm, "memory descriptor", st);
     dnnl_matmul_desc_t md;
@@ -286,20 +316,24 @@ static bool entry_create(ls_mm_bf16 *mm, mm_entry *e, int64_t rows, int64_t out,
     e->scratch_size = sp ? dnnl_memory_desc_get_size(sp) : 0;
     if (e->scratch_size)
         e->scratch_md = *sp;
+    if (packed) /* the layout it chose */
+        e->wei_md = *dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     st = dnnl_primitive_create(&e->prim, pd);
     dnnl_primitive_desc_destroy(pd);
     if (st)
         return fail(mm, "matmul primitive", st);
-    e->rows = rows, e->out = out, e->in = in, e->ldy = ldy;
+    e->rows = rows, e->out = out, e->in = in, e->ldy = ldy, e->packed = packed;
     return true;
 }
 
-static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, int64_t ldy)
+static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, int64_t ldy,
+                        bool packed)
 {
     mm->clock++;
     for (int i = 0; i < mm->n_cached; i++) {
         mm_entry *e = &mm->cache[i];
-        if (e->rows == rows && e->out == out && e->in == in && e->ldy == ldy) {
+        if (e->rows == rows && e->out == out && e->in == in && e->ldy == ldy &&
+            e->packed == packed) {
             e->last_use = mm->clock;
             return e;
         }
@@ -315,7 +349,7 @@ static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, i
                 e = &mm->cache[i];
         entry_free(e);
     }
-    if (!entry_create(mm, e, rows, out, in, ldy)) {
+    if (!entry_create(mm, e, rows, out, in, ldy, packed)) {
         entry_free(e); /* rows 0 never matches a real product */
         return NULL;
     }
@@ -345,9 +379,50 @@ typedef struct part_job {
     mm_entry *e[MAX_SLOTS];
     const uint16_t *W;
     float *y;
-    int64_t in, per;
+    int64_t in, per, out, rows, ldy;
+    bool dense;              /* y itself is the parts' dense result (one part, ldy == out) */
+    fixed_weights *fw;       /* the weights are fixed: parts use (or first make) packed copies */
+    bool use_packed[MAX_SLOTS], pack[MAX_SLOTS];
     dnnl_status_t st[MAX_SLOTS];
 } part_job;
+
+/* Packs part t of fixed weights (columns c0 .. c0+n) into the layout of its primitive. */
+static dnnl_status_t pack_part(part_job *j, int64_t t, int64_t c0, int64_t n)
+{
+    ls_mm_bf16 *mm = j->mm;
+    fixed_weights *fw = j->fw;
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t wd = {j->in, n}, ws = {1, j->in};
+    dnnl_status_t st = dnnl_memory_desc_init_by_strides(&plain, 2, wd, dnnl_bf16, ws);
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t r = NULL;
+    dnnl_memory_t from = NULL, to = NULL;
+    if (!st)
+        st = dnnl_reorder_primitive_desc_create(&rpd, &plain, mm->engine, &fw->md[t],
+                                                mm->engine, NULL);
+    if (!st)
+        st = dnnl_primitive_create(&r, rpd);
+    if (!st)
+        st = dnnl_memory_create(&from, &plain, mm->engine, (void *)(j->W + c0 * j->in));
+    if (!st)
+        st = dnnl_memory_create(&to, &fw->md[t], mm->engine, fw->buf[t]);
+    if (!st) {
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+        st = dnnl_primitive_execute(r, mm->stream[t], 2, args);
+        if (!st)
+            st = dnnl_stream_wait(mm->stream[t]);
+    }
+    if (from)
+        dnnl_memory_destroy(from);
+    if (to)
+        dnnl_memory_destroy(to);
+    if (r)
+        dnnl_primitive_destroy(r);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    fw->done[t] = st == dnnl_success;
+    return st;
+}
 
 /* Part t: output columns t*per .. on slot t. Memory objects are made per call (cheap)
  * so that parts sharing a primitive never share them. */
@@ -358,11 +433,16 @@ static void part_task(void *p, int64_t t)
     const mm_entry *e = j->e[t];
     omp_set_num_threads(1); /* oneDNN's own parallel loops stay on this thread */
     int64_t c0 = t * j->per;
+    int64_t n = j->out - c0 < j->per ? j->out - c0 : j->per;
     dnnl_memory_t src = NULL, wei = NULL, dst = NULL, scr = NULL;
-    dnnl_status_t st;
-    if (!(st = dnnl_memory_create(&src, &e->src_md, mm->engine, mm->xb)) &&
-        !(st = dnnl_memory_create(&wei, &e->wei_md, mm->engine, (void *)(j->W + c0 * j->in))) &&
-        !(st = dnnl_memory_create(&dst, &e->dst_md, mm->engine, j->y + c0)) &&
+    dnnl_status_t st = dnnl_success;
+    if (j->pack[t])
+        st = pack_part(j, t, c0, n);
+    void *wdata = j->use_packed[t] ? j->fw->buf[t] : (void *)(j->W + c0 * j->in);
+    if (!st && !(st = dnnl_memory_create(&src, &e->src_md, mm->engine, mm->xb)) &&
+        !(st = dnnl_memory_create(&wei, &e->wei_md, mm->engine, wdata)) &&
+        !(st = dnnl_memory_create(&dst, &e->dst_md, mm->engine,
+                                  j->dense ? j->y : mm->ybuf[t])) &&
         !(e->scratch_size &&
           (st = dnnl_memory_create(&scr, &e->scratch_md, mm->engine, mm->scratch[t])))) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
@@ -370,6 +450,9 @@ static void part_task(void *p, int64_t t)
         st = dnnl_primitive_execute(e->prim, mm->stream[t], scr ? 4 : 3, args);
         if (!st)
             st = dnnl_stream_wait(mm->stream[t]);
+        if (!st && !j->dense)
+            for (int64_t r = 0; r < j->rows; r++)
+                memcpy(j->y + r * j->ldy + c0, mm->ybuf[t] + r * n, (size_t)n * sizeof(float));
     }
     j->st[t] = st;
     if (src)
@@ -380,6 +463,40 @@ static void part_task(void *p, int64_t t)
         dnnl_memory_destroy(dst);
     if (scr)
         dnnl_memory_destroy(scr);
+}
+
+static fixed_weights *find_fixed(ls_mm_bf16 *mm, const uint16_t *W)
+{
+    for (int i = 0; i < MAX_FIXED; i++)
+        if (mm->fixed[i].W == W)
+            return &mm->fixed[i];
+    return NULL;
+}
+
+void ls_mm_bf16_weights_fixed(ls_mm_bf16 *mm, const uint16_t *W, int64_t out, int64_t in)
+{
+    if (!mm || !W)
+        return;
+    fixed_weights *fw = find_fixed(mm, W);
+    for (int i = 0; !fw && i < MAX_FIXED; i++)
+        if (!mm->fixed[i].valid)
+            fw = &mm->fixed[i]; /* reuse an idle slot and its buffers */
+    if (!fw)
+        return; /* all slots busy: this one stays plain */
+    fw->W = W, fw->out = out, fw->in = in, fw->valid = true, fw->per = 0;
+    memset(fw->done, 0, sizeof fw->done);
+}
+
+void ls_mm_bf16_weights_changed(ls_mm_bf16 *mm, const uint16_t *W)
+{
+    if (!mm)
+        return;
+    for (int i = 0; i < MAX_FIXED; i++)
+        if (mm->fixed[i].valid && (!W || mm->fixed[i].W == W)) {
+            mm->fixed[i].valid = false;
+            mm->fixed[i].per = 0;
+            memset(mm->fixed[i].done, 0, sizeof mm->fixed[i].done);
+        }
 }
 
 void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, int64_t rows,
@@ -396,20 +513,67 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
         mm->xb = nb;
         mm->xb_cap = rows * in;
     }
-    /* Parts over output columns when the product is large enough to pay for a thread. */
+    /* Parts over output columns when the product is large enough to pay for a thread;
+     * whole blocks of 64 columns, the width of oneDNN's bf16 weight blocks. */
     threads = threads < 1 ? 1 : threads > MAX_SLOTS ? MAX_SLOTS : threads;
     int64_t per = out;
     if (threads > 1 && rows * out * in >= ((int64_t)1 << 22) && out >= 64 * threads) {
         per = (out + threads - 1) / threads;
-        per = (per + 31) / 32 * 32;
+        per = (per + 63) / 64 * 64;
     }
     int64_t n_parts = (out + per - 1) / per;
     part_job j;
     memset(&j, 0, sizeof j);
-    j.mm = mm, j.W = W, j.y = y, j.in = in, j.per = per;
+    j.mm = mm, j.W = W, j.y = y, j.in = in, j.per = per, j.out = out;
+    j.rows = rows, j.ldy = ldy, j.dense = n_parts == 1 && ldy == out;
+    fixed_weights *fw = find_fixed(mm, W);
+    if (fw && (!fw->valid || fw->out != out || fw->in != in))
+        fw = NULL;
+    if (fw && fw->per == 0) {
+        fw->per = per; /* the first product after fixing decides the split packed for */
+        memset(fw->done, 0, sizeof fw->done);
+    }
+    if (fw && fw->per != per)
+        fw = NULL; /* another split (a short product): plain */
+    j.fw = fw;
     for (int64_t t = 0; t < n_parts; t++) {
         int64_t n = out - t * per < per ? out - t * per : per;
-        j.e[t] = lookup(mm, rows, n, in, ldy);
+        if (!j.dense && rows * n > mm->ybuf_cap[t]) {
+            free(mm->ybuf[t]);
+            mm->ybuf[t] = aligned_alloc(64, (size_t)((rows * n + 15) / 16 * 16) * sizeof(float));
+            mm->ybuf_cap[t] = mm->ybuf[t] ? rows * n : 0;
+            if (!mm->ybuf[t]) {
+                fail(mm, "result buffer allocation", dnnl_out_of_memory);
+                goto zero;
+            }
+        }
+        mm_entry *e = NULL;
+        if (fw) {
+            e = lookup(mm, rows, n, in, n, true);
+            if (!e)
+                goto zero;
+            if (!fw->done[t]) {
+                size_t need = dnnl_memory_desc_get_size(&e->wei_md);
+                if (need > fw->cap[t]) {
+                    free(fw->buf[t]);
+                    fw->buf[t] = aligned_alloc(64, (need + 63) / 64 * 64);
+                    fw->cap[t] = fw->buf[t] ? need : 0;
+                    if (!fw->buf[t]) {
+                        fail(mm, "packed weights allocation", dnnl_out_of_memory);
+                        goto zero;
+                    }
+                }
+                fw->md[t] = e->wei_md;
+                j.pack[t] = j.use_packed[t] = true;
+            } else if (dnnl_memory_desc_equal(&e->wei_md, &fw->md[t])) {
+                j.use_packed[t] = true;
+            } else {
+                e = NULL; /* this row count wants another layout: plain */
+            }
+        }
+        if (!e)
+            e = lookup(mm, rows, n, in, n, false);
+        j.e[t] = e;
         if (!j.e[t] || !slot_ready(mm, (int)t, j.e[t]->scratch_size))
             goto zero;
     }

@@ -9,7 +9,11 @@
  *   if (ls_mm_bf16_failed(mm, &err)) ...                               // sticky error
  *   ls_mm_bf16_free(mm);
  *
- * Primitives are created once per shape (rows, out, in, ldy) and reused from a small cache.
+ * Primitives are created once per shape and reused from a small cache. Each part of a
+ * product writes a dense result (a strided one sends oneDNN 2.6 from its brgemm kernels
+ * to a slower gemm-based matmul) that is copied into y's rows. Weights declared fixed
+ * (ls_mm_bf16_weights_fixed; the forward pass does so for each layer while its chunks
+ * run, and for the classifier) are packed once into oneDNN's blocked layout.
  * Threads: Debian's oneDNN 2.6.3 runs on OpenMP (libgomp), whose idle workers spin; like
  * OpenBLAS it is kept to the calling thread, and large products are split by output
  * columns over our threads (matmul_bf16.c says why). */
@@ -42,6 +46,14 @@ void ls_mm_bf16_free(ls_mm_bf16 *mm);
  * a oneDNN failure y is zeroed and the error kept for ls_mm_bf16_failed. */
 void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, int64_t rows,
                     const uint16_t *W, int64_t out, int64_t in, float *y, int64_t ldy);
+
+/* A promise that W's contents (bf16 [out][in]) stay as they are until
+ * ls_mm_bf16_weights_changed(mm, W): products with W then use a copy packed once into
+ * oneDNN's blocked layout (per part of the column split) instead of plain weights, which
+ * oneDNN would repack on every call. Costs one more copy of W. */
+void ls_mm_bf16_weights_fixed(ls_mm_bf16 *mm, const uint16_t *W, int64_t out, int64_t in);
+/* Ends that promise for W (NULL: for all); its packed copy is dropped (buffers reused). */
+void ls_mm_bf16_weights_changed(ls_mm_bf16 *mm, const uint16_t *W);
 
 /* True (err filled) when a product failed since the last call. */
 bool ls_mm_bf16_failed(ls_mm_bf16 *mm, ls_error *err);
