@@ -51,6 +51,35 @@ run hist 100x30 "wait 7 Down Down Down Down Down Down Down h wait" --method kurt
 if grep -q "Weight histogram: layer 7 mlp.down_proj" "$TMP/hist.txt" && grep -q "n 11008 " "$TMP/hist.txt" &&
    grep -q '!' "$TMP/hist.txt"; then ok "h: histogram with highlighted tails"; else
     bad "histogram screen"; cat "$TMP/hist.txt"; fi
+# the histogram's kurtosis equals batch's column (4 significant digits), its count beyond
+# 3 std equals a direct count over the safetensors data; y axis, normal curve, bin grid
+bkurt=$($LS_BIN --batch --method kurt "$MODEL" | awk '$1 == 7 && $2 == "mlp.down_proj" {print $3}')
+bkurt4=$(python3 -c "import sys; print(f'{float(sys.argv[1]):.4g}')" "$bkurt")
+grep -q "kurtosis $bkurt4  beyond 3 std" "$TMP/hist.txt" && ok "h: kurtosis $bkurt4 = batch's $bkurt" ||
+    bad "h: kurtosis not batch's $bkurt: $(grep 'kurtosis' "$TMP/hist.txt")"
+beyond=$(python3 - "$MODEL/model.safetensors" <<'PY'
+import json, struct, sys, math
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; hdr = json.loads(f.read(n))
+e = hdr["model.layers.7.mlp.down_proj.weight"]; a, b = e["data_offsets"]
+f.seek(8 + n + a); v = struct.unpack("<%df" % ((b - a) // 4), f.read(b - a))
+m = sum(v) / len(v); s = math.sqrt(sum(x * x for x in v) / len(v) - m * m)
+print(sum(1 for x in v if abs(x - m) > 3 * s))
+PY
+)
+grep -q "beyond 3 std: $beyond (" "$TMP/hist.txt" && ok "h: $beyond values beyond 3 std, as counted in the file" ||
+    bad "h: beyond-3-std count is not $beyond: $(grep 'beyond' "$TMP/hist.txt")"
+if grep -q "^ *1000-|" "$TMP/hist.txt" && grep -q "^ *10-|" "$TMP/hist.txt" &&
+   sed -n '4,25p' "$TMP/hist.txt" | grep -q '|.*\*' && grep -q "F32, equal-width bins" "$TMP/hist.txt"; then
+    ok "h: y axis (1000, 10), normal curve, F32 equal-width bins"; else bad "h: axis/curve/bins"; cat "$TMP/hist.txt"; fi
+./layerscope-mkmodel --layers 4 --dtype f16 "$TMP/m16" >/dev/null
+run hist16 100x30 "wait h wait" --method kurt "$TMP/m16"
+bk16=$($LS_BIN --batch --method kurt "$TMP/m16" | awk '$1 == 0 && $2 == "self_attn.q_proj" {print $3}')
+bk16=$(python3 -c "import sys; print(f'{float(sys.argv[1]):.4g}')" "$bk16")
+if grep -q "Weight histogram: layer 0 self_attn.q_proj" "$TMP/hist16.txt" &&
+   grep -Eq "bin width [0-9.e-]+ = [0-9]+ F16 grid steps" "$TMP/hist16.txt" &&
+   grep -q "kurtosis $bk16 " "$TMP/hist16.txt"; then
+    ok "h on F16: bins are whole F16 grid steps, kurtosis $bk16 = batch"; else
+    bad "h on F16"; cat "$TMP/hist16.txt"; fi
 
 # mouse: a click on a row selects that layer (row 4 + k is layer k at the top)
 run click 100x30 "wait click:9,10" --method kurt "$MODEL"
