@@ -293,6 +293,31 @@ sys.exit(1 if bad or not rows or not any("trimmed mean" in s for s in screen) el
 PY
 then ok "z: the detection view's z and outlier glyphs (# kept, + dropped by top-m) = batch"; else bad "z view differs from batch"; fi
 
+# ---- v: the list sorted by the metric, then by |z| (kurt, down: as batch's JSON orders them);
+# the selection stays on its layer ----
+run sort 100x30 "wait 7 / text:12 Enter v dump v dump" --method kurt "$MODEL"
+for part in 1 2; do
+    sed -n "$(( (part - 1) * 30 + 1 )),$(( part * 30 ))p" "$TMP/sort.txt" > "$TMP/sort$part.txt"
+    shown=$(grep -E '^[> ] +[0-9]+[* ] ' "$TMP/sort$part.txt" | awk '{ l = $1 == ">" ? $2 : $1; sub(/\*/, "", l); printf "%s ", l }' | sed 's/ $//')
+    n=$(echo "$shown" | wc -w)
+    want=$(python3 - "$TMP/small.json" "$part" "$n" <<'PY'
+import json, sys, math
+d = json.load(open(sys.argv[1])); part = int(sys.argv[2]); n = int(sys.argv[3])
+rows = [m for m in d["modules"] if m["module"] == "mlp.down_proj"]
+def key(m):
+    v = m["kurtosis"] if part == 1 else (abs(m["z"]) if m["z"] is not None else None)
+    return (0, -v, m["layer"]) if v is not None and math.isfinite(v) else (1, 0, m["layer"])
+print(" ".join(str(m["layer"]) for m in sorted(rows, key=key)[:n]))
+PY
+)
+    what=$([ $part = 1 ] && echo "kurtosis" || echo "|z|")
+    [ "$n" -ge 5 ] && [ "$shown" = "$want" ] && ok "v: rows by $what ($shown) = batch's order" ||
+        bad "v: by $what shown '$shown', batch '$want'"
+    grep -q "^ Layer 12 mlp.down_proj" "$TMP/sort$part.txt" && ok "v: the selection stays on layer 12" ||
+        bad "v: selection moved: $(grep '^ Layer' "$TMP/sort$part.txt" | head -1)"
+done
+grep -q "by |z|" "$TMP/sort2.txt" && ok "v: the tab strip says the order" || bad "v: order not said"
+
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"
 printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"

@@ -73,6 +73,17 @@ static unsigned act_FILTER(app *a, int ch)
     return R_REDRAW;
 }
 
+static unsigned act_SORT(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    a->sort_key = (a->sort_key + 1) % SORT_COUNT;
+    app_msg(a, false, "layers sorted %s%s (v cycles: layer, metric, |z|)",
+            view_sort_name(a->sort_key), a->sort_key == SORT_LAYER ? "" : ", largest first");
+    return R_REDRAW;
+}
+
 static unsigned set_module(app *a, int m)
 {
     a->module = (m + LS_N_MODULES) % LS_N_MODULES;
