@@ -318,6 +318,28 @@ PY
 done
 grep -q "by |z|" "$TMP/sort2.txt" && ok "v: the tab strip says the order" || bad "v: order not said"
 
+# ---- D / C: switch the sensitivity CSV's data set / config; the boosted count follows
+# batch's --sensitivity-dataset / --sensitivity-config and the tab strip says which ----
+SENS=${LAYERSCOPE_SHARED:-../shared}/data/paper/sensitivity-Llama-2-7b-hf.csv
+if [ -f "$SENS" ]; then
+    run dset 100x30 "wait dump D dump C dump" --method sensi "$SENS"
+    i=0
+    for sel in "pileval b4g64" "wikitext b4g64" "wikitext b4g128"; do
+        i=$((i + 1))
+        sed -n "$(( (i - 1) * 30 + 1 )),$(( i * 30 ))p" "$TMP/dset.txt" > "$TMP/dset$i.txt"
+        ds=${sel% *} cfg=${sel#* }
+        nb=$($LS_BIN --batch --method sensi --sensitivity-dataset "$ds" --sensitivity-config "$cfg" "$SENS" |
+             sed -n 's/^boosted \([0-9]*\) of.*/\1/p')
+        grep -q "boosted $nb of 224" "$TMP/dset$i.txt" && grep -q "  $sel  lin" "$TMP/dset$i.txt" &&
+            ok "D/C: $sel shown, boosted $nb = batch" || bad "D/C: $sel: batch boosts $nb; $(grep -m1 boosted "$TMP/dset$i.txt")"
+    done
+    b1=$(grep -o "boosted [0-9]* of" "$TMP/dset1.txt") b2=$(grep -o "boosted [0-9]* of" "$TMP/dset2.txt")
+    [ "$b1" = "boosted 15 of" ] && [ "$b2" = "boosted 16 of" ] && ok "D: pileval 15, wikitext 16 (the issue's counts)" ||
+        bad "D: pileval '$b1', wikitext '$b2'"
+else
+    echo "SKIP D/C: $SENS not found (LAYERSCOPE_SHARED)"; skipped=1
+fi
+
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"
 printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "keys.h"
+#include "method/import.h"
 #include "io/result_json.h"
 #include "method/mxq.h"
 #include "view.h"
@@ -83,6 +84,88 @@ static unsigned act_SORT(app *a, int ch)
             view_sort_name(a->sort_key), a->sort_key == SORT_LAYER ? "" : ", largest first");
     return R_REDRAW;
 }
+
+/* The sensitivity file and selection in use, from the profile's "PATH (DATASET bNgM)". */
+static bool sensi_in_use(const app *a, char *path, size_t cap, ls_sensi_choice *cur)
+{
+    const char *src = a->profile ? a->profile->sensitivity_source : "";
+    const char *paren = strrchr(src, '(');
+    if (!paren || paren == src || paren[-1] != ' ' || (size_t)(paren - src) >= cap)
+        return false;
+    memcpy(path, src, (size_t)(paren - 1 - src));
+    path[paren - 1 - src] = '\0';
+    char ds[64];
+    if (sscanf(paren, "(%63s b%dg%d)", ds, &cur->nbits, &cur->group_size) != 3)
+        return false;
+    snprintf(cur->dataset, sizeof cur->dataset, "%s", ds);
+    return ls_csv_kind_of(path) == LS_CSV_SENSITIVITY;
+}
+
+/* D / C: the next data set at the same config, or the next config of the same data set,
+ * re-imported from the same sensitivity file. */
+static unsigned switch_sensitivity(app *a, bool dataset)
+{
+    if (need_profile(a))
+        return R_REDRAW;
+    char path[256];
+    ls_sensi_choice cur, ch[LS_SENSI_MAX_CHOICES];
+    if (!sensi_in_use(a, path, sizeof path, &cur)) {
+        app_msg(a, true, "the sensitivity does not come from a toolkit sensitivity CSV: "
+                         "nothing to switch");
+        return R_REDRAW;
+    }
+    ls_error err;
+    int n = ls_sensitivity_choices(path, ch, LS_SENSI_MAX_CHOICES, &err);
+    if (n < 0) {
+        app_msg(a, true, "%s", err.msg);
+        return R_REDRAW;
+    }
+    int at = -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(ch[i].dataset, cur.dataset) == 0 && ch[i].nbits == cur.nbits &&
+            ch[i].group_size == cur.group_size)
+            at = i;
+    int next = -1;
+    for (int k = 1; k <= n && next < 0; k++) {
+        const ls_sensi_choice *c = &ch[((at < 0 ? 0 : at) + k) % n];
+        bool same_ds = strcmp(c->dataset, cur.dataset) == 0;
+        bool same_cfg = c->nbits == cur.nbits && c->group_size == cur.group_size;
+        if (dataset ? (same_cfg && !same_ds) : (same_ds && !same_cfg))
+            next = (int)(c - ch);
+    }
+    if (next < 0) {
+        app_msg(a, false, "%s has no other %s for %s b%dg%d", path,
+                dataset ? "data set" : "config", cur.dataset, cur.nbits, cur.group_size);
+        return R_REDRAW;
+    }
+    ls_sensi_select sel = {ch[next].dataset, ch[next].nbits, ch[next].group_size};
+    ls_profile *sp;
+    if (ls_import_sensitivity(path, &sel, &sp, &err) < 0) {
+        app_msg(a, true, "%s", err.msg);
+        return R_REDRAW;
+    }
+    /* the old selection's warnings go with it */
+    ls_profile *p = a->profile;
+    int kept = 0;
+    for (int i = 0; i < p->n_warnings; i++)
+        if (strncmp(p->warnings[i], path, strlen(path)) != 0)
+            memmove(p->warnings[kept++], p->warnings[i], sizeof p->warnings[0]);
+    p->n_warnings = kept;
+    int rc = ls_profile_take_sensitivity(p, sp, &err);
+    ls_profile_free(sp);
+    if (rc < 0) {
+        app_msg(a, true, "%s", err.msg);
+        return R_REDRAW;
+    }
+    app_analyze(a);
+    app_msg(a, false, "sensitivity: %s b%dg%d of %s (%s cycles the %s)", sel.dataset,
+            sel.nbits, sel.group_size, path, dataset ? "D" : "C",
+            dataset ? "data sets" : "configs");
+    return R_REDRAW;
+}
+
+static unsigned act_SENSI_DATASET(app *a, int ch) { (void)ch; return switch_sensitivity(a, true); }
+static unsigned act_SENSI_CONFIG(app *a, int ch) { (void)ch; return switch_sensitivity(a, false); }
 
 static unsigned set_module(app *a, int m)
 {

@@ -387,10 +387,18 @@ static void draw_bars(app *a, wg_rect r)
     const ls_settings *s = &a->settings;
     bool use_s = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
     bool use_k = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
-    char right[64];
-    char order[24] = "";
+    char right[128];
+    char order[64] = "";
     if (a->sort_key != SORT_LAYER)
         snprintf(order, sizeof order, "%s  ", view_sort_name(a->sort_key));
+    /* which selection of a sensitivity CSV is shown (D / C switch it) */
+    const char *paren = use_s ? strrchr(p->sensitivity_source, '(') : NULL;
+    if (paren && strchr(paren, ')') && strlen(order) + 24 < sizeof order) {
+        size_t used = strlen(order);
+        snprintf(order + used, sizeof order - used, "%.*s  ",
+                 (int)(strchr(paren, ')') - paren - 1 > 20 ? 20 : strchr(paren, ')') - paren - 1),
+                 paren + 1);
+    }
     snprintf(right, sizeof right, "%s%s%s  kurt %s  %s", order, a->only_outliers ? "flagged  " : "",
              a->log_scale ? "log" : "lin", view_kurt_scale_name(a->kurt_scale),
              ls_module_name(m));
