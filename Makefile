@@ -22,7 +22,10 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) -ffp-contract=off $(SAN) $
 ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Icore -Iwidgets -Itui -Itests/support
 $(BUILD)/core/%.o:    ALL_CFLAGS = $(BASE_CFLAGS) -I$(BUILD)/nocurses $(CORE_CFLAGS) -Icore
 $(BUILD)/widgets/%.o: ALL_CFLAGS = $(BASE_CFLAGS) $(PKG_CFLAGS) -Iwidgets
-LDLIBS   := $(PKG_LIBS) -lpthread -lm
+# oneDNN (--compute bf16): Debian's libdnnl-dev ships no pkg-config file. libgomp is
+# oneDNN's OpenMP runtime; core/nn/matmul_bf16.c sets its thread count.
+DNNL_LIBS ?= -ldnnl -lgomp
+LDLIBS   := $(PKG_LIBS) $(DNNL_LIBS) -lpthread -lm
 
 CORE_SRC    := $(wildcard core/*/*.c)
 SUPPORT_SRC := $(wildcard tests/support/*.c)
@@ -95,16 +98,31 @@ $(TOOL_BIN): %: $(BUILD)/tools/%.o $(LIBSUPPORT) $(LIBCORE)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIBWIDGETS) $(LIBSUPPORT) $(LIBCORE)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIBWIDGETS) $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
 
+# Fuzz targets built without libFuzzer (tests/fuzz/replay_main.c): tests/fuzz_corpus.sh
+# replays their seed and regression corpora in make test and make asan.
+FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY    = $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz-replay/%) $(BUILD)/fuzz-replay/make_seeds
+FUZZ_CFLAGS    = $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/fuzz
+FUZZ_HDRS     := $(wildcard tests/fuzz/*.h)
+$(BUILD)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_HDRS) $(LIBSUPPORT) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
+$(BUILD)/fuzz-replay/make_seeds: tests/fuzz/make_seeds.c $(FUZZ_HDRS) $(LIBSUPPORT) $(LIBCORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $< $(LIBSUPPORT) $(LIBCORE) $(LDLIBS)
+
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(MAKE) --no-print-directory all $(TEST_BIN) $(FUZZ_REPLAY)
 	@sh tests/run_all.sh $(TEST_BIN)
 
 # Everything under AddressSanitizer and UBSan, in its own build directory.
 asan: deps all
 	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/layerscope OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    build-asan/layerscope $(TEST_SRC:tests/%.c=build-asan/tests/%)
+	    build-asan/layerscope $(TEST_SRC:tests/%.c=build-asan/tests/%) \
+	    $(FUZZ_SRC:tests/fuzz/%.c=build-asan/fuzz-replay/%) build-asan/fuzz-replay/make_seeds
 	@ASAN_OPTIONS=detect_leaks=1 LAYERSCOPE_BIN=build-asan/layerscope \
+	    FUZZ_REPLAY_DIR=build-asan/fuzz-replay \
 	    sh tests/run_all.sh $(TEST_SRC:tests/%.c=build-asan/tests/%)
 
 # The job tests (jobs, parallel loops, forward threads) and the scripted explorer under

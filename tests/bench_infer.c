@@ -11,10 +11,15 @@
  *    scored classifier rows) against the sgemm peak of this process.
  * 3. PyTorch on the CPU (tests/bench_infer_torch.py, when python3 can import torch) runs
  *    the same forward on the same weights and tokens in the same run; the ratio is printed.
+ * 4. --compute bf16 (when the CPU has AVX512-BF16 or AMX): oneDNN's bf16 matmul peak
+ *    (2048^3, plain layouts as the forward pass uses them) measured in this process, the
+ *    evaluation in bf16, and PyTorch with weights and activations in bf16 (run on every
+ *    CPU, whatever it has).
  *
  * Usage: bench_infer [--layers N] [--chunks N] [--no-torch] [--keep]
  *   (internal: --sgemm-peak prints "PEAK gflops corename") */
 #include <cblas.h>
+#include <dnnl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +30,7 @@
 #include <unistd.h>
 
 #include "nn/blas_check.h"
+#include "nn/matmul_bf16.h"
 #include "formats/model.h"
 #include "model_writer.h"
 #include "eval/perplexity.h"
@@ -52,6 +58,54 @@ static double sgemm_peak(int n, int reps)
         double t = now() - t0;
         best = t < best ? t : best;
     }
+    free(a), free(b), free(c);
+    return 2.0 * n * n * (double)n / best / 1e9;
+}
+
+/* oneDNN bf16 matmul n^3, src [n][n] bf16, weights transposed (strides {1, n}) as the
+ * forward pass passes them, dst f32; best of reps, in GFLOP/s. 0 on failure. */
+static double bf16_peak(int n, int reps)
+{
+    dnnl_engine_t eng;
+    dnnl_stream_t str;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) || dnnl_stream_create(&str, eng, dnnl_stream_default_flags))
+        return 0;
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    dnnl_dims_t d = {n, n}, rs = {n, 1}, cs = {1, n};
+    dnnl_memory_desc_init_by_strides(&a_md, 2, d, dnnl_bf16, rs);
+    dnnl_memory_desc_init_by_strides(&b_md, 2, d, dnnl_bf16, cs);
+    dnnl_memory_desc_init_by_strides(&c_md, 2, d, dnnl_f32, rs);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    if (dnnl_matmul_desc_init(&md, &a_md, &b_md, NULL, &c_md) ||
+        dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL) || dnnl_primitive_create(&prim, pd))
+        return 0;
+    dnnl_primitive_desc_destroy(pd);
+    uint16_t *a = malloc((size_t)n * n * 2), *b = malloc((size_t)n * n * 2);
+    float *c = malloc((size_t)n * n * 4);
+    for (int64_t i = 0; i < (int64_t)n * n; i++) {
+        a[i] = 0x3c00 + (uint16_t)(i % 61); /* values near 0.0078 */
+        b[i] = 0x3c00 + (uint16_t)(i % 53);
+    }
+    dnnl_memory_t am, bm, cm;
+    dnnl_memory_create(&am, &a_md, eng, a);
+    dnnl_memory_create(&bm, &b_md, eng, b);
+    dnnl_memory_create(&cm, &c_md, eng, c);
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+    double best = 1e30;
+    for (int r = 0; r < reps + 1; r++) {
+        double t0 = now();
+        dnnl_primitive_execute(prim, str, 3, args);
+        dnnl_stream_wait(str);
+        double t = now() - t0;
+        if (r > 0) /* the first run warms up the OpenMP team */
+            best = t < best ? t : best;
+    }
+    dnnl_memory_destroy(am), dnnl_memory_destroy(bm), dnnl_memory_destroy(cm);
+    dnnl_primitive_destroy(prim);
+    dnnl_stream_destroy(str);
+    dnnl_engine_destroy(eng);
     free(a), free(b), free(c);
     return 2.0 * n * n * (double)n / best / 1e9;
 }
@@ -208,58 +262,94 @@ int main(int argc, char **argv)
     ls_blas_use_caller_thread_only();
     ls_blas_describe(desc, sizeof desc);
     printf("evaluation runs with %s\n", desc);
-    ls_ppl_params p = ls_ppl_params_default(LS_PPL_LLAMACPP);
-    p.ctx = ctx;
-    ls_ppl_result r;
-    /* best of three runs: the machine is shared */
-    double best = 1e30, ppl = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        t0 = now();
-        if (ls_ppl_eval(m, NULL, tok, n, 1, &p, NULL, NULL, NULL, &r, &e) != 0) {
-            fprintf(stderr, "bench_infer: %s\n", e.msg);
-            return 1;
-        }
-        double t = now() - t0;
-        best = t < best ? t : best;
-        ppl = r.ppl;
-        ls_ppl_result_free(&r);
-    }
+    char why[160];
+    bool bf16_ok = ls_bf16_supported(why, sizeof why);
+    double bpeak = bf16_ok ? bf16_peak(2048, 5) : 0;
+    char dnnl_desc[256];
+    ls_onednn_describe(dnnl_desc, sizeof dnnl_desc);
+    printf("%s\n", dnnl_desc);
+    if (bf16_ok)
+        printf("oneDNN bf16 matmul 2048^3 peak in this process: %.1f GFLOP/s (%.2fx the sgemm "
+               "peak)\n", bpeak, bpeak / peak_here);
     double flops = eval_flops(&m->cfg, ctx, chunks);
-    double tps = (double)n / best, gf = flops / best / 1e9;
-    printf("evaluation (llama.cpp protocol, %d chunks of %d): %.2f s, %.0f tokens/s, "
-           "%.1f GFLOP/s = %.0f%% of this process's sgemm peak %.1f GFLOP/s (target 60%%)"
-           "; PPL %.3f\n", chunks, ctx, best, tps, gf, 100 * gf / peak_here, peak_here, ppl);
-    /* The ceiling: every FLOP at the 2048^3 sgemm peak, nothing else costing anything. */
-    double tps_bound = (double)n / (flops / (peak_here * 1e9));
-    printf("ceiling (all FLOPs at that peak): %.0f tokens/s; we are at %.0f%% of it\n",
-           tps_bound, 100 * tps / tps_bound);
+    /* useful FLOPs of the products alone (linear layers and classifier) */
+    double tps_ls[2] = {0, 0}, bound[2] = {0, 0};
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode == LS_COMPUTE_BF16 && !bf16_ok) {
+            printf("evaluation in bf16: skipped (%s)\n", why);
+            continue;
+        }
+        ls_ppl_params p = ls_ppl_params_default(LS_PPL_LLAMACPP);
+        p.ctx = ctx;
+        p.compute = (ls_compute)mode;
+        ls_ppl_result r;
+        /* best of three runs: the machine is shared */
+        double best = 1e30, ppl = 0;
+        for (int rep = 0; rep < 3; rep++) {
+            t0 = now();
+            if (ls_ppl_eval(m, NULL, tok, n, 1, &p, NULL, NULL, NULL, &r, &e) != 0) {
+                fprintf(stderr, "bench_infer: %s\n", e.msg);
+                return 1;
+            }
+            double t = now() - t0;
+            best = t < best ? t : best;
+            ppl = r.ppl;
+            ls_ppl_result_free(&r);
+        }
+        double pk = mode == LS_COMPUTE_BF16 ? bpeak : peak_here;
+        const char *pkname = mode == LS_COMPUTE_BF16 ? "oneDNN bf16" : "sgemm";
+        double tps = (double)n / best, gf = flops / best / 1e9;
+        tps_ls[mode] = tps;
+        printf("evaluation %s (llama.cpp protocol, %d chunks of %d): %.2f s, %.0f tokens/s, "
+               "%.1f GFLOP/s = %.0f%% of this process's %s peak %.1f GFLOP/s (target %s)"
+               "; PPL %.4f\n", ls_compute_name((ls_compute)mode), chunks, ctx, best, tps, gf,
+               100 * gf / pk, pkname, pk, mode == LS_COMPUTE_BF16 ? "80%" : "60%", ppl);
+        /* The ceiling: every FLOP at the peak, nothing else costing anything. */
+        bound[mode] = (double)n / (flops / (pk * 1e9));
+        printf("  ceiling (all FLOPs at that peak): %.0f tokens/s; we are at %.0f%% of it\n",
+               bound[mode], 100 * tps / bound[mode]);
+    }
 
-    /* 3. PyTorch */
-    if (!torch) {
-        printf("torch: skipped (--no-torch)\n");
-    } else if (!torch_python()) {
-        printf("torch: python3 cannot import torch; skipped (Debian: apt-get install "
-               "python3-torch)\n");
-    } else {
+    /* 3. PyTorch, f32 and bf16 */
+    const char *tname[2] = {"f32", "bf16"};
+    double target[2] = {1.35, 1.0};
+    for (int mode = 0; mode < 2; mode++) {
+        if (!torch) {
+            printf("torch: skipped (--no-torch)\n");
+            break;
+        } else if (!torch_python()) {
+            printf("torch: python3 cannot import torch; skipped (Debian: apt-get install "
+                   "python3-torch)\n");
+            break;
+        }
         char cmd[1024], line[256];
-        snprintf(cmd, sizeof cmd, "%s tests/bench_infer_torch.py %s %s %d %d", torch_python(),
-                 mdir, tpath, ctx, chunks);
+        snprintf(cmd, sizeof cmd, "%s tests/bench_infer_torch.py %s %s %d %d %s",
+                 torch_python(), mdir, tpath, ctx, chunks, tname[mode]);
         FILE *pp = popen(cmd, "r");
         double ttps = 0, tppl = 0;
         int tthreads = 0;
         while (pp && fgets(line, sizeof line, pp)) {
-            fputs("  torch: ", stdout);
+            printf("  torch %s: ", tname[mode]);
             fputs(line, stdout);
             sscanf(line, "TORCH %lf %lf %d", &ttps, &tppl, &tthreads);
         }
         if (pp)
             pclose(pp);
-        if (ttps > 0)
-            printf("torch (%d threads): %.0f tokens/s, PPL %.3f; layerscope / torch = %.2fx "
-                   "(target 1.5x; the ceiling above is %.2fx)\n", tthreads, ttps, tppl,
-                   tps / ttps, tps_bound / ttps);
+        if (ttps <= 0) {
+            printf("torch %s: no result\n", tname[mode]);
+            continue;
+        }
+        if (tps_ls[mode] > 0)
+            printf("%s: %.0f tokens/s = %.2fx PyTorch %s (%.0f tokens/s, %d threads, PPL %.4f)"
+                   "; target %.2fx, the ceiling above is %.2fx\n", tname[mode], tps_ls[mode],
+                   tps_ls[mode] / ttps, tname[mode], ttps, tthreads, tppl, target[mode],
+                   bound[mode] / ttps);
         else
-            printf("torch: no result\n");
+            printf("%s: layerscope skipped; PyTorch %s %.0f tokens/s (%d threads, PPL %.4f)\n",
+                   tname[mode], tname[mode], ttps, tthreads, tppl);
+        if (mode == 1 && bpeak > 0)
+            printf("  PyTorch bf16 at %.0f%% of the oneDNN bf16 peak\n",
+                   100 * flops / ((double)n / ttps) / 1e9 / bpeak);
     }
     free(tok);
     ls_model_free(m);

@@ -2,8 +2,10 @@
 """PyTorch (CPU, float32) forward of the same model and tokens as tests/bench_infer.c:
 the llama.cpp protocol (chunks of ctx tokens, BOS first, second half scored).
 
-usage: bench_infer_torch.py MODEL_DIR TOKENS.bin CTX CHUNKS
+usage: bench_infer_torch.py MODEL_DIR TOKENS.bin CTX CHUNKS [f32|bf16]
 prints: TORCH <tokens per second> <ppl> <threads>
+bf16: weights and activations in torch.bfloat16, as a user who loads a bf16 model gets
+(Debian's build sends those products to oneDNN); the NLL is taken in float32.
 Reads model.safetensors itself (no safetensors package needed); q/k rows are in the HF
 (rotate-half) layout."""
 import json
@@ -16,7 +18,7 @@ import time
 import torch
 
 
-def load_safetensors(path):
+def load_safetensors(path, dtype):
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -30,7 +32,7 @@ def load_safetensors(path):
         b, e = info["data_offsets"]
         buf = bytearray(data[base + b:base + e])
         t = torch.frombuffer(buf, dtype=dt[info["dtype"]]) if e > b else torch.zeros(0)
-        out[name] = t.reshape(info["shape"]).float()
+        out[name] = t.reshape(info["shape"]).to(dtype)
     return out
 
 
@@ -42,8 +44,9 @@ def main():
     # Debian's build starts with one intra-op thread here; give it every CPU, as we use.
     torch.set_num_threads(os.cpu_count() or 1)
     mdir, tpath, ctx, chunks = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    dtype = torch.bfloat16 if len(sys.argv) > 5 and sys.argv[5] == "bf16" else torch.float32
     cfg = json.load(open(mdir + "/config.json"))
-    W = load_safetensors(mdir + "/model.safetensors")
+    W = load_safetensors(mdir + "/model.safetensors", dtype)
     dim, nh = cfg["hidden_size"], cfg["num_attention_heads"]
     nkv = cfg.get("num_key_value_heads", nh)
     hd = cfg.get("head_dim", dim // nh)
@@ -56,8 +59,8 @@ def main():
     x_ids[:, 0] = 1
     inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
     ang = torch.arange(ctx, dtype=torch.float64)[:, None] * inv[None, :]
-    cos = torch.cat([ang.cos(), ang.cos()], -1).float()
-    sin = torch.cat([ang.sin(), ang.sin()], -1).float()
+    cos = torch.cat([ang.cos(), ang.cos()], -1).to(dtype)
+    sin = torch.cat([ang.sin(), ang.sin()], -1).to(dtype)
 
     def rope(t):  # t [B, H, T, hd], halves layout
         h = hd // 2
@@ -65,7 +68,7 @@ def main():
         return t * cos + rot * sin
 
     head = W.get("lm_head.weight", W["model.embed_tokens.weight"])
-    mask = torch.full((ctx, ctx), float("-inf")).triu(1)
+    mask = torch.full((ctx, ctx), float("-inf")).triu(1).to(dtype)
 
     def forward(ids):
         B, T = ids.shape
@@ -90,7 +93,7 @@ def main():
             x = x + (torch.nn.functional.silu(g) * u) @ W[p + "mlp.down_proj.weight"].T
         x = rms(x, W["model.norm.weight"], eps)
         first = ctx // 2
-        lg = x[:, first:ctx - 1] @ head.T  # only the scored rows, as llama.cpp
+        lg = (x[:, first:ctx - 1] @ head.T).float()  # only the scored rows, as llama.cpp
         nll = torch.logsumexp(lg, -1) - lg.gather(-1, ids[:, first + 1:, None])[..., 0]
         return nll
 

@@ -3,6 +3,9 @@
 #include "test.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "method/analysis.h"
 #include "cli/batch.h"
@@ -173,6 +176,165 @@ static void test_batch_quantize_json(void)
 }
 
 /* Save and reload: every module dequantizes to exactly the same weights. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        fputs(text, fp);
+        fclose(fp);
+    }
+}
+
+/* Each broken quant.json is refused by a line that names the field at fault (the model is
+ * a Hugging Face directory: q/k rows in halves order). */
+static void test_quant_json_fields(const char *out, const ls_model *m)
+{
+    static const struct {
+        const char *json, *want;
+    } cases[] = {
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_la", "truncated JSON"},
+        {"[1,2]", "not a JSON object"},
+        {"{\"version\":1}", "format: missing"},
+        {"{\"format\":\"other\"}", "format: \"other\""},
+        {"{\"format\":\"layerscope-quantized\"}", "version: missing"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":7}", "version: 7 is not supported"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1}", "n_layers: missing"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":0}",
+         "n_layers: 0 is not a whole number"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":1e9}",
+         "n_layers: 1e+09 is not a whole number"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"zigzag\",\"modules\":{}}", "qk_row_layout: unknown layout"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"pairs\",\"modules\":{}}", "qk_row_layout: pairs, but"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"halves\"}", "modules: missing"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"halves\",\"modules\":{}}", "modules: empty"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"halves\",\"modules\":{\"0.self_attn.q_proj\":{\"nbits\":4,"
+         "\"group_size\":64,\"axis\":1,\"view_cols\":64}}}",
+         "modules.0.self_attn.q_proj.view_rows"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"halves\",\"modules\":{\"0.self_attn.q_proj\":{\"nbits\":9}}}",
+         "modules.0.self_attn.q_proj.nbits"},
+        {"{\"format\":\"layerscope-quantized\",\"version\":1,\"n_layers\":24,"
+         "\"qk_row_layout\":\"halves\",\"modules\":{\"0.self_attn.q_proj\":{\"nbits\":4,"
+         "\"group_size\":64,\"axis\":1,\"view_rows\":64,\"view_cols\":64,\"packing\":\"x\"}}}",
+         "modules.0.self_attn.q_proj.packing"},
+    };
+    char f[800];
+    snprintf(f, sizeof f, "%s/quant.json", out);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_file(f, cases[i].json);
+        ls_qmodel *back = NULL;
+        ls_error err;
+        err.msg[0] = '\0';
+        CHECK(ls_qmodel_load(out, m, &back, &err) == -1);
+        if (!strstr(err.msg, cases[i].want)) {
+            fprintf(stderr, "  case %zu: want \"%s\" in: %s\n", i, cases[i].want, err.msg);
+            CHECK(strstr(err.msg, cases[i].want) != NULL);
+        }
+        ls_qmodel_free(back);
+    }
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (st.st_mode & 07777) : (mode_t)-1;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Count of entries beside out named out.tmp.* / out.old.* */
+static int count_leftovers(const char *out)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -d '%s'.tmp.* '%s'.old.* 2>/dev/null | wc -l", out, out);
+    FILE *pp = popen(cmd, "r");
+    int n = -1;
+    if (pp) {
+        if (fscanf(pp, "%d", &n) != 1)
+            n = -1;
+        pclose(pp);
+    }
+    return n;
+}
+
+/* Modes (0777/0666 less the umask, a replaced directory keeps its mode), the swap with and
+ * without RENAME_EXCHANGE, and leftovers: ours (name + marker) removed, others kept. */
+static void test_swap_modes_and_leftovers(const char *out, const ls_qmodel *qm,
+                                          const ls_model *m, const ls_profile *p,
+                                          const ls_analysis *a)
+{
+    ls_error err;
+    char cmd[2400], f[900];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'.tmp.* '%s'.old.*", out, out, out);
+    CHECK(system(cmd) == 0);
+    mode_t old_mask = umask(027);
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0);
+    CHECK(mode_of(out) == 0750);
+    snprintf(f, sizeof f, "%s/quant.json", out);
+    CHECK(mode_of(f) == 0640);
+    snprintf(f, sizeof f, "%s/.layerscope-temporary", out);
+    CHECK(!exists(f)); /* the marker leaves with the temporary name */
+    umask(022);
+    CHECK(chmod(out, 0711) == 0);
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0); /* RENAME_EXCHANGE where available */
+    CHECK(mode_of(out) == 0711);
+    CHECK(count_leftovers(out) == 0);
+    setenv("LAYERSCOPE_NO_RENAMEAT2", "1", 1);
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0); /* the two-rename fallback */
+    unsetenv("LAYERSCOPE_NO_RENAMEAT2");
+    CHECK(mode_of(out) == 0711);
+    CHECK(count_leftovers(out) == 0);
+    snprintf(f, sizeof f, "%s/quant.json", out);
+    CHECK(mode_of(f) == 0644);
+    umask(old_mask);
+    /* leftovers of a run that died: ours go, look-alikes without the marker, with a
+     * subdirectory, or of a live process stay */
+    const char *names[] = {"tmp.aB3xYz", "old.Q1w2E3", "tmp.NOMARK", "old.SUBDIR", "tmp.LIVE01",
+                           "tmp.toolong1"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(f, sizeof f, "%s.%s", out, names[i]);
+        mkdir(f, 0777);
+        char g[1100];
+        snprintf(g, sizeof g, "%s/qmodel.safetensors", f);
+        write_file(g, "x");
+        snprintf(g, sizeof g, "%s/.layerscope-temporary", f);
+        if (i != 2) {
+            char text[64];
+            snprintf(text, sizeof text, "layerscope %ld: temporary\n",
+                     i == 4 ? (long)getppid() : 999999999L);
+            write_file(g, text);
+        }
+        if (i == 3) {
+            snprintf(g, sizeof g, "%s/sub", f);
+            mkdir(g, 0777);
+        }
+    }
+    int removed = -1;
+    CHECK(ls_qmodel_clean_leftovers(out, &removed) == 0);
+    CHECK(removed == 2);
+    snprintf(f, sizeof f, "%s.tmp.aB3xYz", out);
+    CHECK(!exists(f));
+    snprintf(f, sizeof f, "%s.old.Q1w2E3", out);
+    CHECK(!exists(f));
+    for (int i = 2; i < 6; i++) {
+        snprintf(f, sizeof f, "%s.%s", out, names[i]);
+        CHECK(exists(f));
+    }
+    CHECK(exists(out)); /* the model itself is never a leftover */
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'.tmp.* '%s'.old.*", out, out);
+    CHECK(system(cmd) == 0);
+}
+
 static void test_save_and_reload(void)
 {
     char dir[600];
@@ -225,10 +387,35 @@ static void test_save_and_reload(void)
     /* a damaged quant.json is one clear line */
     snprintf(f, sizeof f, "%s/quant.json", out);
     FILE *fp = fopen(f, "w");
-    fputs("{\"format\": \"layerscope-quantized\", \"n_layers\": 3, \"modules\": {}}", fp);
+    fputs("{\"format\": \"layerscope-quantized\", \"version\": 1, \"n_layers\": 3, "
+          "\"modules\": {}}", fp);
     fclose(fp);
     CHECK(ls_qmodel_load(out, m, &back, &err) == -1);
     CHECK(strstr(err.msg, "n_layers") != NULL);
+    /* a module dropped from quant.json, and the tensor file missing */
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0);
+    snprintf(f, sizeof f, "%s/quant.json", out);
+    char *text = ls_read_text_file(f, 1 << 24, NULL, &err);
+    cJSON *doc = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    CHECK(doc != NULL);
+    if (doc) {
+        cJSON_DeleteItemFromObject(cJSON_GetObjectItem(doc, "modules"), "5.mlp.up_proj");
+        char *s2 = cJSON_Print(doc);
+        write_file(f, s2);
+        free(s2);
+        cJSON_Delete(doc);
+        CHECK(ls_qmodel_load(out, m, &back, &err) == -1);
+        CHECK(strstr(err.msg, "modules.5.mlp.up_proj: missing") != NULL);
+    }
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0);
+    snprintf(f, sizeof f, "%s/qmodel.safetensors", out);
+    unlink(f);
+    CHECK(ls_qmodel_load(out, m, &back, &err) == -1);
+    CHECK(strstr(err.msg, "qmodel.safetensors: not found") != NULL);
+    CHECK(ls_qmodel_save(out, qm, m, p, a, &err) == 0);
+    test_quant_json_fields(out, m);
+    test_swap_modes_and_leftovers(out, qm, m, p, a);
     free(a);
     ls_qmodel_free(qm);
     ls_profile_free(p);

@@ -366,6 +366,19 @@ if grep -q "Found models" "$TMP/pick.txt" && grep -qE "directory +hf +picked +\.
     ok "o: the picker lists a generated model in the current directory"; else bad "picker list"; cat "$TMP/pick.err"; fi
 grep -q "^ picked (hf)" "$TMP/pick.txt" && ok "picker: Down + Enter opens it" || bad "picker did not open the model"
 
+# a FIFO beside the models (discovery sniffs it) and typed into the open prompt: refused at
+# once with its kind, the explorer stays responsive (timeout: a blocking open would hang)
+mkfifo "$TMP/pick/pipe.bin" "$TMP/pick/pipe.gguf"
+printf 'o C-u text:./pipe.gguf Enter wait dump q\n' > "$TMP/fifo.keys"
+( cd "$TMP/pick" && timeout 60 env HF_HOME="$TMP/pick/hf" XDG_CONFIG_HOME="$TMP/xdg" \
+    LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 "$ABS_BIN" --no-display \
+    --script "$TMP/fifo.keys" --dump-screen "$TMP/fifo.txt" 2> "$TMP/fifo.err" )
+rc=$?
+if [ "$rc" -ne 124 ] && grep -q "not a regular file (a FIFO)" "$TMP/fifo.txt"; then
+    ok "o: a FIFO is refused as not a regular file, without blocking"; else
+    bad "o on a FIFO (exit $rc): $(tail -2 "$TMP/fifo.txt")"; fi
+rm -f "$TMP/pick/pipe.bin" "$TMP/pick/pipe.gguf"
+
 # ---- P and S on the shared stories260K model with short texts ----
 SH=${LAYERSCOPE_SHARED:-../shared}/models/stories260K-hf
 if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then

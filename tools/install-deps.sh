@@ -3,7 +3,8 @@
 # Uses sudo when not root. Usage: tools/install-deps.sh [extra-package ...]
 set -e
 # python3-scipy: the kurtosis test compares against scipy.stats.kurtosis.
-need="gcc make pkg-config libncurses-dev libopenblas-dev libcjson-dev tmux groff-base python3-scipy $*"
+# libdnnl-dev: oneDNN's matmul for --compute bf16.
+need="gcc make pkg-config libncurses-dev libopenblas-dev libcjson-dev libdnnl-dev tmux groff-base python3-scipy $*"
 missing=""
 for p in $need; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "method/import.h"
 #include "io/result_json.h"
+#include "nn/matmul_bf16.h"
 #include "method/mxq.h"
 #include "view.h"
 
@@ -533,6 +534,20 @@ static unsigned act_THEME(app *a, int ch)
     a->theme = (wg_theme)((a->theme + 1) % WG_N_THEMES);
     view_apply_theme(a);
     app_msg(a, false, "theme: %s", wg_theme_name(a->style.theme));
+    return R_REDRAW;
+}
+
+static unsigned act_COMPUTE(app *a, int ch)
+{
+    (void)ch;
+    a->compute = a->compute == LS_COMPUTE_BF16 ? LS_COMPUTE_F32 : LS_COMPUTE_BF16;
+    char why[160];
+    if (a->compute == LS_COMPUTE_BF16 && !ls_bf16_supported(why, sizeof why))
+        app_msg(a, false, "compute for P and S: bf16 asked, but %s: they will run in f32",
+                why);
+    else
+        app_msg(a, false, "compute for P and S: %s%s", ls_compute_name(a->compute),
+                a->compute == LS_COMPUTE_BF16 ? " (oneDNN; f32 is the reference)" : "");
     return R_REDRAW;
 }
 

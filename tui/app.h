@@ -94,6 +94,7 @@ typedef struct app {
     const ls_options *opts;
     const ui_args *args;
     int threads;
+    int compute;         /* enum ls_compute of P and S jobs: --compute, toggled by C */
 
     /* what is open */
     ls_model *model;     /* NULL for a profile or when nothing is open */
@@ -151,6 +152,7 @@ typedef struct app {
     int ppl_job_id;
     bool ppl_known;
     double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
+    int ppl_compute;     /* enum ls_compute the shown perplexities were computed in */
     char ppl_text[1024];
     /* P's measures against fp (issue 10): KLD and same top of base and current, the verdict,
      * and per layer the current allocation's error ("error in" column of the main panel) */

@@ -18,6 +18,7 @@ typedef struct eval_arg {
     const char *tokenizer_path; /* the option's string: lives as long as the app */
     char text[1024];
     int threads;
+    ls_compute compute; /* the products' mode (--compute, key C) */
     uint64_t gen;
     ls_qmodel *qm; /* P: owned until moved into the result */
     unsigned char base[APP_N_FLAGS], cur[APP_N_FLAGS];
@@ -114,6 +115,7 @@ static int sensi_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     }
     ls_sensi_params sp = ls_sensi_params_default();
     sp.threads = ea->threads;
+    sp.compute = ea->compute;
     int rc = ls_sensitivity_run(ea->model, tok, ea->text, &sp, pr, &r->r, err);
     ls_tokenizer_free(tok);
     if (rc < 0) {
@@ -140,6 +142,7 @@ static eval_arg *new_eval_arg(app *a, const char *what, const char *text)
     ea->model = a->model;
     ea->tokenizer_path = a->opts->tokenizer_path;
     ea->threads = a->threads;
+    ea->compute = (ls_compute)a->compute;
     ea->gen = a->model_gen;
     snprintf(ea->text, sizeof ea->text, "%s", text);
     return ea;
@@ -172,6 +175,7 @@ void app_start_ppl(app *a, const char *text)
     ea->qp.ppl.stride = o->stride;
     ea->qp.ppl.max_chunks = o->chunks;
     ea->qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    ea->qp.ppl.compute = ea->compute;
     ea->qp.top_k = o->kld_top_k;
     ea->qp.cache_dir = o->cache_dir;
     ea->qp.cache_limit = o->cache_limit;
@@ -326,8 +330,8 @@ static void take_sensi(app *a, const ls_job_info *info, sensi_result *r)
     snprintf(brief, sizeof brief, "%d documents, dataset %.40s", r->r.n_docs, r->r.dataset);
     app_job_result(a, full, brief);
     app_analyze(a);
-    app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents): E saves the CSV",
-            r->text, r->r.seconds, r->r.n_docs);
+    app_msg(a, false, "sensitivity measured on %s in %.1f s (%d documents, %s): E saves the "
+                      "CSV", r->text, r->r.seconds, r->r.n_docs, ls_compute_name(r->r.compute));
 }
 
 bool app_take_eval(app *a, const ls_job_info *info, void *res)

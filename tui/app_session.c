@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "nn/matmul_bf16.h"
 #include "io/result_json.h"
 
 /* The results block: the quantization totals (when the qmodel is at hand) and the last
@@ -33,6 +34,7 @@ static cJSON *results_json(app *a)
         cJSON_AddItemToObject(p, "current", ls_json_exact_number(a->ppl_cur));
         cJSON_AddItemToObject(p, "delta_pct", ls_json_exact_number(a->ppl_delta_pct));
         cJSON_AddItemToObject(p, "extra_memory_pct", ls_json_exact_number(a->ppl_mem_pct));
+        cJSON_AddStringToObject(p, "compute", ls_compute_name((ls_compute)a->ppl_compute));
     }
     return res;
 }

@@ -16,6 +16,7 @@
     A(HEATMAP) A(LOG) A(TOPM_UP) A(TOPM_DOWN) A(STOP_DOWN) A(STOP_UP) A(DIFF) A(METHOD)  \
     A(BASE_DOWN) A(BASE_UP) A(TOGGLE) A(DRAW) A(UNDO) A(EXPORT) A(HIST) A(QUANT) A(PPL)  \
     A(SENSI) A(SAVE_QUANT) A(SENSI_CSV) A(SESSION_SAVE) A(SESSION_LOAD) A(CANCEL)        \
+    A(COMPUTE)                                                                           \
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
     A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
@@ -113,6 +114,8 @@ typedef enum ls_key_context {
         "P's sequential stop: off, 0.2, 0.1, 0.05 (95 % half-width of the KLD change)")    \
     KEY(MAIN, 'S', "S", ACT_SENSI, "S:sensi",                                                         \
         "measure activation sensitivity (job; default text samples/calib.txt)")            \
+    KEY(MAIN, 'C', "C", ACT_COMPUTE, NULL,                                                 \
+        "compute mode of the next P and S jobs: f32 (reference) / bf16 (oneDNN)")          \
     KEY(MAIN, 'E', "E", ACT_SENSI_CSV, "E:csv",                                                     \
         "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
     KEY(MAIN, 's', "s", ACT_SESSION_SAVE, "s:session",                                           \

@@ -4,6 +4,7 @@
 
 #include "cli/batch.h"
 #include "nn/blas_check.h"
+#include "nn/matmul_bf16.h"
 #include "explorer.h"
 #include "cli/options.h"
 #include "uiargs.h"
@@ -17,6 +18,9 @@ static void print_version(void)
     printf("%s\n", blas);
     if (ls_blas_check(note, sizeof note))
         printf("warning: %s\n", note);
+    char dnnl[320];
+    ls_onednn_describe(dnnl, sizeof dnnl);
+    printf("%s\n", dnnl);
 }
 
 int main(int argc, char **argv)

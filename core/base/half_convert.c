@@ -1,5 +1,6 @@
 #include "base/half_convert.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "base/half.h"
@@ -44,10 +45,25 @@ __attribute__((target("avx,f16c"))) static int64_t f16_f16c(const unsigned char 
     return i;
 }
 
+/* CPUID leaf 1, ECX: bit 27 OSXSAVE, 28 AVX, 29 F16C; plus XGETBV: the OS saves the YMM
+ * state. Asked directly, since clang 14 rejects __builtin_cpu_supports("f16c"). */
 static bool have_f16c(void)
 {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+    static _Atomic int cached = -1; /* cpuid traps to the hypervisor in a VM: ask once */
+    int known = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (known >= 0)
+        return known;
+    unsigned a = 1, b, c = 0, d;
+    __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+    const unsigned need = (1u << 27) | (1u << 28) | (1u << 29);
+    bool ok = (c & need) == need;
+    if (ok) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        ok = (lo & 6u) == 6u; /* XMM and YMM state enabled */
+    }
+    atomic_store_explicit(&cached, ok, memory_order_relaxed);
+    return ok;
 }
 #endif
 

@@ -1,9 +1,13 @@
 #include "cli/batch.h"
 
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/atomic_write.h"
+#include "base/mapfile.h"
 #include "cli/batch_eval.h"
 #include "method/explain.h"
 #include "nn/blas_check.h"
@@ -267,6 +271,68 @@ static int write_outputs(const ls_options *o, const ls_profile *p, const ls_mode
     return rc;
 }
 
+/* Every output path of the run (its directory must exist and be writable) and every input
+ * file named on the command line (a regular file that can be opened). */
+static int check_paths(const ls_options *o, ls_error *err)
+{
+    const struct {
+        const char *option, *path;
+    } files[] = {
+        {"--json", o->json_path},
+        {"--export", o->export_path},
+        {"--export-kurtosis-csv", o->kurtosis_out},
+        {"--export-metrics-csv", o->metrics_out},
+        {"--export-llamacpp", o->llamacpp_out},
+        {"--export-sensitivity-csv", o->sensitivity_out},
+        {"--save-session", o->save_session},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (files[i].path && ls_check_output_path(files[i].option, files[i].path, false, err))
+            return -1;
+    if (o->save_quantized) {
+        if (ls_check_output_path("--save-quantized", o->save_quantized, true, err))
+            return -1;
+        struct stat st;
+        char mark[4096];
+        snprintf(mark, sizeof mark, "%s/quant.json", o->save_quantized);
+        if (stat(o->save_quantized, &st) == 0 && stat(mark, &st) != 0)
+            return ls_fail(err, "--save-quantized %s: exists and is not a layerscope quantized "
+                           "model; not replaced", o->save_quantized);
+    }
+    /* the inputs read later (after the kurtosis pass or the quantization): a missing file, a
+     * FIFO or a device is refused now, without blocking */
+    const struct {
+        const char *option, *path;
+    } ins[] = {
+        {"--eval", o->eval_path},
+        {"--calib", o->calib_path},
+        {"--manual", o->manual_path},
+        {"--sensitivity-csv", o->sensitivity_csv},
+        {"--kurtosis-csv", o->kurtosis_csv},
+        {"--tokenizer", o->tokenizer_path},
+        {"--session", o->session},
+    };
+    for (size_t i = 0; i < sizeof ins / sizeof ins[0]; i++) {
+        if (!ins[i].path)
+            continue;
+        int fd = ls_open_regular(ins[i].path, NULL, err);
+        if (fd < 0) {
+            ls_error_prefix(err, ins[i].option);
+            return -1;
+        }
+        close(fd);
+    }
+    if (o->load_quantized) {
+        struct stat st;
+        if (stat(o->load_quantized, &st) != 0)
+            return ls_fail(err, "--quantized: %s: not found", o->load_quantized);
+        if (!S_ISDIR(st.st_mode))
+            return ls_fail(err, "--quantized: %s: not a directory (%s)", o->load_quantized,
+                           ls_file_kind_name((unsigned)st.st_mode));
+    }
+    return 0;
+}
+
 int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
 {
     ls_error err;
@@ -293,6 +359,8 @@ int ls_batch_run(const ls_options *o, FILE *out, FILE *errf)
     char blas_note[256], demo[4096];
     if (ls_blas_check(blas_note, sizeof blas_note))
         fprintf(errf, "layerscope: warning: %s\n", blas_note);
+    if (check_paths(o, &err) < 0) /* before hours of work, not after */
+        goto out;
     if (resolve_session(o, &sess, &path, &settings, &err) < 0)
         goto out;
     if (!path)

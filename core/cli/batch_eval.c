@@ -49,6 +49,7 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
         sp.seqlen = o->calib_seqlen;
     sp.shuffle = !o->calib_no_shuffle;
     sp.threads = threads;
+    sp.compute = (ls_compute)o->compute;
     if (o->imatrix_out && !(sp.capture = ls_imatrix_for_model(m, err))) {
         ls_tokenizer_free(tok);
         return -1;
@@ -67,10 +68,12 @@ int ls_batch_sensitivity(const ls_options *o, const ls_model *m, bool is_demo, l
     if (rc == 0)
         rc = ls_sensitivity_to_profile(&r, p, err);
     if (rc == 0) {
+        if (r.compute_note[0])
+            fprintf(errf, "layerscope: note: %s\n", r.compute_note);
         fprintf(errf, "layerscope: sensitivity measured on %s: %d samples (%d too long, "
-                      "skipped), %d blocks of %d tokens, b%dg%d, %.2f s\n",
+                      "skipped), %d blocks of %d tokens, b%dg%d, %s products, %.2f s\n",
                 calib, r.n_docs, r.n_skipped_long, r.n_blocks, r.block_len, r.nbits,
-                r.group_size, r.seconds);
+                r.group_size, ls_compute_name(r.compute), r.seconds);
         if (o->sensitivity_out)
             rc = ls_sensitivity_write_csv(o->sensitivity_out, &r, m->name, err);
     }
@@ -133,6 +136,7 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
         params.stride = o->stride;
     params.max_chunks = o->chunks;
     params.allow_long_ctx = o->allow_long_ctx;
+    params.compute = (ls_compute)o->compute;
     ls_qmodel *loaded = NULL;
     const unsigned char *cur = a->cfg;
     unsigned char *loaded_cfg = NULL;
@@ -162,10 +166,12 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
     if (rc == 0) {
         if (pp.llamacpp)
             fputc('\n', out);
-        fprintf(out, "\nperplexity on %s (%s protocol, %s %d, stride %d, %lld tokens)%s%s\n",
+        fprintf(out, "\nperplexity on %s (%s protocol, %s %d, stride %d, %lld tokens, %s "
+                     "products)%s%s\n",
                 eval, ls_ppl_protocol_name(cmp->protocol),
                 cmp->protocol == LS_PPL_LLAMACPP ? "n_ctx" : "window", cmp->ctx, cmp->stride,
-                (long long)cmp->n_tokens, cmp->note[0] ? ": " : "", cmp->note);
+                (long long)cmp->n_tokens, ls_compute_name(cmp->fp.compute),
+                cmp->note[0] ? ": " : "", cmp->note);
         print_one(out, "fp", &cmp->fp, pp.llamacpp);
         print_one(out, "base", &cmp->base, pp.llamacpp);
         print_one(out, "current", &cmp->current, pp.llamacpp);
@@ -285,6 +291,7 @@ int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
     qp.ppl.stride = o->stride;
     qp.ppl.max_chunks = o->chunks;
     qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    qp.ppl.compute = (ls_compute)o->compute;
     qp.top_k = o->kld_top_k;
     qp.cache_dir = o->cache_dir;
     qp.cache_limit = o->cache_limit;
@@ -383,6 +390,7 @@ int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
         qp.ppl.stride = o->stride;
     qp.ppl.max_chunks = o->chunks;
     qp.ppl.allow_long_ctx = o->allow_long_ctx;
+    qp.ppl.compute = (ls_compute)o->compute;
     qp.top_k = o->kld_top_k;
     qp.cache_dir = o->cache_dir;
     qp.cache_limit = o->cache_limit;

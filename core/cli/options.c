@@ -1,6 +1,7 @@
 #include "cli/options.h"
 
 #include "eval/perplexity.h"
+#include "eval/ppl_text.h"
 #include "method/mxq.h"
 
 #include <getopt.h>
@@ -51,6 +52,8 @@ enum {
     OPT_CALIB_NO_SHUFFLE,
     OPT_SENSI_OUT,
     OPT_FNORM,
+    OPT_COMPUTE,
+    OPT_MAX_TEXT_MIB,
     OPT_TARGET_BPP,
     OPT_TARGET_MIB,
     OPT_TARGET_EXTRA,
@@ -120,6 +123,8 @@ static const struct option long_opts[] = {
     {"calib-no-shuffle", no_argument, NULL, OPT_CALIB_NO_SHUFFLE},
     {"export-sensitivity-csv", required_argument, NULL, OPT_SENSI_OUT},
     {"fnorm", no_argument, NULL, OPT_FNORM},
+    {"compute", required_argument, NULL, OPT_COMPUTE},
+    {"max-text-mib", required_argument, NULL, OPT_MAX_TEXT_MIB},
     {"target-bpp", required_argument, NULL, OPT_TARGET_BPP},
     {"target-mib", required_argument, NULL, OPT_TARGET_MIB},
     {"target-extra", required_argument, NULL, OPT_TARGET_EXTRA},
@@ -230,6 +235,11 @@ void ls_options_print_usage(FILE *f)
         "                           to the model's context)\n"
         "      --calib-no-shuffle   keep file order instead of the seeded shuffle\n"
         "      --export-sensitivity-csv F   the measurement as the toolkit's CSV\n"
+        "      --compute M          f32 | bf16: matrix products of perplexity and\n"
+        "                           sensitivity (default f32, the reference; bf16 runs\n"
+        "                           them through oneDNN on CPUs with AVX512-BF16 or AMX,\n"
+        "                           elsewhere it notes so and computes in f32)\n"
+        "      --max-text-mib N     refuse --eval/--calib texts above N MiB (default 1024)\n"
         "      --imatrix FILE       a llama.cpp importance matrix (GGUF or legacy .dat):\n"
         "                           act_energy per matrix and, with a model, the\n"
         "                           imatrix-weighted HQQ error at the base config (the\n"
@@ -322,6 +332,13 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
     case OPT_LOAD_QUANTIZED: o->load_quantized = arg; return 0;
     case OPT_SENSITIVITY: o->measure_sensitivity = true; return 0;
     case OPT_FNORM: o->measure_fnorm = true; return 0;
+    case OPT_COMPUTE: {
+        int m = ls_compute_parse(arg);
+        if (m < 0)
+            return ls_fail(err, "option --compute: \"%s\": use f32 or bf16", arg);
+        o->compute = m;
+        return 0;
+    }
     case OPT_FRONTIER: o->frontier = true; return 0;
     case OPT_FRONTIER_SVG:
         o->frontier_svg = arg;
@@ -422,6 +439,12 @@ static int apply(ls_options *o, int c, const char *arg, ls_error *err)
         if (parse_int("threads", arg, 1, 256, &v, err) < 0)
             return -1;
         o->threads = (int)v;
+        return 0;
+    case OPT_MAX_TEXT_MIB:
+        if (parse_int("max-text-mib", arg, 1, LS_TEXT_MAX_MIB_LIMIT, &v, err) < 0)
+            return -1;
+        o->max_text_mib = v;
+        ls_text_set_max_mib(v); /* one process-wide limit, read by ls_text_read */
         return 0;
     default:
         break;

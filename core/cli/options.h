@@ -59,6 +59,8 @@ typedef struct ls_options {
     const char *measure_state;   /* --measure-state FILE; NULL = in the cache directory */
     const char *measure_out;     /* --export-measure-csv FILE (implies --measure) */
     int threads;                 /* 0 = all cores */
+    int compute;                 /* --compute: enum ls_compute (f32 default, or bf16) */
+    long max_text_mib;           /* --max-text-mib N; 0 = the default limit */
     ls_settings settings;
     bool frontier;               /* --frontier: measure the memory-quality frontier */
     const char *frontier_svg;    /* --frontier-svg FILE (implies --frontier) */

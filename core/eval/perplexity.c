@@ -295,6 +295,15 @@ static void score_block(scorer *s, int64_t n, double *out)
     memcpy(out, s->nll, (size_t)n * sizeof *out);
 }
 
+/* Number of NLL values score_batch writes for nb windows. */
+static int64_t scored_rows(const ls_ppl_window *w, int nb)
+{
+    int64_t n = 0;
+    for (int k = 0; k < nb; k++)
+        n += w[k].len - w[k].score_from;
+    return n;
+}
+
 /* nll_out gets, window after window, the NLL of each scored token of the batch (rows
  * score_from-1 .. len-2 of each window predict the next token). */
 static void score_batch(scorer *s, const float *hidden, const int32_t *btok,
@@ -365,9 +374,13 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
                 (long long)batch_cap);
         goto done;
     }
-    if (ls_fwd_new(m, qm, p.ctx, 0, &f, err) < 0 || ls_fwd_head_load(f, err) < 0)
+    ls_fwd_opts fo = {p.ctx, 0, p.compute, false};
+    if (ls_fwd_new_opts(m, qm, &fo, &f, err) < 0 || ls_fwd_head_load(f, err) < 0)
         goto done;
     sc.f = f;
+    out->compute = f->compute;
+    if (f->compute_note[0])
+        add_note(note, sizeof note, "%s", f->compute_note);
 
     eval_state st = {&p, progress, m->cfg.n_layers, n_win, 0, 0, 0, 0, 0, now(), 0, false};
     for (int64_t i = 0; i < n_win; i++)
@@ -399,6 +412,18 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
         if (ls_fwd_run(f, &seqs, hidden, &obs, err) < 0)
             goto done;
         score_batch(&sc, hidden, btok, off, win + wi, nb, nll);
+        if (ls_mm_bf16_failed(f->mm, err))
+            goto done;
+        for (int64_t k = 0, n_sc = scored_rows(win + wi, nb); k < n_sc; k++) {
+            if (!isfinite(nll[k])) {
+                /* a NaN PPL printed as "+nan %" would look like a result: refuse instead */
+                ls_fail(err, "%s: perplexity (%s): window %lld: the loss is %s because the "
+                        "logits are not finite (a NaN or Inf in the weights, a quantized "
+                        "scale or the activations)", m->path, p.label[0] ? p.label : "model",
+                        (long long)(wi + 1), isnan(nll[k]) ? "NaN" : "infinite");
+                goto done;
+            }
+        }
         int64_t at = 0;
         for (int k = 0; k < nb; k++) {
             const ls_ppl_window *w = &win[wi + k];
@@ -428,6 +453,11 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
     out->stride = p.stride;
     out->n_tokens = n;
     ls_ppl_acc_finish(&acc, out);
+    if (!isfinite(out->ppl)) {
+        ls_fail(err, "%s: perplexity (%s): mean loss %g overflows exp(): the perplexity is "
+                "not finite", m->path, p.label[0] ? p.label : "model", out->mean_nll);
+        goto done;
+    }
     out->running = running;
     running = NULL;
     out->seconds = now() - st.t0;

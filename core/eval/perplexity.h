@@ -23,6 +23,7 @@
 #include "base/error.h"
 #include "formats/model.h"
 #include "base/progress.h"
+#include "nn/matmul_bf16.h"
 #include "quant/qmodel.h"
 
 typedef enum ls_ppl_protocol { LS_PPL_PAPER, LS_PPL_LLAMACPP } ls_ppl_protocol;
@@ -41,6 +42,7 @@ typedef struct ls_ppl_params {
     int64_t batch_tokens;/* tokens per layer-by-layer batch; 0 = default */
     const char *label;   /* shown before progress lines and copied into the result
                             ("fp", "base", "current"); NULL = none */
+    ls_compute compute;  /* f32 (default) or bf16 products (core/nn/matmul_bf16.h) */
 } ls_ppl_params;
 
 ls_ppl_params ls_ppl_params_default(ls_ppl_protocol protocol);
@@ -59,6 +61,8 @@ typedef struct ls_ppl_result {
     double seconds, tokens_per_second; /* forward tokens (window lengths) per second */
     char note[256];       /* defaults clamped, context exceeded, ...; "" if none */
     char label[16];       /* params.label */
+    ls_compute compute;   /* as used (bf16 falls back to f32 without CPU support; the
+                             reason is in note) */
 } ls_ppl_result;
 
 void ls_ppl_result_free(ls_ppl_result *r);

@@ -1,9 +1,14 @@
 #include "eval/ppl_text.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/mapfile.h"
 
 int64_t ls_utf8_invalid_at(const char *str, size_t len)
 {
@@ -39,17 +44,49 @@ int64_t ls_utf8_invalid_at(const char *str, size_t len)
     return -1;
 }
 
+/* Set once at start-up from --max-text-mib (options are parsed before any job runs). */
+static size_t text_max_bytes = LS_TEXT_MAX_MIB_DEFAULT << 20;
+
+void ls_text_set_max_mib(int64_t mib)
+{
+    if (mib >= 1 && mib <= LS_TEXT_MAX_MIB_LIMIT)
+        text_max_bytes = (size_t)mib << 20;
+}
+
+int64_t ls_text_max_mib(void)
+{
+    return (int64_t)(text_max_bytes >> 20);
+}
+
 int ls_text_read(const char *path, char **text, size_t *len, ls_error *err)
 {
     *text = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return ls_fail(err, "%s: cannot open the text file", path);
+    struct stat st;
+    int fd = ls_open_regular(path, &st, err); /* a FIFO or /dev/zero is refused here */
+    if (fd < 0)
+        return -1;
+    size_t limit = text_max_bytes;
+    if ((uint64_t)st.st_size > (uint64_t)limit) {
+        close(fd);
+        return ls_fail(err, "%s: %lld bytes, above the text size limit of %lld MiB (raise it "
+                       "with --max-text-mib N)", path, (long long)st.st_size,
+                       (long long)(limit >> 20));
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ls_fail(err, "%s: cannot open the text file: %s", path, strerror(errno));
+    }
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
+    bool too_big = false;
     while (buf) {
         if (n + 1 >= cap) {
+            if (n > limit) { /* the file grew while we read it */
+                too_big = true;
+                break;
+            }
             char *nb = realloc(buf, cap *= 2);
             if (!nb) {
                 free(buf);
@@ -67,6 +104,11 @@ int ls_text_read(const char *path, char **text, size_t *len, ls_error *err)
     fclose(f);
     if (!buf)
         return ls_fail(err, "%s: out of memory reading the text", path);
+    if (too_big || n > limit) {
+        free(buf);
+        return ls_fail(err, "%s: above the text size limit of %lld MiB (raise it with "
+                       "--max-text-mib N)", path, (long long)(limit >> 20));
+    }
     if (bad) {
         free(buf);
         return ls_fail(err, "%s: read error", path);
@@ -292,6 +334,14 @@ int ls_ppl_compare_run(const ls_model *m, const ls_tokenizer *tok, const char *e
         c.delta_fp_pct = 100.0 * (c.current.ppl - c.fp.ppl) / c.fp.ppl;
     snprintf(c.note, sizeof c.note, "%.120s%s%.120s", tnote, *tnote && *rnote ? "; " : "",
              rnote);
+    if (params->compute != c.fp.compute) { /* bf16 asked for, not available: say why */
+        char why[160];
+        ls_bf16_supported(why, sizeof why);
+        size_t used = strlen(c.note);
+        snprintf(c.note + used, sizeof c.note - used, "%s--compute %s: %.100s; computed in %s",
+                 used ? "; " : "", ls_compute_name(params->compute), why,
+                 ls_compute_name(c.fp.compute));
+    }
     *out = c;
     rc = 0;
 done:

@@ -30,9 +30,17 @@ typedef enum ls_text_mode {
     LS_TEXT_HF_ROWS  /* WikiText rebuilt as the HF data set rows joined by "\n\n" */
 } ls_text_mode;
 
-/* Reads a whole file; fails on a missing or empty file and on invalid UTF-8 (naming the
- * byte offset). *text is NUL-terminated and malloc'ed. */
+/* Reads a whole regular file; fails on a missing, non-regular (FIFO, device, directory) or
+ * empty file, on a file above the text size limit and on invalid UTF-8 (naming the byte
+ * offset). *text is NUL-terminated and malloc'ed. */
 int ls_text_read(const char *path, char **text, size_t *len, ls_error *err);
+
+/* The text size limit in MiB (--max-text-mib): a guard against a wrong path (a device, a
+ * disk image) filling memory. Values outside 1..LS_TEXT_MAX_MIB_LIMIT are ignored. */
+#define LS_TEXT_MAX_MIB_DEFAULT ((size_t)1024)
+#define LS_TEXT_MAX_MIB_LIMIT 1048576
+void ls_text_set_max_mib(int64_t mib);
+int64_t ls_text_max_mib(void);
 
 /* Offset of the first invalid UTF-8 byte, or -1 when the text is valid. */
 int64_t ls_utf8_invalid_at(const char *s, size_t len);

@@ -257,6 +257,11 @@ int ls_qsession_open(const ls_model *m, const ls_tokenizer *tok, const char *eva
     s->model_key = ls_qcache_model_key(m);
     s->text_key = ls_qcache_hash(LS_QCACHE_HASH_INIT, s->ids, (size_t)s->n * sizeof *s->ids);
     s->text_key = ls_qcache_hash(s->text_key, &s->bos, sizeof s->bos);
+    if (p->ppl.compute != LS_COMPUTE_F32) { /* cached references are keyed by the compute
+                                                mode (f32 keys unchanged) */
+        int cm = (int)p->ppl.compute;
+        s->text_key = ls_qcache_hash(s->text_key, &cm, sizeof cm);
+    }
     s->use_cache = !p->no_cache &&
                    (p->cache_dir ? snprintf(s->dir, sizeof s->dir, "%s", p->cache_dir) > 0
                                  : ls_qcache_dir(s->dir, sizeof s->dir) == 0);
@@ -423,7 +428,10 @@ static int ensure_scratch(ls_qsession *s, ls_error *err)
         !s->tok_at)
         return ls_fail(err, "%s: quality: out of memory for a batch of %lld tokens",
                        s->m->path, (long long)cap);
-    if (ls_fwd_new(s->m, NULL, s->pp.ctx, 0, &s->f, err) < 0 || ls_fwd_head_load(s->f, err) < 0)
+    /* --compute: the same forward options as perplexity; f32 weights are kept in bf16 too,
+     * because quantized copies are swapped in later (f->q) and dequantize into them */
+    ls_fwd_opts fo = {s->pp.ctx, 0, s->pp.compute, true};
+    if (ls_fwd_new_opts(s->m, NULL, &fo, &s->f, err) < 0 || ls_fwd_head_load(s->f, err) < 0)
         return -1;
     return 0;
 }

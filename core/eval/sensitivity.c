@@ -210,6 +210,7 @@ typedef struct sensi_state {
     ls_progress *progress;
     ls_fwd_scratch s2;          /* scratch for the recomputations */
     float *wq[LS_N_MODULES];    /* dequantized weights of the current layer */
+    uint16_t *wqb[LS_N_MODULES];/* the same in bf16 (--compute bf16), else NULL */
     float *wbuf;                /* f32 copy for the quantizer */
     float *y;                   /* [chunk rows][dim] recomputed output */
     ls_layer_f32 attn_in_w, mlp_gate_w; /* mixed views: quantized parts, full rest */
@@ -245,6 +246,8 @@ static int quantize_module(sensi_state *s, const ls_layer_f32 *w, int layer, int
     if (s->p->fp16_weights)
         for (int64_t i = 0; i < rows * cols; i++)
             s->wq[mod][i] = ls_f16_to_f32(ls_f32_to_f16(s->wq[mod][i]));
+    if (s->wqb[mod])
+        ls_f32_to_bf16_array(s->f->threads, s->wq[mod], rows * cols, s->wqb[mod]);
     return 0;
 }
 
@@ -258,10 +261,14 @@ static int on_layer_begin(void *ctx, int layer, const ls_layer_f32 *w, ls_error 
             return -1;
     s->attn_in_w = *w;
     s->mlp_gate_w = *w;
-    for (int mod = LS_MOD_Q; mod <= LS_MOD_V; mod++)
+    for (int mod = LS_MOD_Q; mod <= LS_MOD_V; mod++) {
         s->attn_in_w.w[mod] = s->wq[mod];
+        s->attn_in_w.wb[mod] = s->wqb[mod];
+    }
     s->mlp_gate_w.w[LS_MOD_GATE] = s->wq[LS_MOD_GATE];
     s->mlp_gate_w.w[LS_MOD_UP] = s->wq[LS_MOD_UP];
+    s->mlp_gate_w.wb[LS_MOD_GATE] = s->wqb[LS_MOD_GATE];
+    s->mlp_gate_w.wb[LS_MOD_UP] = s->wqb[LS_MOD_UP];
     memset(s->sse, 0, sizeof s->sse);
     s->rows_seen = 0;
     return 0;
@@ -304,7 +311,8 @@ static int on_chunk(void *ctx, const ls_fwd_record *rec, ls_error *err)
     if (tick(s, rec->layer, 1, "attn_in"))
         return ls_fail(err, "sensitivity: cancelled");
     /* attn_out: o_proj alone on its recorded input */
-    ls_fwd_linear(s->f->threads, rec->attn_ctx, rec->n_rows, s->wq[LS_MOD_O], c->dim, qw, s->y);
+    ls_fwd_product(s->f, rec->attn_ctx, rec->n_rows, s->wq[LS_MOD_O], s->wqb[LS_MOD_O], c->dim,
+                   qw, s->y);
     s->sse[LS_PART_ATTN_OUT] += sq_err(s->y, rec->attn_out, n);
     if (tick(s, rec->layer, 2, "attn_out"))
         return ls_fail(err, "sensitivity: cancelled");
@@ -314,9 +322,12 @@ static int on_chunk(void *ctx, const ls_fwd_record *rec, ls_error *err)
     if (tick(s, rec->layer, 3, "mlp_gate"))
         return ls_fail(err, "sensitivity: cancelled");
     /* mlp_down: down_proj alone on its recorded input */
-    ls_fwd_linear(s->f->threads, rec->mlp_act, rec->n_rows, s->wq[LS_MOD_DOWN], c->dim, c->hidden_dim, s->y);
+    ls_fwd_product(s->f, rec->mlp_act, rec->n_rows, s->wq[LS_MOD_DOWN], s->wqb[LS_MOD_DOWN],
+                   c->dim, c->hidden_dim, s->y);
     s->sse[LS_PART_MLP_DOWN] += sq_err(s->y, rec->mlp_out, n);
     s->rows_seen += rec->n_rows;
+    if (ls_mm_bf16_failed(s->f->mm, err))
+        return -1;
     return 0;
 }
 
@@ -383,14 +394,23 @@ int ls_sensitivity_blocks(const ls_model *m, const int32_t *blocks, const ls_sen
     }
     for (int b = 0; b <= r->n_blocks; b++)
         off[b] = (int64_t)b * r->block_len;
-    if (ls_fwd_new(m, NULL, r->block_len, 0, &s.f, err) < 0 ||
+    /* bf16 keeps the f32 weights too: the quantizer reads them */
+    ls_fwd_opts fo = {r->block_len, 0, p->compute, true};
+    if (ls_fwd_new_opts(m, NULL, &fo, &s.f, err) < 0 ||
         ls_fwd_scratch_init(&s.s2, c, s.f->chunk_rows, r->block_len, err) < 0)
         goto done;
+    r->compute = s.f->compute;
+    snprintf(r->compute_note, sizeof r->compute_note, "%s", s.f->compute_note);
     s.y = malloc((size_t)s.f->chunk_rows * c->dim * sizeof *s.y);
     bool ok = s.y != NULL;
     for (int mod = 0; mod < LS_N_MODULES; mod++) {
-        s.wq[mod] = malloc((size_t)(s.f->w.rows[mod] * s.f->w.cols[mod]) * sizeof(float));
+        size_t nw = (size_t)(s.f->w.rows[mod] * s.f->w.cols[mod]);
+        s.wq[mod] = malloc(nw * sizeof(float));
         ok = ok && s.wq[mod];
+        if (s.f->compute == LS_COMPUTE_BF16) {
+            s.wqb[mod] = malloc(nw * sizeof(uint16_t));
+            ok = ok && s.wqb[mod];
+        }
     }
     if (!ok) {
         ls_fail(err, "%s: sensitivity: out of memory", m->path);
@@ -410,8 +430,10 @@ int ls_sensitivity_blocks(const ls_model *m, const int32_t *blocks, const ls_sen
 done:
     if (rc < 0)
         ls_sensi_result_free(r);
-    for (int mod = 0; mod < LS_N_MODULES; mod++)
+    for (int mod = 0; mod < LS_N_MODULES; mod++) {
         free(s.wq[mod]);
+        free(s.wqb[mod]);
+    }
     free(s.y);
     free(s.wbuf);
     if (s.f)
@@ -442,8 +464,9 @@ int ls_sensitivity_to_profile(const ls_sensi_result *r, ls_profile *p, ls_error 
     for (int i = 0; i < r->n_layers * LS_N_MODULES; i++)
         p->sensitivity[i] = r->module[i];
     snprintf(p->sensitivity_source, sizeof p->sensitivity_source,
-             "measured on %.100s (%d blocks of %d, b%dg%d)", r->dataset, r->n_blocks,
-             r->block_len, r->nbits, r->group_size);
+             "measured on %.100s (%d blocks of %d, b%dg%d%s)", r->dataset, r->n_blocks,
+             r->block_len, r->nbits, r->group_size,
+             r->compute == LS_COMPUTE_BF16 ? ", bf16 products" : "");
     return 0;
 }
 

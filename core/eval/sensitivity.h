@@ -24,6 +24,7 @@
 
 #include "base/error.h"
 #include "formats/model.h"
+#include "nn/matmul_bf16.h"
 #include "method/profile.h"
 #include "base/progress.h"
 #include "tokenizer/tokenizer.h"
@@ -44,6 +45,8 @@ typedef struct ls_sensi_params {
     bool fp16_weights;  /* round dequantized weights to fp16, as the reference (false) */
     int threads;        /* HQQ threads (0 = 1) */
     const char *dataset;/* name for the CSV; NULL = the calibration file's base name */
+    ls_compute compute; /* products in f32 (default) or bf16; HQQ always quantizes the
+                           stored weights (read as f32) */
     struct ls_imatrix *capture; /* when set (from ls_imatrix_for_model), the full-precision
                                    inputs of every linear are summed into it as an
                                    importance matrix (--export-imatrix); NULL = not */
@@ -66,6 +69,8 @@ typedef struct ls_sensi_result {
     char dataset[128];
     char first_doc[96];      /* start of the first accepted document */
     double seconds;
+    ls_compute compute;      /* as used */
+    char compute_note[200];  /* why bf16 fell back to f32, else "" */
 } ls_sensi_result;
 
 void ls_sensi_result_free(ls_sensi_result *r);

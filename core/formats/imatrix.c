@@ -443,7 +443,7 @@ int ls_imatrix_read(const char *path, ls_imatrix **out, ls_error *err)
 
 ls_imatrix_kind ls_imatrix_sniff(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = ls_fopen_regular(path, NULL); /* never blocks on a FIFO */
     if (!f)
         return LS_IMATRIX_NOT;
     uint8_t head[8 + LEGACY_MAX_NAME];

@@ -160,6 +160,14 @@ static bool file_exists(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Present at all, whatever its kind: a FIFO or a directory named config.json is then
+ * refused by the reader as "not a regular file" instead of reported as missing. */
+static bool path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
 static char *base_name(const char *path)
 {
     size_t n = strlen(path);
@@ -487,8 +495,14 @@ static int check_complete(load_ctx *c, int n_alloc)
     return 0;
 }
 
-static void resolve_classifier(ls_model *m)
+static int resolve_classifier(ls_model *m, ls_error *err)
 {
+    bool hf = m->format == LS_FORMAT_HF || m->format == LS_FORMAT_HF_SHARDED;
+    if (hf && !m->cfg.tied && !m->lm_head)
+        /* transformers would start such a model with a random head: refuse, do not guess */
+        return ls_fail(err, "%s: lm_head.weight: missing, and the config's "
+                       "tie_word_embeddings is false (set it to true if the head is the "
+                       "embedding)", m->path);
     if (m->format == LS_FORMAT_GGUF) {
         m->cfg.tied = m->lm_head == NULL;
     } else if (m->cfg.tied && m->lm_head) {
@@ -501,6 +515,7 @@ static void resolve_classifier(ls_model *m)
     }
     if (m->cfg.tied)
         m->lm_head = m->tok_emb;
+    return 0;
 }
 
 static void add_count(ls_model *m, const ls_tensor *t)
@@ -548,7 +563,8 @@ static int bind_model(load_ctx *c)
             return -1;
     if (check_complete(c, n_alloc) != 0)
         return -1;
-    resolve_classifier(m);
+    if (resolve_classifier(m, c->err) != 0)
+        return -1;
     count_params(m);
     return 0;
 }
@@ -680,15 +696,15 @@ static int load_hf(load_ctx *c)
     int rc = 0;
     if (!cfg_path || !st_path || !ix_path || !tok_path)
         rc = ls_fail(c->err, "%s: out of memory", m->path);
-    else if (!file_exists(cfg_path))
+    else if (!path_exists(cfg_path))
         rc = ls_fail(c->err, "%s: config.json: not found (not a Hugging Face model directory)",
                      m->path);
     if (rc == 0)
         rc = ls_hf_config_load(cfg_path, &m->cfg, m->warnings, sizeof m->warnings, c->err);
     if (rc == 0) {
-        if (file_exists(st_path))
+        if (path_exists(st_path))
             rc = load_hf_single(c, st_path);
-        else if (file_exists(ix_path))
+        else if (path_exists(ix_path))
             rc = load_hf_sharded(c, ix_path);
         else
             rc = ls_fail(c->err, "%s: model.safetensors: not found (nor "
@@ -812,7 +828,8 @@ int ls_model_open(const char *path, const ls_open_options *opt, ls_model **out, 
     if (!m->path || !m->name)
         rc = ls_fail(err, "%s: out of memory", path);
     else if (stat(path, &st) != 0)
-        rc = ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        rc = errno == ENOENT ? ls_fail(err, "%s: not found", path)
+                             : ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
     else if (S_ISDIR(st.st_mode))
         rc = load_hf(&c);
     else

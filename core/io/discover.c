@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/mapfile.h"
 #include "method/import.h"
 
 static void add(ls_found_list *l, const char *path, const char *name, const char *kind,
@@ -82,7 +83,7 @@ static int has_suffix(const char *s, const char *suf)
 /* Kind of a regular file by content: GGUF magic, llama2.c size rule, toolkit CSV header. */
 static const char *file_kind(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = ls_fopen_regular(path, NULL); /* never blocks on a FIFO */
     if (!f)
         return NULL;
     unsigned char head[28];

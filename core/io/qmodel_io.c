@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "method/budget.h"
@@ -211,44 +215,218 @@ static cJSON *quant_doc(const ls_qmodel *qm, const ls_model *m)
     return doc;
 }
 
-/* Removes a directory holding only plain files (our own output). */
-static void remove_dir(const char *dir)
+/* ---- saving: the directory swap ----
+ * The new directory is written as DIR.tmp.XXXXXX beside DIR, then swapped in:
+ *   - renameat2(RENAME_EXCHANGE) swaps the two names in one step (Linux 3.15+, on file
+ *     systems that support it), so DIR always names a complete model; the old copy, now
+ *     under the temporary name, is then removed;
+ *   - elsewhere (EINVAL/ENOSYS), the old DIR is renamed to DIR.old.XXXXXX and the new one
+ *     renamed in: between the two renames DIR does not exist (the documented fallback).
+ * Every directory this program creates or moves aside holds MARKER while it is not DIR,
+ * so a run that died half-way leaves DIR.tmp.* / DIR.old.* that the next save of DIR
+ * recognises by name AND marker and removes; anything else is never touched. */
+#define MARKER ".layerscope-temporary"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+/* The kernel's renameat2 through syscall(): older glibc lacks the wrapper. -1 with
+ * errno = ENOSYS where the kernel or the headers do not have it. */
+static int rename2(const char *from, const char *to, unsigned flags)
 {
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char p[4096];
-            put(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
+    const char *force = getenv("LAYERSCOPE_NO_RENAMEAT2"); /* tests the fallback */
+    if (force && *force == '1') {
+        errno = ENOSYS;
+        return -1;
     }
-    rmdir(dir);
+#ifdef SYS_renameat2
+    return (int)syscall(SYS_renameat2, AT_FDCWD, from, AT_FDCWD, to, flags);
+#else
+    (void)from, (void)to, (void)flags;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
-/* Renames tmp into place; an existing target must be a layerscope quantized model. */
+static int write_marker(const char *dir)
+{
+    char p[4096];
+    put(p, sizeof p, "%s/" MARKER, dir);
+    char text[96];
+    int n = snprintf(text, sizeof text, "layerscope %ld: temporary directory, safe to remove\n",
+                     (long)getpid());
+    return ls_write_file_atomic(p, text, (size_t)n, NULL);
+}
+
+static void drop_marker(const char *dir)
+{
+    char p[4096];
+    put(p, sizeof p, "%s/" MARKER, dir);
+    unlink(p);
+}
+
+/* Removes a directory holding only plain files (our own output); refuses, leaving it as it
+ * is, when it holds anything else. */
+static int remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[4096];
+        put(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))
+            rc = -1;
+    }
+    closedir(d);
+    if (rc < 0)
+        return -1;
+    d = opendir(dir);
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[4096];
+        put(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    return rmdir(dir);
+}
+
+/* NAME is BASE.tmp.XXXXXX or BASE.old.XXXXXX with mkdtemp's six characters. */
+static bool leftover_name(const char *name, const char *base)
+{
+    size_t nb = strlen(base);
+    if (strncmp(name, base, nb) != 0)
+        return false;
+    const char *rest = name + nb;
+    if (strncmp(rest, ".tmp.", 5) != 0 && strncmp(rest, ".old.", 5) != 0)
+        return false;
+    rest += 5;
+    if (strlen(rest) != 6)
+        return false;
+    for (int i = 0; i < 6; i++) {
+        char c = rest[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            return false;
+    }
+    return true;
+}
+
+/* The marker's process is still running (a save of the same DIR in progress). */
+static bool marker_live(const char *dir)
+{
+    char p[4096];
+    put(p, sizeof p, "%s/" MARKER, dir);
+    char *text = ls_read_text_file(p, 4096, NULL, NULL);
+    if (!text)
+        return false;
+    long pid = 0;
+    bool live = sscanf(text, "layerscope %ld:", &pid) == 1 && pid > 0 && pid != (long)getpid() &&
+                kill((pid_t)pid, 0) == 0;
+    free(text);
+    return live;
+}
+
+int ls_qmodel_clean_leftovers(const char *dir, int *n_removed)
+{
+    if (n_removed)
+        *n_removed = 0;
+    char parent[4096], base[1024];
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    size_t b = n;
+    while (b > 0 && dir[b - 1] != '/')
+        b--;
+    if (n - b == 0 || n - b >= sizeof base || b >= sizeof parent)
+        return 0;
+    memcpy(base, dir + b, n - b);
+    base[n - b] = '\0';
+    if (b == 0)
+        put(parent, sizeof parent, ".");
+    else {
+        memcpy(parent, dir, b);
+        parent[b] = '\0';
+    }
+    DIR *d = opendir(parent);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!leftover_name(e->d_name, base))
+            continue;
+        char p[4096], mk[4096];
+        put(p, sizeof p, "%s/%s", parent, e->d_name);
+        put(mk, sizeof mk, "%s/" MARKER, p);
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode) || lstat(mk, &st) != 0 ||
+            !S_ISREG(st.st_mode) || marker_live(p))
+            continue; /* not ours, or another save still working on it */
+        if (remove_dir(p) == 0 && n_removed)
+            (*n_removed)++;
+    }
+    closedir(d);
+    return 0;
+}
+
+/* Swaps tmp into place; an existing target must be a layerscope quantized model. */
 static int replace_dir(const char *tmp, const char *dir, ls_error *err)
 {
     struct stat st;
-    if (stat(dir, &st) != 0)
-        return rename(tmp, dir) == 0
-                   ? 0
-                   : ls_fail(err, "%s: cannot create: %s", dir, strerror(errno));
+    if (stat(dir, &st) != 0) {
+        drop_marker(tmp);
+        if (rename2(tmp, dir, RENAME_NOREPLACE) == 0)
+            return 0;
+        if ((errno == EINVAL || errno == ENOSYS) && rename(tmp, dir) == 0)
+            return 0;
+        int e = errno;
+        write_marker(tmp);
+        return ls_fail(err, "%s: cannot create: %s", dir, strerror(e));
+    }
     char marker[4096];
     put(marker, sizeof marker, "%s/quant.json", dir);
     if (!S_ISDIR(st.st_mode) || stat(marker, &st) != 0)
         return ls_fail(err, "%s: exists and is not a layerscope quantized model; not replaced",
                        dir);
+    /* the old copy is marked before it leaves DIR, so a crash after the swap leaves only
+     * recognisable leftovers */
+    if (write_marker(dir) != 0)
+        return ls_fail(err, "%s: cannot write in the old copy: %s", dir, strerror(errno));
+    if (rename2(tmp, dir, RENAME_EXCHANGE) == 0) {
+        drop_marker(dir); /* the new model, now DIR */
+        remove_dir(tmp);  /* the old one, now under the temporary name */
+        return 0;
+    }
+    if (errno != EINVAL && errno != ENOSYS) {
+        int e = errno;
+        drop_marker(dir);
+        return ls_fail(err, "%s: cannot replace: %s", dir, strerror(e));
+    }
+    /* fallback: two renames, DIR briefly absent */
     char old[4096];
     put(old, sizeof old, "%s.old.XXXXXX", dir);
-    if (!mkdtemp(old) || rmdir(old) != 0 || rename(dir, old) != 0)
-        return ls_fail(err, "%s: cannot move the old copy aside: %s", dir, strerror(errno));
+    if (!mkdtemp(old) || rmdir(old) != 0 || rename(dir, old) != 0) {
+        int e = errno;
+        drop_marker(dir);
+        return ls_fail(err, "%s: cannot move the old copy aside: %s", dir, strerror(e));
+    }
+    drop_marker(tmp);
     if (rename(tmp, dir) != 0) {
         int e = errno;
+        write_marker(tmp);
         rename(old, dir);
+        drop_marker(dir);
         return ls_fail(err, "%s: cannot replace: %s", dir, strerror(e));
     }
     remove_dir(old);
@@ -258,11 +436,17 @@ static int replace_dir(const char *tmp, const char *dir, ls_error *err)
 int ls_qmodel_save(const char *dir, const ls_qmodel *qm, const ls_model *m,
                    const ls_profile *p, const ls_analysis *a, ls_error *err)
 {
+    ls_qmodel_clean_leftovers(dir, NULL);
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dir) >= (int)sizeof tmp || !mkdtemp(tmp))
         return ls_fail(err, "%s: cannot create a temporary directory beside it: %s", dir,
                        strerror(errno));
-    int rc = write_tensors(tmp, qm, m, err);
+    /* mkdtemp makes it 0700: give it what mkdir(0777) would, or the replaced model's mode */
+    int rc = chmod(tmp, ls_new_file_mode(dir, 0777)) == 0 && write_marker(tmp) == 0
+                 ? 0
+                 : ls_fail(err, "%s: cannot prepare the temporary directory %s: %s", dir, tmp,
+                           strerror(errno));
+    rc = rc < 0 ? rc : write_tensors(tmp, qm, m, err);
     cJSON *q = rc == 0 ? quant_doc(qm, m) : NULL;
     rc = rc < 0 ? rc : write_json(tmp, "quant.json", q, err);
     cJSON_Delete(q);
@@ -318,17 +502,35 @@ static int load_module(const ls_st_file *f, const char *path, const char *key,
                        const cJSON *meta, const ls_tensor *t, ls_qmodule *q, ls_error *err)
 {
     int64_t nbits, g, axis, vr, vc;
-    if (json_int(meta, "nbits", 2, 8, &nbits) < 0 || json_int(meta, "group_size", 1, 1 << 20, &g) < 0 ||
-        json_int(meta, "axis", 0, 1, &axis) < 0 || json_int(meta, "view_rows", 1, INT64_C(1) << 40, &vr) < 0 ||
-        json_int(meta, "view_cols", 1, INT64_C(1) << 40, &vc) < 0)
-        return ls_fail(err, "%s/quant.json: modules.%s: missing or bad nbits, group_size, "
-                            "axis or view", path, key);
+    static const char *const field[] = {"nbits", "group_size", "axis", "view_rows",
+                                        "view_cols"};
+    const int64_t lo[] = {2, 1, 0, 1, 1};
+    const int64_t hi[] = {8, 1 << 20, 1, INT64_C(1) << 40, INT64_C(1) << 40};
+    int64_t *dst[] = {&nbits, &g, &axis, &vr, &vc};
+    if (!cJSON_IsObject(meta))
+        return ls_fail(err, "%s/quant.json: modules.%s: not an object", path, key);
+    for (int k = 0; k < 5; k++)
+        if (json_int(meta, field[k], lo[k], hi[k], dst[k]) < 0)
+            return ls_fail(err, "%s/quant.json: modules.%s.%s: missing, or not a whole number "
+                           "from %lld to %lld", path, key, field[k], (long long)lo[k],
+                           (long long)hi[k]);
+    const cJSON *pk = cJSON_GetObjectItemCaseSensitive(meta, "packing");
+    if (cJSON_IsString(pk) && strcmp(pk->valuestring, ls_bitpack_name((int)nbits)) != 0)
+        return ls_fail(err, "%s/quant.json: modules.%s.packing: \"%.40s\", but %lld-bit codes "
+                       "are packed as \"%s\"", path, key, pk->valuestring, (long long)nbits,
+                       ls_bitpack_name((int)nbits));
     int stop = ls_stop_find((int)nbits, (int)g);
     int64_t n = t->n_elems;
     if (stop < 0 || vr * vc != n || n % g != 0 || !ls_bitpack_ok((int)nbits, vr))
         return ls_fail(err, "%s/quant.json: modules.%s: config b%lldg%lld or view %lldx%lld "
                             "does not fit the model's %lld weights", path, key, (long long)nbits,
                        (long long)g, (long long)vr, (long long)vc, (long long)n);
+    /* HQQ's view is [group_size, n/g] on axis 0 and [n/g, group_size] on axis 1: one scale
+     * and zero per view column (axis 0) or row (axis 1); any other view would read past them */
+    if (axis == 0 ? vr != g : vc != g)
+        return ls_fail(err, "%s/quant.json: modules.%s: view %lldx%lld is not HQQ's view of "
+                            "groups of %lld along axis %lld", path, key, (long long)vr,
+                       (long long)vc, (long long)g, (long long)axis);
     ls_hqq_result *r = &q->q;
     memset(r, 0, sizeof *r);
     r->nbits = (int)nbits;
@@ -376,6 +578,55 @@ static int load_module(const ls_st_file *f, const char *path, const char *key,
     return 0;
 }
 
+/* The header of quant.json, each problem named by its field. */
+static int check_quant_header(const char *path, const cJSON *doc, long bad_at,
+                              const ls_model *m, int64_t *n_layers, const cJSON **mods,
+                              ls_error *err)
+{
+    if (!doc)
+        return ls_fail(err, "%s: invalid or truncated JSON near byte %ld", path, bad_at);
+    if (!cJSON_IsObject(doc))
+        return ls_fail(err, "%s: not a JSON object", path);
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(doc, "format");
+    if (!cJSON_IsString(fmt))
+        return ls_fail(err, "%s: format: missing (not a layerscope quantized model)", path);
+    if (strcmp(fmt->valuestring, "layerscope-quantized") != 0)
+        return ls_fail(err, "%s: format: \"%.60s\", not \"layerscope-quantized\"", path,
+                       fmt->valuestring);
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(doc, "version");
+    if (!cJSON_IsNumber(ver))
+        return ls_fail(err, "%s: version: missing or not a number", path);
+    if (ver->valuedouble != 1)
+        return ls_fail(err, "%s: version: %g is not supported (this build reads version 1)",
+                       path, ver->valuedouble);
+    const cJSON *nl = cJSON_GetObjectItemCaseSensitive(doc, "n_layers");
+    if (!cJSON_IsNumber(nl))
+        return ls_fail(err, "%s: n_layers: missing or not a number", path);
+    if (json_int(doc, "n_layers", 1, LS_MAX_LAYERS, n_layers) < 0)
+        return ls_fail(err, "%s: n_layers: %g is not a whole number from 1 to %d", path,
+                       nl->valuedouble, LS_MAX_LAYERS);
+    if (*n_layers != m->cfg.n_layers || !m->has_weights)
+        return ls_fail(err, "%s: n_layers: %lld, but the model %s has %d", path,
+                       (long long)*n_layers, m->path, m->cfg.n_layers);
+    const cJSON *lay = cJSON_GetObjectItemCaseSensitive(doc, "qk_row_layout");
+    if (!cJSON_IsString(lay))
+        return ls_fail(err, "%s: qk_row_layout: missing", path);
+    bool halves = strcmp(lay->valuestring, "halves") == 0;
+    if (!halves && strcmp(lay->valuestring, "pairs") != 0)
+        return ls_fail(err, "%s: qk_row_layout: unknown layout \"%.40s\" (pairs or halves)",
+                       path, lay->valuestring);
+    if (halves != (m->cfg.rope_layout == LS_ROPE_HALVES))
+        return ls_fail(err, "%s: qk_row_layout: %s, but the model %s stores q/k rows as %s "
+                       "(saved from another format of the model)", path, lay->valuestring,
+                       m->path, halves ? "pairs" : "halves");
+    *mods = cJSON_GetObjectItemCaseSensitive(doc, "modules");
+    if (!cJSON_IsObject(*mods))
+        return ls_fail(err, "%s: modules: missing or not an object", path);
+    if (!(*mods)->child)
+        return ls_fail(err, "%s: modules: empty (no quantized module to load)", path);
+    return 0;
+}
+
 int ls_qmodel_load(const char *dir, const ls_model *m, ls_qmodel **out, ls_error *err)
 {
     *out = NULL;
@@ -384,21 +635,15 @@ int ls_qmodel_load(const char *dir, const ls_model *m, ls_qmodel **out, ls_error
     char *text = ls_read_text_file(path, 256 << 20, NULL, err);
     if (!text)
         return -1;
-    cJSON *doc = cJSON_Parse(text);
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithOpts(text, &end, 1);
+    long bad_at = doc ? 0 : end ? (long)(end - text) : 0L;
     free(text);
-    const cJSON *fmt = doc ? cJSON_GetObjectItemCaseSensitive(doc, "format") : NULL;
-    const cJSON *mods = doc ? cJSON_GetObjectItemCaseSensitive(doc, "modules") : NULL;
-    int64_t n_layers;
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "layerscope-quantized") != 0 ||
-        !cJSON_IsObject(mods) || json_int(doc, "n_layers", 1, 4096, &n_layers) < 0) {
+    int64_t n_layers = 0;
+    const cJSON *mods = NULL;
+    if (check_quant_header(path, doc, bad_at, m, &n_layers, &mods, err) < 0) {
         cJSON_Delete(doc);
-        return ls_fail(err, "%s: not a layerscope quantized model (format, n_layers or "
-                            "modules missing)", path);
-    }
-    if (n_layers != m->cfg.n_layers || !m->has_weights) {
-        cJSON_Delete(doc);
-        return ls_fail(err, "%s: n_layers: %lld, but the model %s has %d", path,
-                       (long long)n_layers, m->path, m->cfg.n_layers);
+        return -1;
     }
     put(path, sizeof path, "%s/" QFILE, dir);
     ls_mapped_file mf;
@@ -431,6 +676,12 @@ int ls_qmodel_load(const char *dir, const ls_model *m, ls_qmodel **out, ls_error
         }
         rc = load_module(&f, path, key, it, t, &qm->mods[LS_IDX(l, mod)], err);
     }
+    /* a partial save would be completed silently from the current allocation: refuse */
+    for (int i = 0; rc == 0 && i < (int)n_layers * LS_N_MODULES; i++)
+        if (qm->mods[i].stop < 0 && ls_model_linear(m, i / LS_N_MODULES, i % LS_N_MODULES))
+            rc = ls_fail(err, "%s/quant.json: modules.%d.%s: missing (a saved model covers "
+                         "every module)", dir, i / LS_N_MODULES,
+                         ls_module_name(i % LS_N_MODULES));
     ls_st_free(&f);
     ls_unmap_file(&mf);
     cJSON_Delete(doc);

@@ -277,6 +277,7 @@ void ls_result_json_add_perplexity(cJSON *doc, const ls_ppl_compare *c, const ch
     cJSON_AddNumberToObject(o, "ctx", c->ctx);
     cJSON_AddNumberToObject(o, "stride", c->stride);
     cJSON_AddNumberToObject(o, "tokens", (double)c->n_tokens);
+    cJSON_AddStringToObject(o, "compute", ls_compute_name(c->fp.compute));
     if (eval)
         cJSON_AddStringToObject(o, "eval", eval);
     const struct {

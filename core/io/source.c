@@ -1,5 +1,7 @@
 #include "io/source.h"
 
+#include "base/mapfile.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -86,11 +88,12 @@ ls_file_kind ls_source_identify(const char *path, ls_error *err)
 {
     file_head h = {.path = path};
     struct stat st;
-    FILE *f = fopen(path, "rb");
+    FILE *f = ls_fopen_regular(path, err); /* never blocks on a FIFO; names the kind */
     if (!f || fstat(fileno(f), &st) != 0) {
-        ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        if (f)
+        if (f) {
+            ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
             fclose(f);
+        }
         return LS_FILE_UNKNOWN;
     }
     h.size = (int64_t)st.st_size;
@@ -127,8 +130,12 @@ int ls_source_open(const char *path, const ls_source_options *opt, ls_model **mo
     *model = NULL;
     *profile = NULL;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return ls_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (stat(path, &st) != 0) /* the same words as every other reader (base/mapfile.h) */
+        return errno == ENOENT                     ? ls_fail(err, "%s: not found", path)
+               : errno == EACCES || errno == EPERM ? ls_fail(err, "%s: unreadable: %s", path,
+                                                             strerror(errno))
+                                                   : ls_fail(err, "%s: cannot open: %s", path,
+                                                             strerror(errno));
     if (!S_ISDIR(st.st_mode)) {
         /* a .csv name is the importer's to judge (it names the missing column) */
         size_t n = strlen(path);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "base/atomic_write.h"
+#include "base/mapfile.h"
 
 void ls_uiconfig_default(ls_uiconfig *c)
 {
@@ -38,10 +39,12 @@ int ls_uiconfig_path(char *buf, size_t cap)
 static char *read_all(const char *path, ls_error *err, bool *missing)
 {
     *missing = false;
-    FILE *f = fopen(path, "rb");
+    struct stat st;
+    *missing = stat(path, &st) != 0 && errno == ENOENT;
+    FILE *f = *missing ? NULL : ls_fopen_regular(path, err);
     if (!f) {
-        *missing = errno == ENOENT;
-        ls_fail(err, "%s: %s", path, strerror(errno));
+        if (*missing)
+            ls_fail(err, "%s: not found", path);
         return NULL;
     }
     size_t cap = 4096, len = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/csv.h"
+#include "base/mapfile.h"
 #include "method/detect.h"
 
 /* "dir/fnorm-Llama-2-7b-hf.csv" -> "Llama-2-7b-hf" */
@@ -47,7 +48,7 @@ static ls_csv_kind kind_of_csv(const ls_csv *c)
 
 ls_csv_kind ls_csv_kind_of(const char *path)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = ls_fopen_regular(path, NULL);
     if (!f)
         return LS_CSV_UNKNOWN;
     char line[4096];
@@ -121,6 +122,24 @@ static int mark_seen(const ls_csv *c, size_t r, unsigned char *seen, int l, int 
     return 0;
 }
 
+/* A sensitivity is a mean of squared changes: a negative or infinite one (or a NaN where a
+ * number is required) is a broken measurement, not something detection can rank. Kurtosis
+ * may be negative (excess kurtosis) but never infinite. */
+static int check_metric(const ls_csv *c, size_t r, int col, double v, ls_error *err)
+{
+    bool is_sensi = strcmp(c->header[col], "sensitivity") == 0;
+    const char *why = isinf(v)                  ? "infinite"
+                      : isnan(v)                ? "not a number (NaN)"
+                      : is_sensi && v < 0       ? "negative"
+                                                : NULL;
+    if (!why)
+        return 0;
+    return ls_fail(err, "%s: line %zu: column \"%s\": %s value \"%.40s\" (%s)", c->path,
+                   c->line_no[r], c->header[col], why, ls_csv_cell(c, r, col),
+                   is_sensi ? "a sensitivity is finite and not negative"
+                            : "a kurtosis is finite");
+}
+
 static int read_optional_double(const ls_csv *c, size_t r, int col, double *out, ls_error *err)
 {
     if (col < 0)
@@ -130,7 +149,12 @@ static int read_optional_double(const ls_csv *c, size_t r, int col, double *out,
         *out = NAN;
         return 0;
     }
-    return ls_csv_double(c, r, col, out, err);
+    if (ls_csv_double(c, r, col, out, err) < 0)
+        return -1;
+    return c->header[col] && (strcmp(c->header[col], "sensitivity") == 0 ||
+                              strcmp(c->header[col], "kurtosis") == 0)
+               ? check_metric(c, r, col, *out, err)
+               : 0;
 }
 
 static bool same_value(double a, double b)
@@ -474,7 +498,8 @@ int ls_import_sensitivity(const char *path, const ls_sensi_select *sel_in, ls_pr
                     c.line_no[r], (long long)l, ls_csv_cell(&c, r, cpart));
             goto done;
         }
-        if (ls_csv_double(&c, r, cs, slot, err) < 0)
+        if (ls_csv_double(&c, r, cs, slot, err) < 0 ||
+            check_metric(&c, r, cs, *slot, err) < 0)
             goto done;
     }
     int gqa_layers = 0;

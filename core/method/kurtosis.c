@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/half.h"
+#include "base/mapfile.h"
 #include "base/parallel.h"
 
 #define BLOCK 2048              /* elements converted to double at once: 16 KiB, in L1 */
@@ -440,6 +441,15 @@ void ls_kurtosis_data(const void *data, ls_dtype dt, int64_t n, int threads,
         out->kurtosis = out->m4 / (out->m2 * out->m2);
 }
 
+/* A finished tensor's pages leave the process (each is read once): without this the
+ * resident set grows to the whole model. */
+static void release_tensor(const ls_model *m, const ls_tensor *t)
+{
+    size_t bytes = (size_t)t->n_elems * ls_dtype_size(t->dtype);
+    for (int i = 0; i < m->n_files; i++)
+        ls_mapped_release(&m->files[i], t->data, bytes);
+}
+
 int ls_kurtosis_model(const ls_model *m, int threads, ls_progress *progress, ls_profile *p,
                       ls_error *err)
 {
@@ -457,6 +467,7 @@ int ls_kurtosis_model(const ls_model *m, int threads, ls_progress *progress, ls_
                 continue;
             ls_kurtosis_result r;
             ls_kurtosis_data(t->data, t->dtype, t->n_elems, threads, &r);
+            release_tensor(m, t);
             p->kurtosis[LS_IDX(l, mod)] = r.kurtosis;
             p->nonfinite[LS_IDX(l, mod)] = r.n_nonfinite;
         }

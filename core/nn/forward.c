@@ -2,6 +2,8 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +107,8 @@ void ls_fwd_free(ls_fwd *f)
     ls_rope_free(&f->rope);
     ls_layer_f32_free(&f->w);
     ls_fwd_scratch_free(&f->s);
+    ls_mm_bf16_free(f->mm);
+    free(f->head_b_own);
     free(f->final_norm);
     free(f->head);
     free(f->seq_len);
@@ -114,6 +118,15 @@ void ls_fwd_free(ls_fwd *f)
 int ls_fwd_new(const ls_model *m, const ls_qmodel *q, int max_seq, int64_t chunk_rows,
                ls_fwd **out, ls_error *err)
 {
+    ls_fwd_opts o = {max_seq, chunk_rows, LS_COMPUTE_F32, false};
+    return ls_fwd_new_opts(m, q, &o, out, err);
+}
+
+int ls_fwd_new_opts(const ls_model *m, const ls_qmodel *q, const ls_fwd_opts *o,
+                    ls_fwd **out, ls_error *err)
+{
+    int max_seq = o->max_seq;
+    int64_t chunk_rows = o->chunk_rows;
     *out = NULL;
     const ls_config *c = &m->cfg;
     if (!m->has_weights || !m->layers || !m->tok_emb || !m->final_norm || !m->lm_head)
@@ -136,7 +149,23 @@ int ls_fwd_new(const ls_model *m, const ls_qmodel *q, int max_seq, int64_t chunk
     f->chunk_rows = pick_chunk_rows(max_seq, chunk_rows);
     f->threads = ls_cpu_count();
     f->w.layer = -1;
-    if (ls_rope_init(&f->rope, m, max_seq, err) < 0 || ls_layer_f32_init(&f->w, m, err) < 0 ||
+    f->compute = LS_COMPUTE_F32;
+    if (o->compute == LS_COMPUTE_BF16) {
+        char why[160];
+        if (ls_bf16_supported(why, sizeof why)) {
+            if (ls_mm_bf16_new(&f->mm, err) < 0)
+                goto fail;
+            f->compute = LS_COMPUTE_BF16;
+        } else {
+            snprintf(f->compute_note, sizeof f->compute_note, "--compute bf16: %s; "
+                     "computing in f32", why);
+        }
+    }
+    /* HQQ copies are dequantized to f32 first, so bf16 keeps the f32 block for them. */
+    int wrc = f->compute == LS_COMPUTE_BF16
+                  ? ls_layer_bf16_init(&f->w, m, o->keep_f32_weights || q != NULL, err)
+                  : ls_layer_f32_init(&f->w, m, err);
+    if (ls_rope_init(&f->rope, m, max_seq, err) < 0 || wrc < 0 ||
         ls_fwd_scratch_init(&f->s, c, f->chunk_rows, max_seq, err) < 0)
         goto fail;
     f->final_norm = malloc((size_t)c->dim * sizeof(float));
@@ -206,28 +235,49 @@ void ls_fwd_linear(int threads, const float *x, int64_t rows, const float *W, in
     linear_strided(threads, x, in, rows, W, out, in, y, out);
 }
 
+static void product_strided(const ls_fwd *f, const float *x, int64_t ldx, int64_t rows,
+                            const float *W, const uint16_t *Wb, int64_t out, int64_t in,
+                            float *y, int64_t ldy)
+{
+    if (f->mm && Wb)
+        ls_mm_bf16_xwt(f->mm, f->threads, x, ldx, rows, Wb, out, in, y, ldy);
+    else
+        linear_strided(f->threads, x, ldx, rows, W, out, in, y, ldy);
+}
+
+void ls_fwd_product(const ls_fwd *f, const float *x, int64_t rows, const float *W,
+                    const uint16_t *Wb, int64_t out, int64_t in, float *y)
+{
+    product_strided(f, x, in, rows, W, Wb, out, in, y, out);
+}
+
 /* y[rows][ldy] gets x . W_first^T | x . W_first+1^T | ... for n modules, in one sgemm when
  * their matrices lie back to back in memory (ls_layer_f32 keeps q/k/v and gate/up so;
  * sensitivity's mixed views do not). */
-static void linear_group(int threads, const float *x, int64_t rows, const ls_layer_f32 *w,
+static void linear_group(const ls_fwd *f, const float *x, int64_t rows, const ls_layer_f32 *w,
                          int first, int n, float *y, int64_t ldy)
 {
+    bool bf16 = f->mm && w->wb[first];
     bool adjacent = true;
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
         int mod = first + i;
-        adjacent = adjacent && w->w[mod] == w->w[first] + total * w->cols[first];
+        if (bf16)
+            adjacent = adjacent && w->wb[mod] == w->wb[first] + total * w->cols[first];
+        else
+            adjacent = adjacent && w->w[mod] == w->w[first] + total * w->cols[first];
         total += w->rows[mod];
     }
     if (adjacent) {
-        linear_strided(threads, x, w->cols[first], rows, w->w[first], total, w->cols[first],
-                       y, ldy);
+        product_strided(f, x, w->cols[first], rows, w->w[first], bf16 ? w->wb[first] : NULL,
+                        total, w->cols[first], y, ldy);
         return;
     }
     int64_t at = 0;
     for (int i = 0; i < n; at += w->rows[first + i], i++)
-        linear_strided(threads, x, w->cols[first], rows, w->w[first + i],
-                       w->rows[first + i], w->cols[first], y + at, ldy);
+        product_strided(f, x, w->cols[first], rows, w->w[first + i],
+                        bf16 ? w->wb[first + i] : NULL, w->rows[first + i], w->cols[first],
+                        y + at, ldy);
 }
 
 /* The element-wise steps (RMSNorm, residual adds, SiLU, softmax) run on all CPUs over
@@ -433,7 +483,7 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
     for (int i = 0; i < n_seq; i++)
         rows += seq_len[i];
     float *ctx = ctx_out ? ctx_out : s->ctx;
-    linear_group(f->threads, xn, rows, w, LS_MOD_Q, 3, s->qkv, ld);
+    linear_group(f, xn, rows, w, LS_MOD_Q, 3, s->qkv, ld);
     add_bias(s->qkv, rows, qw, ld, w->bq);
     add_bias(s->qkv + qw, rows, kw, ld, w->bk);
     add_bias(s->qkv + qw + kw, rows, kw, ld, w->bv);
@@ -481,7 +531,7 @@ void ls_fwd_attention(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s,
         }
         r0 += T;
     }
-    ls_fwd_linear(f->threads, ctx, rows, w->w[LS_MOD_O], c->dim, qw, out);
+    ls_fwd_product(f, ctx, rows, w->w[LS_MOD_O], w->wb[LS_MOD_O], c->dim, qw, out);
 }
 
 typedef struct swiglu_job {
@@ -518,10 +568,10 @@ void ls_fwd_mlp(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s, const
     const ls_config *c = &f->c;
     int64_t hid = c->hidden_dim;
     float *a = act ? act : s->act;
-    linear_group(f->threads, xn, n_rows, w, LS_MOD_GATE, 2, s->gu, 2 * hid);
+    linear_group(f, xn, n_rows, w, LS_MOD_GATE, 2, s->gu, 2 * hid);
     swiglu_job j = {s->gu, hid, a};
     for_rows(f->threads, n_rows, hid, swiglu_rows, &j);
-    ls_fwd_linear(f->threads, a, n_rows, w->w[LS_MOD_DOWN], c->dim, hid, out);
+    ls_fwd_product(f, a, n_rows, w->w[LS_MOD_DOWN], w->wb[LS_MOD_DOWN], c->dim, hid, out);
 }
 
 static int embed(const ls_fwd *f, const ls_fwd_seqs *s, float *x, ls_error *err)
@@ -643,7 +693,8 @@ int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_obse
                 f->seq_len[n++] = (int)len;
                 rows += len;
             }
-            if (run_chunk(f, layer, hidden, n, r0, rows, obs, err) < 0)
+            if (run_chunk(f, layer, hidden, n, r0, rows, obs, err) < 0 ||
+                ls_mm_bf16_failed(f->mm, err))
                 return -1;
             si += n;
         }
@@ -658,7 +709,7 @@ int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_obse
 
 int ls_fwd_head_load(ls_fwd *f, ls_error *err)
 {
-    if (f->head)
+    if (f->head || f->head_b)
         return 0;
     const ls_config *c = &f->c;
     const ls_tensor *h = f->m->lm_head;
@@ -666,6 +717,28 @@ int ls_fwd_head_load(ls_fwd *f, ls_error *err)
     if (h->n_elems != n)
         return ls_fail(err, "%s: %s: %lld elements, expected %d x %d", f->m->path, h->name,
                        (long long)h->n_elems, c->vocab_size, c->dim);
+    if (f->mm) {
+        /* bf16: a BF16 head is used in place, as stored; others are rounded to nearest
+         * even into a copy. */
+        if (h->dtype == LS_DT_BF16 && (uintptr_t)h->data % sizeof(uint16_t) == 0) {
+            f->head_b = h->data;
+            return 0;
+        }
+        f->head_b_own = malloc((size_t)n * sizeof(uint16_t));
+        float *tmp = malloc((size_t)n * sizeof(float));
+        if (!f->head_b_own || !tmp) {
+            free(f->head_b_own);
+            free(tmp);
+            f->head_b_own = NULL;
+            return ls_fail(err, "%s: forward: out of memory for the classifier in bf16 "
+                           "(%.1f MiB)", f->m->path, (double)n * 6 / 1048576.0);
+        }
+        ls_tensor_to_f32_parallel(h, tmp);
+        ls_f32_to_bf16_array(f->threads, tmp, n, f->head_b_own);
+        free(tmp);
+        f->head_b = f->head_b_own;
+        return 0;
+    }
     f->head = malloc((size_t)n * sizeof(float));
     if (!f->head)
         return ls_fail(err, "%s: forward: out of memory for the classifier in f32 (%.1f MiB)",
@@ -678,9 +751,12 @@ void ls_fwd_head_free(ls_fwd *f)
 {
     free(f->head);
     f->head = NULL;
+    free(f->head_b_own);
+    f->head_b_own = NULL;
+    f->head_b = NULL;
 }
 
 void ls_fwd_logits(const ls_fwd *f, const float *hidden, int64_t n, float *logits)
 {
-    ls_fwd_linear(f->threads, hidden, n, f->head, f->c.vocab_size, f->c.dim, logits);
+    ls_fwd_product(f, hidden, n, f->head, f->head_b, f->c.vocab_size, f->c.dim, logits);
 }

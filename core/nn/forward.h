@@ -27,6 +27,7 @@
 
 #include "base/error.h"
 #include "formats/model.h"
+#include "nn/matmul_bf16.h"
 #include "nn/rope.h"
 #include "nn/weights_f32.h"
 
@@ -80,6 +81,16 @@ typedef struct ls_fwd_observer {
     int (*layer_end)(void *ctx, int layer, ls_error *err);
 } ls_fwd_observer;
 
+/* What ls_fwd_new_opts takes; perplexity and sensitivity (and what builds on them) pass
+ * their compute mode through here. */
+typedef struct ls_fwd_opts {
+    int max_seq;
+    int64_t chunk_rows;      /* <= 0: default */
+    ls_compute compute;      /* f32 (default, the reference) or bf16 products */
+    bool keep_f32_weights;   /* bf16: also keep the layer's f32 weights (for observers
+                                that read ls_layer_f32.w, e.g. sensitivity's quantizer) */
+} ls_fwd_opts;
+
 typedef struct ls_fwd {
     const ls_model *m;
     const ls_qmodel *q;
@@ -94,12 +105,22 @@ typedef struct ls_fwd {
     ls_fwd_scratch s;
     int seq_len_cap;
     int *seq_len;            /* per-chunk sequence lengths for records */
+    ls_compute compute;      /* as used: bf16 only where ls_bf16_supported() */
+    char compute_note[200];  /* why bf16 fell back to f32, else "" */
+    ls_mm_bf16 *mm;          /* bf16: oneDNN primitives, NULL in f32 */
+    const uint16_t *head_b;  /* bf16: the classifier, [vocab][dim]: the mapped tensor
+                                itself when stored as BF16, else head_b_own */
+    uint16_t *head_b_own;
 } ls_fwd;
 
 /* chunk_rows <= 0 picks a default (about 2048 tokens, at least max_seq). Fails when the
  * model has no weights or max_seq < 1. */
 int ls_fwd_new(const ls_model *m, const ls_qmodel *q, int max_seq, int64_t chunk_rows,
                ls_fwd **out, ls_error *err);
+/* The same with options; bf16 on a CPU without bf16 support runs f32 and says why in
+ * f->compute_note. */
+int ls_fwd_new_opts(const ls_model *m, const ls_qmodel *q, const ls_fwd_opts *o,
+                    ls_fwd **out, ls_error *err);
 void ls_fwd_free(ls_fwd *f);
 
 /* Bytes ls_fwd_new allocates (weights of one layer, scratch, RoPE table; not the head). */
@@ -118,7 +139,7 @@ int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_obse
 int ls_fwd_embed(const ls_fwd *f, const ls_fwd_seqs *s, float *hidden, ls_error *err);
 int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool keep_first,
                       float *hidden, ls_error *err);
-/* The classifier in f32 (vocab x dim floats). */
+/* The classifier in f32 (vocab x dim floats), or in bf16 in bf16 mode. */
 int ls_fwd_head_load(ls_fwd *f, ls_error *err);
 void ls_fwd_head_free(ls_fwd *f);
 /* logits [n][vocab] = head . hidden rows; the head must be loaded. */
@@ -137,6 +158,10 @@ void ls_fwd_mlp(const ls_fwd *f, const ls_layer_f32 *w, ls_fwd_scratch *s, const
  * over column ranges when OpenBLAS runs on the caller's thread only. */
 void ls_fwd_linear(int threads, const float *x, int64_t rows, const float *W, int64_t out,
                    int64_t in, float *y);
+/* The same in the forward pass's compute mode: bf16 through oneDNN when f is in bf16 and Wb
+ * (W in bf16) is given, else f32 with W. */
+void ls_fwd_product(const ls_fwd *f, const float *x, int64_t rows, const float *W,
+                    const uint16_t *Wb, int64_t out, int64_t in, float *y);
 void ls_fwd_rmsnorm(int threads, const float *x, const float *weight, int64_t rows, int dim,
                     double eps, float *y);
 

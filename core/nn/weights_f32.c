@@ -6,6 +6,7 @@
 
 #include "base/parallel.h"
 #include "method/profile.h"
+#include "nn/matmul_bf16.h"
 
 
 int64_t ls_layer_f32_bytes(const ls_model *m)
@@ -25,6 +26,7 @@ int64_t ls_layer_f32_bytes(const ls_model *m)
 void ls_layer_f32_free(ls_layer_f32 *w)
 {
     free(w->w[0]);
+    free(w->wb[0]);
     free(w->attn_norm);
     free(w->ffn_norm);
     free(w->bq);
@@ -34,7 +36,8 @@ void ls_layer_f32_free(ls_layer_f32 *w)
     w->layer = -1;
 }
 
-int ls_layer_f32_init(ls_layer_f32 *w, const ls_model *m, ls_error *err)
+static int layer_init(ls_layer_f32 *w, const ls_model *m, bool with_f32, bool with_bf16,
+                      ls_error *err)
 {
     const ls_config *c = &m->cfg;
     memset(w, 0, sizeof *w);
@@ -45,12 +48,23 @@ int ls_layer_f32_init(ls_layer_f32 *w, const ls_model *m, ls_error *err)
         ls_module_shape(c, mod, &w->rows[mod], &w->cols[mod]);
         total += w->rows[mod] * w->cols[mod];
     }
-    float *block = malloc((size_t)total * sizeof(float));
-    bool ok = block != NULL;
+    float *block = with_f32 ? malloc((size_t)total * sizeof(float)) : NULL;
+    uint16_t *bblock = with_bf16 ? malloc((size_t)total * sizeof(uint16_t)) : NULL;
+    bool ok = (block || !with_f32) && (bblock || !with_bf16);
+    w->has_f32 = with_f32;
     int64_t at = 0;
     for (int mod = 0; ok && mod < LS_N_MODULES; mod++) {
-        w->w[mod] = block + at;
+        if (block)
+            w->w[mod] = block + at;
+        if (bblock)
+            w->wb[mod] = bblock + at;
         at += w->rows[mod] * w->cols[mod];
+    }
+    if (!ok) {
+        free(block);
+        free(bblock);
+        memset(w->w, 0, sizeof w->w);
+        memset(w->wb, 0, sizeof w->wb);
     }
     w->attn_norm = malloc((size_t)c->dim * sizeof(float));
     w->ffn_norm = malloc((size_t)c->dim * sizeof(float));
@@ -63,10 +77,21 @@ int ls_layer_f32_init(ls_layer_f32 *w, const ls_model *m, ls_error *err)
     }
     if (!ok) {
         ls_layer_f32_free(w);
-        return ls_fail(err, "%s: weights: out of memory for one layer in f32 (%.1f MiB)",
-                       m->path, (double)ls_layer_f32_bytes(m) / 1048576.0);
+        return ls_fail(err, "%s: weights: out of memory for one layer in %s (%.1f MiB)",
+                       m->path, with_bf16 ? "bf16" : "f32",
+                       (double)ls_layer_f32_bytes(m) / 1048576.0);
     }
     return 0;
+}
+
+int ls_layer_f32_init(ls_layer_f32 *w, const ls_model *m, ls_error *err)
+{
+    return layer_init(w, m, true, false, err);
+}
+
+int ls_layer_bf16_init(ls_layer_f32 *w, const ls_model *m, bool with_f32, ls_error *err)
+{
+    return layer_init(w, m, with_f32, true, err);
 }
 
 static int check_tensor(const ls_model *m, const ls_tensor *t, int64_t n, const char *what,
@@ -90,7 +115,8 @@ typedef struct convert_job {
     const ls_tensor *tensor[MAX_ITEMS];      /* convert from the mapping, or */
     const ls_hqq_result *quant[MAX_ITEMS];   /* dequantize */
     int64_t n[MAX_ITEMS];
-    float *out[MAX_ITEMS];
+    float *out[MAX_ITEMS];                   /* f32 result, or NULL */
+    uint16_t *outb[MAX_ITEMS];               /* bf16 result, or NULL */
     int64_t first_piece[MAX_ITEMS + 1];
 } convert_job;
 
@@ -102,11 +128,30 @@ static void convert_piece(void *ctx, int64_t piece)
         it++;
     if (j->quant[it]) {
         ls_hqq_dequantize(j->quant[it], j->out[it]);
+        if (j->outb[it])
+            ls_f32_to_bf16_array(1, j->out[it], j->n[it], j->outb[it]);
         return;
     }
     int64_t first = (piece - j->first_piece[it]) * PIECE;
     int64_t len = j->n[it] - first < PIECE ? j->n[it] - first : PIECE;
-    ls_tensor_range_f32(j->tensor[it], first, len, j->out[it] + first);
+    const ls_tensor *t = j->tensor[it];
+    if (j->out[it])
+        ls_tensor_range_f32(t, first, len, j->out[it] + first);
+    uint16_t *ob = j->outb[it];
+    if (!ob)
+        return;
+    if (t->dtype == LS_DT_BF16) { /* as stored: the bits are copied, nothing is rounded */
+        memcpy(ob + first, (const uint16_t *)t->data + first, (size_t)len * sizeof *ob);
+    } else if (j->out[it]) {
+        ls_f32_to_bf16_array(1, j->out[it] + first, len, ob + first);
+    } else {
+        float buf[4096];
+        for (int64_t k = 0; k < len; k += 4096) {
+            int64_t nk = len - k < 4096 ? len - k : 4096;
+            ls_tensor_range_f32(t, first + k, nk, buf);
+            ls_f32_to_bf16_array(1, buf, nk, ob + first + k);
+        }
+    }
 }
 
 static void convert_run(convert_job *j)
@@ -139,10 +184,14 @@ int ls_layer_f32_load(ls_layer_f32 *w, const ls_model *m, const ls_qmodel *q, in
         int64_t n = w->rows[mod] * w->cols[mod];
         job.n[mod] = n;
         job.out[mod] = w->w[mod];
+        job.outb[mod] = w->wb[mod];
         if (q && q->mods[LS_IDX(layer, mod)].stop >= 0) {
             const ls_hqq_result *r = &q->mods[LS_IDX(layer, mod)].q;
             if (r->rows * r->cols != n)
                 return ls_fail(err, "%s: layer %d: %s: quantized copy has the wrong shape",
+                               m->path, layer, ls_module_name(mod));
+            if (!w->w[mod])
+                return ls_fail(err, "%s: layer %d: %s: no f32 scratch to dequantize into",
                                m->path, layer, ls_module_name(mod));
             job.quant[mod] = r;
         } else {

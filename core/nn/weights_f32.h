@@ -25,10 +25,19 @@ typedef struct ls_layer_f32 {
     float *attn_norm, *ffn_norm; /* [dim] */
     float *bq, *bk, *bv;       /* qwen2 biases, NULL otherwise */
     int64_t rows[LS_N_MODULES], cols[LS_N_MODULES];
+    /* --compute bf16 (ls_layer_bf16_init): the linear modules also in bf16, one block in
+     * module order; NULL in f32 mode. BF16 tensors are copied bit for bit, F32/F16 ones
+     * rounded to nearest even, quantized ones dequantized to f32 and then rounded. */
+    uint16_t *wb[LS_N_MODULES];
+    bool has_f32;              /* w[] holds the f32 weights (always in f32 mode) */
 } ls_layer_f32;
 
 int ls_layer_f32_init(ls_layer_f32 *w, const ls_model *m, ls_error *err);
 void ls_layer_f32_free(ls_layer_f32 *w);
+/* For --compute bf16: the bf16 block, plus the f32 one when with_f32 (needed to dequantize
+ * HQQ copies and by callers that read w[], such as sensitivity's quantizer). Without it
+ * w[] are NULL and a layer costs half the memory of f32. */
+int ls_layer_bf16_init(ls_layer_f32 *w, const ls_model *m, bool with_f32, ls_error *err);
 /* Bytes ls_layer_f32_init allocates for a model. */
 int64_t ls_layer_f32_bytes(const ls_model *m);
 

@@ -218,9 +218,9 @@ typedef enum file_kind { KIND_GGUF, KIND_JSON, KIND_LLAMA2C } file_kind;
 
 static int sniff(const char *path, file_kind *kind, ls_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f = ls_fopen_regular(path, err);
     if (!f)
-        return ls_fail(err, "%s: cannot open tokenizer file", path);
+        return -1;
     unsigned char buf[64];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);

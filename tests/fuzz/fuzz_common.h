@@ -14,7 +14,7 @@
 #include "formats/model.h"
 
 /* A memfd holding the input, opened by path through /proc/self/fd. */
-static const char *fuzz_memfile(const uint8_t *data, size_t size)
+static inline const char *fuzz_memfile(const uint8_t *data, size_t size)
 {
     static int fd = -1;
     static char path[64];
@@ -30,7 +30,7 @@ static const char *fuzz_memfile(const uint8_t *data, size_t size)
 }
 
 /* Opens path as a model and frees it again; failures are expected and ignored. */
-static void fuzz_open_model(const char *path)
+static inline void fuzz_open_model(const char *path)
 {
     ls_model *m = NULL;
     ls_error err;

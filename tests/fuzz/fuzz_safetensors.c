@@ -52,17 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)*(volatile const uint8_t *)(st.tensors[i].data + (st.tensors[i].end -
                                                                    st.tensors[i].begin - 1));
     ls_st_free(&st);
-    const char *dir = scratch_dir();
-    if (!dir)
+    const char *scratch = scratch_dir();
+    if (!scratch)
         return 0;
     char p[128];
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
+    snprintf(p, sizeof p, "%s/model.safetensors", scratch);
     FILE *f = fopen(p, "wb");
     if (!f)
         return 0;
     size_t w = fwrite(data, 1, size, f);
     fclose(f);
     if (w == size)
-        fuzz_open_model(dir);
+        fuzz_open_model(scratch);
     return 0;
 }

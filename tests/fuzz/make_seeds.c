@@ -1,5 +1,7 @@
 /* Writes the seed corpora of the fuzz targets with the project's own model writer:
- *   make_seeds OUT  ->  OUT/safetensors/, OUT/gguf/, OUT/llama2c/, OUT/hfconfig/, OUT/imatrix/
+ *   make_seeds OUT  ->  OUT/safetensors/, OUT/gguf/, OUT/llama2c/, OUT/hfconfig/,
+ *                       OUT/quant_json/, OUT/session/, OUT/tokbin/, OUT/tokenizer_json/,
+ *                       OUT/text/, OUT/imatrix/
  * Seeds are tiny models (dim 16, 2 layers, 4 heads / 2 KV, vocab 32) so the fuzzer stays fast. */
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz_tiny.h"
 #include "formats/imatrix.h"
 #include "model_writer.h"
 
@@ -79,8 +82,9 @@ int main(int argc, char **argv)
         return 2;
     }
     out_dir = argv[1];
-    const char *subs[] = {"", "/work", "/safetensors", "/gguf", "/llama2c", "/hfconfig",
-                          "/imatrix"};
+    const char *subs[] = {"",          "/work",       "/safetensors", "/gguf",
+                          "/llama2c",  "/hfconfig",   "/quant_json",  "/session",
+                          "/tokbin",   "/tokenizer_json", "/text",    "/work/tiny", "/imatrix"};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
         char d[1024];
         snprintf(d, sizeof d, "%s%s", out_dir, subs[i]);
@@ -147,6 +151,54 @@ int main(int argc, char **argv)
                "\"vocab_size\":32,\"sliding_window\":null,\"rope_parameters\":{\"rope_type\":"
                "\"linear\",\"factor\":2,\"rope_theta\":1e6},\"layer_types\":"
                "[\"full_attention\",\"full_attention\"]}");
+    /* the tiny model's quantized save and session (the targets load against that model) */
+    ls_model *tiny = fuzz_tiny_setup(work("tiny"));
+    if (!tiny)
+        return 1;
+    ls_model_free(tiny);
+    copy_file(work("tiny/q/quant.json"), "quant_json", "quant.json");
+    copy_file(work("tiny/session.json"), "session", "session.json");
+    /* tok*.bin: max_token_length, then per token score, length, bytes */
+    {
+        char to[1024];
+        snprintf(to, sizeof to, "%s/tokbin/tok32.bin", out_dir);
+        FILE *f = fopen(to, "wb");
+        if (f) {
+            static const char *const pieces[] = {"<unk>", "<s>", "</s>", " ", "a", "e", "i",
+                                                 "o", "n", "t", " t", "he", " the", "at",
+                                                 " a", "in", "on", "s", ".", ",", "T", "O",
+                                                 "c", "l", "y", " c", "\xc3\xa4", "m",
+                                                 "<0x0A>", "\"", "r", "d"};
+            int32_t maxlen = 8;
+            fwrite(&maxlen, 4, 1, f);
+            for (int i = 0; i < 32; i++) {
+                float score = (float)-i;
+                int32_t len = (int32_t)strlen(pieces[i]);
+                fwrite(&score, 4, 1, f);
+                fwrite(&len, 4, 1, f);
+                fwrite(pieces[i], 1, (size_t)len, f);
+            }
+            fclose(f);
+            n_written++;
+        }
+    }
+    /* tokenizer.json: the bundled demo's (BPE), when run from the source tree */
+    {
+        FILE *t = fopen("samples/demo/tokenizer.json", "rb");
+        if (t) {
+            fclose(t);
+            copy_file("samples/demo/tokenizer.json", "tokenizer_json", "demo.json");
+        }
+    }
+    write_text("tokenizer_json", "tiny_bpe.json",
+               "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,"
+               "\"<unk>\":3},\"merges\":[\"a b\"],\"unk_token\":\"<unk>\"},"
+               "\"added_tokens\":[{\"id\":3,\"content\":\"<unk>\",\"special\":true}],"
+               "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false}}");
+    write_text("text", "plain.txt", "Once upon a time there was a cat.\nIt sat on the mat.\n");
+    write_text("text", "wiki.txt", " \n = Heading = \n \n Some text , with @-@ tokens .\n \n");
+    write_text("text", "utf8.txt", "gr\xc3\xbc\xc3\x9f \xe2\x98\x83 \xf0\x9f\x98\x80\n");
+    write_text("text", "bad_utf8.txt", "ok \xc3\x28 broken\n");
     /* a GGUF importance matrix shaped like the small model */
     {
         s = small_spec();

@@ -28,18 +28,28 @@ mkdir -p "$OUT/obj"
 
 # Core objects with coverage instrumentation; rebuilt when the source or any header is newer.
 newest_header=$(ls -t core/*/*.h tests/support/*.h | head -n 1)
+# FUZZ_JOBS compilers at once (default 2).
 objs=""
+stale=""
 for src in core/*/*.c tests/support/*.c; do
     obj="$OUT/obj/$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ "$newest_header" -nt "$obj" ]; then
-        echo "cc $src"
-        $CC_FUZZ $CFLAGS -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
+        stale="$stale $src"
     fi
     objs="$objs $obj"
 done
+if [ -n "$stale" ]; then
+    export CC_FUZZ CFLAGS OUT
+    # shellcheck disable=SC2016
+    printf '%s\n' $stale | xargs -P "${FUZZ_JOBS:-2}" -I{} sh -c \
+        'echo "cc {}"; $CC_FUZZ $CFLAGS -fsanitize=fuzzer-no-link -c "{}" -o "$OUT/obj/$(basename "{}" .c).o.tmp" && mv "$OUT/obj/$(basename "{}" .c).o.tmp" "$OUT/obj/$(basename "{}" .c).o"'
+    for src in $stale; do
+        [ -f "$OUT/obj/$(basename "$src" .c).o" ] || { echo "FAIL: cannot compile $src"; exit 1; }
+    done
+fi
 
 # Seed corpora written by the project's own model writer.
-$CC_FUZZ $CFLAGS -fsanitize=fuzzer-no-link tests/fuzz/make_seeds.c $objs $LIBS \
+$CC_FUZZ $CFLAGS -fsanitize=fuzzer-no-link -Itests/fuzz tests/fuzz/make_seeds.c $objs $LIBS \
     -o "$OUT/make_seeds"
 "$OUT/make_seeds" "$OUT/seeds"
 
@@ -55,8 +65,13 @@ for src in $targets; do
     name=$(basename "$src" .c)
     name=${name#fuzz_}
     bin="$OUT/fuzz_$name"
-    echo "== fuzz_$name: build"
-    $CC_FUZZ $CFLAGS -fsanitize=fuzzer -Itests/fuzz "$src" $objs $LIBS -o "$bin"
+    # relinked only when the target, a header of tests/fuzz/ or an object is newer
+    if [ ! -x "$bin" ] || [ "$src" -nt "$bin" ] || [ -n "$(find tests/fuzz -name '*.h' -newer "$bin")" ] ||
+       [ -n "$(find "$OUT/obj" -name '*.o' -newer "$bin")" ]; then
+        echo "== fuzz_$name: build"
+        $CC_FUZZ $CFLAGS -fsanitize=fuzzer -Itests/fuzz "$src" $objs $LIBS -o "$bin" || {
+            echo "FAIL fuzz_$name: does not build"; status=1; continue; }
+    fi
     corpus="$OUT/corpus/$name"
     arts="$OUT/artifacts/$name"
     mkdir -p "$corpus" "$arts"
