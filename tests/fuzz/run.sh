@@ -22,7 +22,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 PKG_CFLAGS=$(pkg-config --cflags libcjson openblas 2>/dev/null || true)
 PKG_LIBS=$(pkg-config --libs libcjson openblas 2>/dev/null || echo "-lcjson -lopenblas")
 CFLAGS="-std=c11 -D_GNU_SOURCE -pthread -g -O1 $SAN $PKG_CFLAGS -Icore -Itests/support"
-LIBS="$PKG_LIBS -lpthread -lm"
+LIBS="$PKG_LIBS ${DNNL_LIBS:--ldnnl -lgomp} -lpthread -lm" # as the Makefile links (oneDNN for --compute bf16)
 
 mkdir -p "$OUT/obj"
 
