@@ -318,11 +318,11 @@ PY
 done
 grep -q "by |z|" "$TMP/sort2.txt" && ok "v: the tab strip says the order" || bad "v: order not said"
 
-# ---- D / C: switch the sensitivity CSV's data set / config; the boosted count follows
+# ---- D / N: switch the sensitivity CSV's data set / config; the boosted count follows
 # batch's --sensitivity-dataset / --sensitivity-config and the tab strip says which ----
 SENS=${LAYERSCOPE_SHARED:-../shared}/data/paper/sensitivity-Llama-2-7b-hf.csv
 if [ -f "$SENS" ]; then
-    run dset 100x30 "wait dump D dump C dump" --method sensi "$SENS"
+    run dset 100x30 "wait dump D dump N dump" --method sensi "$SENS"
     i=0
     for sel in "pileval b4g64" "wikitext b4g64" "wikitext b4g128"; do
         i=$((i + 1))
@@ -331,14 +331,37 @@ if [ -f "$SENS" ]; then
         nb=$($LS_BIN --batch --method sensi --sensitivity-dataset "$ds" --sensitivity-config "$cfg" "$SENS" |
              sed -n 's/^boosted \([0-9]*\) of.*/\1/p')
         grep -q "boosted $nb of 224" "$TMP/dset$i.txt" && grep -q "  $sel  lin" "$TMP/dset$i.txt" &&
-            ok "D/C: $sel shown, boosted $nb = batch" || bad "D/C: $sel: batch boosts $nb; $(grep -m1 boosted "$TMP/dset$i.txt")"
+            ok "D/N: $sel shown, boosted $nb = batch" || bad "D/N: $sel: batch boosts $nb; $(grep -m1 boosted "$TMP/dset$i.txt")"
     done
     b1=$(grep -o "boosted [0-9]* of" "$TMP/dset1.txt") b2=$(grep -o "boosted [0-9]* of" "$TMP/dset2.txt")
     [ "$b1" = "boosted 15 of" ] && [ "$b2" = "boosted 16 of" ] && ok "D: pileval 15, wikitext 16 (the issue's counts)" ||
         bad "D: pileval '$b1', wikitext '$b2'"
 else
-    echo "SKIP D/C: $SENS not found (LAYERSCOPE_SHARED)"; skipped=1
+    echo "SKIP D/N: $SENS not found (LAYERSCOPE_SHARED)"; skipped=1
 fi
+
+# ---- X: exports through batch's writers (same settings: + and ] as in the e test) ----
+run xexp 100x30 "wait + ] X C-u text:llamacpp Space text:$TMP/ui.llamacpp Enter X C-u text:kurtosis-csv Space text:$TMP/ui-kurt.csv Enter X C-u text:metrics-csv Space text:$TMP/ui-fnorm.csv Enter X C-u text:json Space text:$TMP/ui-result.json Enter" --method kurt "$MODEL"
+$LS_BIN --batch --method kurt --top-m 1 --boost-stop 4 --export-llamacpp "$TMP/b.llamacpp" \
+    --export-kurtosis-csv "$TMP/b-kurt.csv" --export-metrics-csv "$TMP/b-fnorm.csv" \
+    --json "$TMP/b-result.json" "$MODEL" > /dev/null
+for f in llamacpp:ui.llamacpp:b.llamacpp kurtosis-csv:ui-kurt.csv:b-kurt.csv metrics-csv:ui-fnorm.csv:b-fnorm.csv; do
+    k=${f%%:*} rest=${f#*:}; u=${rest%%:*} b=${rest#*:}
+    # the usage comment names the file itself: compare with that path made equal
+    [ -s "$TMP/$u" ] && sed "s|$TMP/$u|FILE|" "$TMP/$u" > "$TMP/$u.cmp" &&
+        sed "s|$TMP/$b|FILE|" "$TMP/$b" > "$TMP/$b.cmp" &&
+        cmp -s "$TMP/$u.cmp" "$TMP/$b.cmp" && ok "X $k: the same bytes as batch's export" ||
+        bad "X $k differs from batch or missing"
+done
+if [ -s "$TMP/ui-result.json" ] && python3 - "$TMP/ui-result.json" "$TMP/b-result.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d["model"].pop("path", None)
+sys.exit(0 if a == b else 1)
+PY
+then ok "X json: the same result document as --batch --json"; else bad "X json differs from batch or missing"; fi
+grep -q "exported json to" "$TMP/xexp.txt" && ok "X: export said on the status line" || bad "X: no message"
 
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"

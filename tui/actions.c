@@ -9,6 +9,7 @@
 
 #include "keys.h"
 #include "method/import.h"
+#include "io/interop.h"
 #include "io/result_json.h"
 #include "nn/matmul_bf16.h"
 #include "method/mxq.h"
@@ -72,6 +73,16 @@ static unsigned act_FILTER(app *a, int ch)
     } else {
         app_msg(a, false, "every layer shown");
     }
+    return R_REDRAW;
+}
+
+static unsigned act_EXPORT_AS(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    wg_prompt_open(&a->prompt, PROMPT_EXPORT_AS,
+                   "Export (json|llamacpp|kurtosis-csv|metrics-csv) PATH", "json layerscope-result.json");
     return R_REDRAW;
 }
 
@@ -160,7 +171,7 @@ static unsigned switch_sensitivity(app *a, bool dataset)
     }
     app_analyze(a);
     app_msg(a, false, "sensitivity: %s b%dg%d of %s (%s cycles the %s)", sel.dataset,
-            sel.nbits, sel.group_size, path, dataset ? "D" : "C",
+            sel.nbits, sel.group_size, path, dataset ? "D" : "N",
             dataset ? "data sets" : "configs");
     return R_REDRAW;
 }
@@ -931,6 +942,43 @@ static unsigned accept_export(app *a, const char *path)
     return R_REDRAW;
 }
 
+/* X: "KIND PATH" through the writers batch mode's --json / --export-llamacpp /
+ * --export-kurtosis-csv / --export-metrics-csv use. */
+static unsigned accept_export_as(app *a, const char *line)
+{
+    char kind[32];
+    int used = 0;
+    if (sscanf(line, "%31s %n", kind, &used) != 1 || !line[used]) {
+        app_msg(a, true, "export: type KIND PATH (json, llamacpp, kurtosis-csv, metrics-csv)");
+        return R_REDRAW;
+    }
+    const char *path = line + used;
+    ls_error err;
+    int rc;
+    if (strcmp(kind, "json") == 0) {
+        cJSON *doc = ls_result_json(a->profile, a->an);
+        if (doc && a->qm)
+            ls_result_json_add_quantization(doc, a->qm);
+        rc = doc ? ls_json_write_file(path, doc, &err) : ls_fail(&err, "out of memory");
+        cJSON_Delete(doc);
+    } else if (strcmp(kind, "llamacpp") == 0) {
+        rc = ls_write_llamacpp_overrides(path, a->profile, a->an, &err);
+    } else if (strcmp(kind, "kurtosis-csv") == 0) {
+        rc = ls_write_kurtosis_csv(path, a->profile, &err);
+    } else if (strcmp(kind, "metrics-csv") == 0) {
+        rc = ls_write_metrics_csv(path, a->profile, &err);
+    } else {
+        app_msg(a, true, "export: unknown kind \"%s\" (json, llamacpp, kurtosis-csv, metrics-csv)",
+                kind);
+        return R_REDRAW;
+    }
+    if (rc < 0)
+        app_msg(a, true, "export failed: %s", err.msg);
+    else
+        app_msg(a, false, "exported %s to %s", kind, path);
+    return R_REDRAW;
+}
+
 static unsigned prompt_accept(app *a)
 {
     const char *path = a->prompt.buf;
@@ -939,6 +987,7 @@ static unsigned prompt_accept(app *a)
     switch (a->prompt.purpose) {
     case PROMPT_OPEN: return accept_open(a, path);
     case PROMPT_EXPORT: return a->an_ok ? accept_export(a, path) : R_REDRAW;
+    case PROMPT_EXPORT_AS: return a->an_ok ? accept_export_as(a, path) : R_REDRAW;
     case PROMPT_SAVE_QUANT: app_start_save_quant(a, path); break;
     case PROMPT_SAVE_SESSION: app_save_session(a, path); break;
     case PROMPT_LOAD_SESSION: app_load_session(a, path); break;

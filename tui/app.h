@@ -39,6 +39,7 @@ typedef enum app_screen {
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
+    PROMPT_EXPORT_AS, /* X: KIND PATH */
     PROMPT_SAVE_QUANT,
     PROMPT_SAVE_SESSION,
     PROMPT_LOAD_SESSION,
