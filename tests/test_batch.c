@@ -2,6 +2,8 @@
  * allocation export, manual sets, and one-line errors with status 2. */
 #include "test.h"
 
+#include "batch_run.h"
+
 #include <cjson/cJSON.h>
 
 #include "cli/batch.h"
@@ -9,36 +11,6 @@
 #include "method/manual.h"
 #include "base/mapfile.h"
 #include "cli/options.h"
-
-static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
-{
-    ls_options o;
-    ls_error err;
-    if (ls_options_parse(argc, argv, &o, &err) < 0) {
-        snprintf(errbuf, cap, "%s", err.msg);
-        return 2;
-    }
-    FILE *out = fopen("/dev/null", "w");
-    FILE *ef = tmpfile();
-    int rc = ls_batch_run(&o, out, ef);
-    rewind(ef);
-    size_t n = fread(errbuf, 1, cap - 1, ef);
-    errbuf[n] = '\0';
-    fclose(out);
-    fclose(ef);
-    return rc;
-}
-
-static cJSON *read_json(const char *path)
-{
-    ls_error err;
-    char *text = ls_read_text_file(path, 64 << 20, NULL, &err);
-    if (!text)
-        return NULL;
-    cJSON *doc = cJSON_Parse(text);
-    free(text);
-    return doc;
-}
 
 static double num(const cJSON *o, const char *key)
 {
@@ -61,8 +33,8 @@ static void test_paper_profile_json(void)
     snprintf(exp, sizeof exp, "%s/a.json", dir);
     char *argv[] = {"layerscope", "--batch", "--json", json, "--export", exp,
                     "--method", "kurt", (char *)metrics, NULL};
-    CHECK(run_batch(9, argv, e, sizeof e) == 0);
-    cJSON *doc = read_json(json);
+    CHECK(ls_test_run_batch(9, argv, e, sizeof e) == 0);
+    cJSON *doc = ls_test_read_json(json);
     CHECK(doc != NULL);
     if (!doc)
         return;
@@ -107,7 +79,7 @@ static void test_paper_profile_json(void)
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(mem, "model_mib")));
     cJSON_Delete(doc);
 
-    cJSON *ex = read_json(exp);
+    cJSON *ex = ls_test_read_json(exp);
     CHECK(ex != NULL);
     if (!ex)
         return;
@@ -128,8 +100,8 @@ static void test_paper_profile_json(void)
     snprintf(json2, sizeof json2, "%s/r2.json", dir);
     char *argv2[] = {"layerscope", "--batch", "--json", json2, "--method", "manual",
                      "--manual", exp, (char *)metrics, NULL};
-    CHECK(run_batch(9, argv2, e, sizeof e) == 0);
-    doc = read_json(json2);
+    CHECK(ls_test_run_batch(9, argv2, e, sizeof e) == 0);
+    doc = ls_test_read_json(json2);
     CHECK(doc && num(cJSON_GetObjectItem(doc, "memory"), "n_boosted") == 18);
     CHECK(doc && fabs(num(cJSON_GetObjectItem(doc, "memory"), "extra_pct") - 2.7496) < 5e-5);
     cJSON_Delete(doc);
@@ -169,17 +141,17 @@ static void test_errors_are_one_line_status_2(void)
 {
     char e[1024];
     char *a1[] = {"layerscope", "--batch", "/nonexistent/model", NULL};
-    CHECK(run_batch(3, a1, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(3, a1, e, sizeof e) == 2);
     CHECK(strstr(e, "/nonexistent/model") != NULL);
     CHECK(strchr(e, '\n') == strrchr(e, '\n')); /* one line */
     char *a2[] = {"layerscope", "--batch", "--base", "b5g64", "x", NULL};
-    CHECK(run_batch(5, a2, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(5, a2, e, sizeof e) == 2);
     CHECK(strstr(e, "--base") != NULL);
     char *a3[] = {"layerscope", "--batch", "--top-m", "-1", "x", NULL};
-    CHECK(run_batch(5, a3, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(5, a3, e, sizeof e) == 2);
     CHECK(strstr(e, "--top-m") != NULL);
     char *a4[] = {"layerscope", "--batch", "--method", "both", "--ablation", "x", NULL};
-    CHECK(run_batch(6, a4, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(6, a4, e, sizeof e) == 2);
     CHECK(strstr(e, "ablation") != NULL);
     /* a CSV that is no toolkit file */
     const char *dir = t_tmpdir("batch_err");
@@ -189,19 +161,19 @@ static void test_errors_are_one_line_status_2(void)
     fputs("a,b\n1,2\n", f);
     fclose(f);
     char *a5[] = {"layerscope", "--batch", path, NULL};
-    CHECK(run_batch(3, a5, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(3, a5, e, sizeof e) == 2);
     CHECK(strstr(e, "bad.csv") && strstr(e, "header"));
     /* a metrics CSV with a missing module row */
     f = fopen(path, "w");
     fputs("layer,module,nbit1,gsize1,kurtosis\n0,self_attn.q_proj,4,64,3.5\n", f);
     fclose(f);
-    CHECK(run_batch(3, a5, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(3, a5, e, sizeof e) == 2);
     CHECK(strstr(e, "layer 0") && strstr(e, "k_proj"));
     /* a bad number names line and column */
     f = fopen(path, "w");
     fputs("module,layer,param_count,kurtosis\nself_attn.q_proj,0,16,abc\n", f);
     fclose(f);
-    CHECK(run_batch(3, a5, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(3, a5, e, sizeof e) == 2);
     CHECK(strstr(e, "line 2") && strstr(e, "kurtosis"));
 }
 
@@ -217,15 +189,15 @@ static void test_sensitivity_csv_merge(void)
     /* the paper's sensitivity from the sensitivity file gives the same 15 matrices */
     char *argv[] = {"layerscope", "--batch", "--json", json, "--sensitivity-csv",
                     (char *)sens, mcopy, NULL};
-    CHECK(run_batch(7, argv, e, sizeof e) == 0);
-    cJSON *doc = read_json(json);
+    CHECK(ls_test_run_batch(7, argv, e, sizeof e) == 0);
+    cJSON *doc = ls_test_read_json(json);
     CHECK(doc && num(cJSON_GetObjectItem(doc, "memory"), "n_boosted") == 15);
     CHECK(doc && str(doc, "sensitivity_source") && strstr(str(doc, "sensitivity_source"), "pileval"));
     cJSON_Delete(doc);
     /* a sensitivity file alone: no parameter counts, memory null */
     char *argv2[] = {"layerscope", "--batch", "--json", json, (char *)sens, NULL};
-    CHECK(run_batch(5, argv2, e, sizeof e) == 0);
-    doc = read_json(json);
+    CHECK(ls_test_run_batch(5, argv2, e, sizeof e) == 0);
+    doc = ls_test_read_json(json);
     CHECK(doc && cJSON_IsNull(cJSON_GetObjectItem(doc, "memory")));
     CHECK(doc && num(cJSON_GetObjectItem(doc, "model"), "n_layers") == 32);
     cJSON_Delete(doc);
@@ -250,8 +222,8 @@ static void test_inference_options(void)
                     "--perplexity", "--ppl-protocol", "llama.cpp", "--chunks", "3",
                     "--eval", (char *)text, "--sensitivity", "--calib", (char *)text,
                     "--calib-no-shuffle", "--export-sensitivity-csv", csv, mcopy, NULL};
-    CHECK(run_batch(20, argv, e, sizeof e) == 0);
-    cJSON *doc = read_json(json);
+    CHECK(ls_test_run_batch(20, argv, e, sizeof e) == 0);
+    cJSON *doc = ls_test_read_json(json);
     CHECK(doc != NULL);
     if (!doc)
         return;

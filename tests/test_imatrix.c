@@ -5,6 +5,8 @@
  * (Spearman against scipy when installed, and by hand). */
 #include "test.h"
 
+#include "batch_run.h"
+
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
@@ -335,25 +337,6 @@ static void test_bad_input(void)
 }
 
 /* Shapes against a model, and exit status 2 in batch mode. */
-static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
-{
-    ls_options o;
-    ls_error err;
-    if (ls_options_parse(argc, argv, &o, &err) < 0) {
-        snprintf(errbuf, cap, "%s", err.msg);
-        return 2;
-    }
-    FILE *out = fopen("/dev/null", "w");
-    FILE *ef = tmpfile();
-    int rc = ls_batch_run(&o, out, ef);
-    rewind(ef);
-    size_t n = fread(errbuf, 1, cap - 1, ef);
-    errbuf[n] = '\0';
-    fclose(out);
-    fclose(ef);
-    return rc;
-}
-
 static void test_with_model(void)
 {
     NEED_SHARED(mpath, "models/stories260K/stories260K.gguf");
@@ -387,7 +370,7 @@ static void test_with_model(void)
     snprintf(json, sizeof json, "%s/r.json", dir);
     char *argv1[] = {"layerscope", "--batch", "--imatrix", good, "--json", json,
                      (char *)mpath};
-    int rc = run_batch(7, argv1, errbuf, sizeof errbuf);
+    int rc = ls_test_run_batch(7, argv1, errbuf, sizeof errbuf);
     CHECK(rc == 0);
     if (rc != 0)
         fprintf(stderr, "  %s\n", errbuf);
@@ -418,13 +401,13 @@ static void test_with_model(void)
         cJSON_Delete(doc);
     }
     char *argv2[] = {"layerscope", "--batch", "--imatrix", bad, (char *)mpath};
-    CHECK(run_batch(5, argv2, errbuf, sizeof errbuf) == 2);
+    CHECK(ls_test_run_batch(5, argv2, errbuf, sizeof errbuf) == 2);
     CHECK(strstr(errbuf, "blk.2.ffn_up.weight") && strstr(errbuf, "input channels"));
     CHECK(strchr(errbuf, '\n') == strrchr(errbuf, '\n')); /* one line */
     const char *tl = t_shared("data/imatrix/tinyllama-1.1b.imatrix.dat");
     if (tl) {
         char *argv3[] = {"layerscope", "--batch", "--imatrix", (char *)tl, (char *)mpath};
-        CHECK(run_batch(5, argv3, errbuf, sizeof errbuf) == 2);
+        CHECK(ls_test_run_batch(5, argv3, errbuf, sizeof errbuf) == 2);
         CHECK(strstr(errbuf, "22 layers") != NULL);
     }
     char trunc[600];
@@ -433,7 +416,7 @@ static void test_with_model(void)
     legacy_small(&b, false);
     write_bytes(trunc, b.d, b.n - 30);
     char *argv4[] = {"layerscope", "--batch", trunc};
-    CHECK(run_batch(3, argv4, errbuf, sizeof errbuf) == 2);
+    CHECK(ls_test_run_batch(3, argv4, errbuf, sizeof errbuf) == 2);
     CHECK(strstr(errbuf, "truncated") != NULL);
     ls_model_free(m);
 }

@@ -1865,7 +1865,7 @@ static void test_source_identify(void)
     check_msg(&e, "size", NULL); /* the loader's own, precise message */
     snprintf(p, sizeof p, "%s/missing", dir);
     CHECK(ls_source_open(p, &so, &m, &pr, &e) < 0);
-    check_msg(&e, "missing: not found", NULL); /* as every reader says it (59cdd70) */
+    check_msg(&e, "missing: not found", NULL); /* the words of every reader (base/mapfile.h) */
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0);

@@ -4,6 +4,8 @@
  * docs/method.md §8, and the toolkit's published MXQ allocations for Llama-2-7B. */
 #include "test.h"
 
+#include "batch_run.h"
+
 #include "base/rng.h"
 #include "method/import.h"
 #include "method/mckp.h"
@@ -331,34 +333,6 @@ static void test_published_allocations(void)
     ls_profile_free(p);
 }
 
-static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
-{
-    ls_options o;
-    ls_error err;
-    if (ls_options_parse(argc, argv, &o, &err) < 0) {
-        snprintf(errbuf, cap, "%s", err.msg);
-        return 2;
-    }
-    FILE *out = fopen("/dev/null", "w");
-    FILE *ef = tmpfile();
-    int rc = ls_batch_run(&o, out, ef);
-    rewind(ef);
-    size_t n = fread(errbuf, 1, cap - 1, ef);
-    errbuf[n] = '\0';
-    fclose(out);
-    fclose(ef);
-    return rc;
-}
-
-static cJSON *read_json(const char *path)
-{
-    ls_error err;
-    char *text = ls_read_text_file(path, 64 << 20, NULL, &err);
-    cJSON *doc = text ? cJSON_Parse(text) : NULL;
-    free(text);
-    return doc;
-}
-
 /* The last line of errbuf contains want, and the error is one line. */
 static int one_line_error(const char *errbuf, const char *want)
 {
@@ -381,8 +355,8 @@ static void test_batch(void)
     char *argv[] = {"layerscope", "--batch", "--method", "mxq", "--target-bpp", "3.3",
                     "--json", json, "--export", exp, "--save-session", sess,
                     (char *)metrics};
-    CHECK(run_batch(13, argv, e, sizeof e) == 0);
-    cJSON *doc = read_json(json), *ex = read_json(exp);
+    CHECK(ls_test_run_batch(13, argv, e, sizeof e) == 0);
+    cJSON *doc = ls_test_read_json(json), *ex = ls_test_read_json(exp);
     CHECK(doc && ex);
     if (!doc || !ex)
         return;
@@ -430,22 +404,22 @@ static void test_batch(void)
     ls_profile_free(p);
 
     char *no_target[] = {"layerscope", "--batch", "--method", "mxq", (char *)metrics};
-    CHECK(run_batch(5, no_target, e, sizeof e) == 2 && one_line_error(e, "needs a target"));
+    CHECK(ls_test_run_batch(5, no_target, e, sizeof e) == 2 && one_line_error(e, "needs a target"));
     char *low[] = {"layerscope", "--batch", "--method", "mxq", "--target-bpp", "2",
                    (char *)metrics};
-    CHECK(run_batch(7, low, e, sizeof e) == 2 &&
+    CHECK(ls_test_run_batch(7, low, e, sizeof e) == 2 &&
           one_line_error(e, "outside the feasible range 2.1270 to 8.5078 bpp"));
     char *high[] = {"layerscope", "--batch", "--method", "kurt-milp", "--target-extra", "200",
                     (char *)metrics};
-    CHECK(run_batch(7, high, e, sizeof e) == 2 && one_line_error(e, "feasible range"));
+    CHECK(ls_test_run_batch(7, high, e, sizeof e) == 2 && one_line_error(e, "feasible range"));
     char *boost[] = {"layerscope", "--batch", "--target-bpp", "3.3", (char *)metrics};
-    CHECK(run_batch(5, boost, e, sizeof e) == 2 && one_line_error(e, "applies to --method mxq"));
+    CHECK(ls_test_run_batch(5, boost, e, sizeof e) == 2 && one_line_error(e, "applies to --method mxq"));
     const char *demo = "samples/demo";
     struct stat st;
     if (stat(demo, &st) == 0) {
         char *nofn[] = {"layerscope", "--batch", "--method", "mxq", "--target-bpp", "3.3",
                         (char *)demo};
-        CHECK(run_batch(7, nofn, e, sizeof e) == 2 && one_line_error(e, "--fnorm"));
+        CHECK(ls_test_run_batch(7, nofn, e, sizeof e) == 2 && one_line_error(e, "--fnorm"));
     }
 }
 

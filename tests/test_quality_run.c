@@ -6,6 +6,8 @@
  * counts keep it quick. */
 #include "test.h"
 
+#include "batch_run.h"
+
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -570,25 +572,6 @@ static void test_demo_llamacpp_protocol(void)
     close_fx(&fx);
 }
 
-static int run_batch(int argc, char **argv, char *errbuf, size_t cap)
-{
-    ls_options o;
-    ls_error err;
-    if (ls_options_parse(argc, argv, &o, &err) < 0) {
-        snprintf(errbuf, cap, "%s", err.msg);
-        return 2;
-    }
-    FILE *out = fopen("/dev/null", "w");
-    FILE *ef = tmpfile();
-    int rc = ls_batch_run(&o, out, ef);
-    rewind(ef);
-    size_t n = fread(errbuf, 1, cap - 1, ef);
-    errbuf[n] = '\0';
-    fclose(out);
-    fclose(ef);
-    return rc;
-}
-
 static const cJSON *item(const cJSON *o, const char *key)
 {
     return cJSON_GetObjectItemCaseSensitive(o, key);
@@ -612,7 +595,7 @@ static void test_batch_kld_json(void)
     snprintf(cache, sizeof cache, "%s/cache", dir);
     char *argv[] = {"layerscope", "--batch", "--kld", "--chunks", "2", "--cache-dir", cache,
                     "--json", json, NULL};
-    CHECK(run_batch(9, argv, e, sizeof e) == 0);
+    CHECK(ls_test_run_batch(9, argv, e, sizeof e) == 0);
     ls_error err;
     char *text = ls_read_text_file(json, 64 << 20, NULL, &err);
     cJSON *doc = text ? cJSON_Parse(text) : NULL;
@@ -652,7 +635,7 @@ static void test_batch_kld_json(void)
           num(cJSON_GetArrayItem(pl, 3), "rel_l2") > 0);
     cJSON_Delete(doc);
     /* the second run takes the reference and the base from the cache */
-    CHECK(run_batch(9, argv, e, sizeof e) == 0);
+    CHECK(ls_test_run_batch(9, argv, e, sizeof e) == 0);
     text = ls_read_text_file(json, 64 << 20, NULL, &err);
     doc = text ? cJSON_Parse(text) : NULL;
     free(text);
@@ -661,13 +644,13 @@ static void test_batch_kld_json(void)
     cJSON_Delete(doc);
     /* bad values */
     char *bad1[] = {"layerscope", "--batch", "--kld", "--precision", "0", NULL};
-    CHECK(run_batch(5, bad1, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(5, bad1, e, sizeof e) == 2);
     CHECK(strstr(e, "--precision") != NULL && strchr(e, '\n') == NULL);
     char *bad2[] = {"layerscope", "--batch", "--kld", "--cache-limit", "lots", NULL};
-    CHECK(run_batch(5, bad2, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(5, bad2, e, sizeof e) == 2);
     CHECK(strstr(e, "--cache-limit") != NULL);
     char *bad3[] = {"layerscope", "--batch", "--kld", "--kld-top-k", "0", NULL};
-    CHECK(run_batch(5, bad3, e, sizeof e) == 2);
+    CHECK(ls_test_run_batch(5, bad3, e, sizeof e) == 2);
     ls_options o;
     char *good[] = {"layerscope", "--kld", "--cache-limit", "512M", "--precision", "0.1",
                     "--no-cache", NULL};

@@ -1,4 +1,5 @@
 #include "base/jobs.h"
+#include "base/clock.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -28,13 +29,6 @@ struct ls_jobs {
     int next_id;
     uint64_t gen;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 const char *ls_job_state_name(ls_job_state s)
 {
@@ -96,7 +90,7 @@ static void *worker_main(void *vq)
         if (q->stop)
             break;
         j->info.state = LS_JOB_RUNNING;
-        j->t_start = now_s();
+        j->t_start = ls_seconds_now();
         q->gen++;
         pthread_mutex_unlock(&q->mu);
 
@@ -106,7 +100,7 @@ static void *worker_main(void *vq)
         bool cancelled = ls_progress_cancelled(&j->progress);
 
         pthread_mutex_lock(&q->mu);
-        j->info.elapsed = now_s() - j->t_start;
+        j->info.elapsed = ls_seconds_now() - j->t_start;
         j->result = result; /* partial work of a failed or cancelled job is handed back too */
         if (rc == 0 && !cancelled) {
             j->info.state = LS_JOB_DONE;
@@ -258,7 +252,7 @@ static void copy_info(const job *j, ls_job_info *out, double now)
 int ls_jobs_list(ls_jobs *q, ls_job_info *out, int cap)
 {
     int n = 0;
-    double now = now_s();
+    double now = ls_seconds_now();
     pthread_mutex_lock(&q->mu);
     for (job *j = q->head; j && n < cap; j = j->next)
         if (!finished(j))
@@ -306,7 +300,7 @@ bool ls_jobs_take(ls_jobs *q, ls_job_info *info, void **result)
     pthread_mutex_lock(&q->mu);
     for (job *j = q->head; j; j = j->next)
         if (finished(j) && !j->taken) {
-            copy_info(j, info, now_s());
+            copy_info(j, info, ls_seconds_now());
             *result = j->result;
             j->result = NULL; /* ownership moves to the caller */
             j->taken = true;

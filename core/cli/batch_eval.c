@@ -109,6 +109,63 @@ static void on_window(void *ctx, int64_t index, double running, const ls_ppl_res
     fflush(pp->errf);
 }
 
+/* The perplexity parameters the options ask for (0 keeps a default). */
+static ls_ppl_params ppl_params_from(const ls_options *o)
+{
+    ls_ppl_params params = ls_ppl_params_default((ls_ppl_protocol)o->ppl_protocol);
+    if (o->ctx)
+        params.ctx = o->ctx;
+    if (o->stride)
+        params.stride = o->stride;
+    params.max_chunks = o->chunks;
+    params.allow_long_ctx = o->allow_long_ctx;
+    params.compute = (ls_compute)o->compute;
+    return params;
+}
+
+/* The quality-run parameters the options ask for (--kld and the frontier). */
+static ls_quality_params quality_params_from(const ls_options *o, int threads)
+{
+    ls_quality_params qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
+    qp.ppl = ppl_params_from(o);
+    qp.top_k = o->kld_top_k;
+    qp.cache_dir = o->cache_dir;
+    qp.cache_limit = o->cache_limit;
+    qp.no_cache = o->no_cache;
+    qp.threads = threads;
+    return qp;
+}
+
+/* --quantized DIR: the saved model is the current allocation, its modules' configs say
+ * which. Without the option *cur stays a->cfg. -1 only when loading fails; an allocation
+ * failure leaves *loaded_cfg NULL for the caller to report. */
+static int load_current(const ls_options *o, const ls_model *m, const ls_analysis *a,
+                        ls_qmodel **loaded, unsigned char **loaded_cfg,
+                        const unsigned char **cur, ls_error *err)
+{
+    if (!o->load_quantized)
+        return 0;
+    if (ls_qmodel_load(o->load_quantized, m, loaded, err) < 0)
+        return -1;
+    int n = (*loaded)->n_layers * LS_N_MODULES;
+    unsigned char *cfg = malloc((size_t)n);
+    for (int i = 0; cfg && i < n; i++)
+        cfg[i] = (unsigned char)((*loaded)->mods[i].stop >= 0 ? (*loaded)->mods[i].stop
+                                                              : a->cfg[i]);
+    *loaded_cfg = cfg;
+    *cur = cfg;
+    return 0;
+}
+
+/* Every module at the base config; NULL when out of memory. */
+static unsigned char *base_allocation(const ls_analysis *a)
+{
+    unsigned char *base = malloc((size_t)a->n_layers * LS_N_MODULES);
+    if (base)
+        memset(base, a->settings.base, (size_t)a->n_layers * LS_N_MODULES);
+    return base;
+}
+
 static void print_one(FILE *out, const char *name, const ls_ppl_result *r, bool llamacpp)
 {
     if (llamacpp)
@@ -129,33 +186,15 @@ int ls_batch_perplexity(const ls_options *o, const ls_model *m, bool is_demo,
     ls_tokenizer *tok;
     if (ls_tokenizer_for_model(m, NULL, &tok, err) < 0)
         return -1;
-    ls_ppl_params params = ls_ppl_params_default((ls_ppl_protocol)o->ppl_protocol);
-    if (o->ctx)
-        params.ctx = o->ctx;
-    if (o->stride)
-        params.stride = o->stride;
-    params.max_chunks = o->chunks;
-    params.allow_long_ctx = o->allow_long_ctx;
-    params.compute = (ls_compute)o->compute;
+    ls_ppl_params params = ppl_params_from(o);
     ls_qmodel *loaded = NULL;
     const unsigned char *cur = a->cfg;
     unsigned char *loaded_cfg = NULL;
-    if (o->load_quantized) {
-        /* the saved model is the current allocation: its modules' configs say which */
-        if (ls_qmodel_load(o->load_quantized, m, &loaded, err) < 0) {
-            ls_tokenizer_free(tok);
-            return -1;
-        }
-        int n = loaded->n_layers * LS_N_MODULES;
-        loaded_cfg = malloc((size_t)n);
-        for (int i = 0; loaded_cfg && i < n; i++)
-            loaded_cfg[i] = (unsigned char)(loaded->mods[i].stop >= 0 ? loaded->mods[i].stop
-                                                                      : a->cfg[i]);
-        cur = loaded_cfg;
+    if (load_current(o, m, a, &loaded, &loaded_cfg, &cur, err) < 0) {
+        ls_tokenizer_free(tok);
+        return -1;
     }
-    unsigned char *base = malloc((size_t)a->n_layers * LS_N_MODULES);
-    if (base)
-        memset(base, a->settings.base, (size_t)a->n_layers * LS_N_MODULES);
+    unsigned char *base = base_allocation(a);
     ppl_printer pp = {out, errf, o->ppl_protocol == LS_PPL_LLAMACPP, ""};
     int rc = (!base || (o->load_quantized && !loaded_cfg))
                  ? ls_fail(err, "perplexity: out of memory")
@@ -286,36 +325,16 @@ int ls_batch_quality(const ls_options *o, const ls_model *m, bool is_demo,
     ls_tokenizer *tok;
     if (ls_tokenizer_for_model(m, NULL, &tok, err) < 0)
         return -1;
-    ls_quality_params qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
-    qp.ppl.ctx = o->ctx;
-    qp.ppl.stride = o->stride;
-    qp.ppl.max_chunks = o->chunks;
-    qp.ppl.allow_long_ctx = o->allow_long_ctx;
-    qp.ppl.compute = (ls_compute)o->compute;
-    qp.top_k = o->kld_top_k;
-    qp.cache_dir = o->cache_dir;
-    qp.cache_limit = o->cache_limit;
-    qp.no_cache = o->no_cache;
+    ls_quality_params qp = quality_params_from(o, threads);
     qp.precision = o->precision;
-    qp.threads = threads;
     ls_qmodel *loaded = NULL;
     const unsigned char *cur = a->cfg;
     unsigned char *loaded_cfg = NULL;
-    if (o->load_quantized) {
-        if (ls_qmodel_load(o->load_quantized, m, &loaded, err) < 0) {
-            ls_tokenizer_free(tok);
-            return -1;
-        }
-        int n = loaded->n_layers * LS_N_MODULES;
-        loaded_cfg = malloc((size_t)n);
-        for (int i = 0; loaded_cfg && i < n; i++)
-            loaded_cfg[i] = (unsigned char)(loaded->mods[i].stop >= 0 ? loaded->mods[i].stop
-                                                                      : a->cfg[i]);
-        cur = loaded_cfg;
+    if (load_current(o, m, a, &loaded, &loaded_cfg, &cur, err) < 0) {
+        ls_tokenizer_free(tok);
+        return -1;
     }
-    unsigned char *base = malloc((size_t)a->n_layers * LS_N_MODULES);
-    if (base)
-        memset(base, a->settings.base, (size_t)a->n_layers * LS_N_MODULES);
+    unsigned char *base = base_allocation(a);
     kld_printer kp = {errf};
     double mem = a->memory_known ? a->mem.extra_pct : NAN;
     int rc = (!base || (o->load_quantized && !loaded_cfg))
@@ -383,19 +402,7 @@ int ls_batch_frontier(const ls_options *o, const ls_model *m, bool is_demo,
     char eval[4096];
     if (text_path(o->eval_path, is_demo, "eval.txt", "--eval", eval, sizeof eval, err) < 0)
         return -1;
-    ls_quality_params qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
-    if (o->ctx)
-        qp.ppl.ctx = o->ctx;
-    if (o->stride)
-        qp.ppl.stride = o->stride;
-    qp.ppl.max_chunks = o->chunks;
-    qp.ppl.allow_long_ctx = o->allow_long_ctx;
-    qp.ppl.compute = (ls_compute)o->compute;
-    qp.top_k = o->kld_top_k;
-    qp.cache_dir = o->cache_dir;
-    qp.cache_limit = o->cache_limit;
-    qp.no_cache = o->no_cache;
-    qp.threads = threads;
+    ls_quality_params qp = quality_params_from(o, threads);
     ls_frontier f;
     if (ls_frontier_build(p, &a->settings, a->cfg, &f, err) < 0)
         return -1;

@@ -1,4 +1,5 @@
 #include "eval/measure.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,13 +36,6 @@ void ls_measure_result_free(ls_measure_result *r)
     free(r->dkl);
     free(r->dkl_se);
     r->dkl = r->dkl_se = NULL;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static uint64_t fnv(uint64_t h, const void *d, size_t n)
@@ -149,7 +143,7 @@ int ls_measure_tokens(const ls_model *m, const int32_t *ids, int64_t n_ids,
                       const ls_measure_params *p, ls_progress *progress,
                       ls_measure_result *r, ls_error *err)
 {
-    double t0 = now();
+    double t0 = ls_seconds_now();
     const ls_config *cfg = &m->cfg;
     int L = cfg->n_layers;
     memset(r, 0, sizeof *r);
@@ -303,7 +297,7 @@ finish:
     for (size_t i = 0; i < n; i++)
         if (isnan(r->dkl[i]))
             r->complete = false;
-    r->seconds = now() - t0;
+    r->seconds = ls_seconds_now() - t0;
     ls_progress_tick(progress, total, total, "measure: done");
 done:
     free(deq);

@@ -1,4 +1,5 @@
 #include "eval/perplexity.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -220,13 +221,6 @@ double ls_ppl_nll(const float *logits, int vocab, int target)
 
 /* ---- evaluation ---- */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct eval_state {
     const ls_ppl_params *p;
     ls_progress *progress;
@@ -244,7 +238,7 @@ static bool publish(eval_state *s, double frac)
     if (!s->progress)
         return false;
     double done_tok = (double)s->tokens_done + frac * (double)s->batch_tokens;
-    double el = now() - s->t0, rate = el > 0 ? done_tok / el : 0;
+    double el = ls_seconds_now() - s->t0, rate = el > 0 ? done_tok / el : 0;
     char what[96];
     const char *lab = s->p->label ? s->p->label : "";
     if (s->have_running)
@@ -382,7 +376,7 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
     if (f->compute_note[0])
         add_note(note, sizeof note, "%s", f->compute_note);
 
-    eval_state st = {&p, progress, m->cfg.n_layers, n_win, 0, 0, 0, 0, 0, now(), 0, false};
+    eval_state st = {&p, progress, m->cfg.n_layers, n_win, 0, 0, 0, 0, 0, ls_seconds_now(), 0, false};
     for (int64_t i = 0; i < n_win; i++)
         st.tokens_total += win[i].len;
     ls_fwd_observer obs = {&st, NULL, NULL, on_layer_end};
@@ -460,7 +454,7 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
     }
     out->running = running;
     running = NULL;
-    out->seconds = now() - st.t0;
+    out->seconds = ls_seconds_now() - st.t0;
     out->tokens_per_second = out->seconds > 0 ? (double)st.tokens_total / out->seconds : 0;
     snprintf(out->note, sizeof out->note, "%s", note);
     rc = 0;

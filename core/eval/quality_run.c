@@ -1,4 +1,5 @@
 #include "eval/quality_run.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -51,13 +52,6 @@ struct ls_qsession {
     int32_t *target;
     int64_t *tok_at;               /* [block] scored-token index of each gathered row */
 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 ls_quality_params ls_quality_params_default(ls_ppl_protocol protocol)
 {
@@ -690,7 +684,7 @@ int ls_quality_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_
                    void *warn_ctx, ls_quality_result *out, ls_error *err)
 {
     memset(out, 0, sizeof *out);
-    double t0 = now();
+    double t0 = ls_seconds_now();
     ls_quality_result r;
     memset(&r, 0, sizeof r);
     r.mem_pct = mem_pct;
@@ -853,7 +847,7 @@ int ls_quality_run(const ls_model *m, const ls_tokenizer *tok, const char *eval_
         if (have_b > base_cached)
             store_alloc(s, bkey, &r.base_tok, have_b);
     }
-    r.seconds = now() - t0;
+    r.seconds = ls_seconds_now() - t0;
     *out = r;
     memset(&r, 0, sizeof r);
     rc = 0;

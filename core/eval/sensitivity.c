@@ -1,4 +1,5 @@
 #include "eval/sensitivity.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -38,13 +39,6 @@ void ls_sensi_result_free(ls_sensi_result *r)
     free(r->part);
     free(r->module);
     r->part = r->module = NULL;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- calibration ---- */
@@ -358,7 +352,7 @@ int ls_sensitivity_blocks(const ls_model *m, const int32_t *blocks, const ls_sen
                           ls_progress *progress, ls_sensi_result *r, ls_error *err)
 {
     const ls_config *c = &m->cfg;
-    double t0 = now();
+    double t0 = ls_seconds_now();
     if (r->n_blocks < 1 || r->block_len < 1)
         return ls_fail(err, "%s: sensitivity: no calibration blocks", m->path);
     ls_hqq_cfg hc;
@@ -425,7 +419,7 @@ int ls_sensitivity_blocks(const ls_model *m, const int32_t *blocks, const ls_sen
         p->capture->chunk_size = r->block_len;
         snprintf(p->capture->dataset, sizeof p->capture->dataset, "%s", r->dataset);
     }
-    r->seconds = now() - t0;
+    r->seconds = ls_seconds_now() - t0;
     rc = 0;
 done:
     if (rc < 0)

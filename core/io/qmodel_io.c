@@ -467,8 +467,9 @@ int ls_qmodel_save(const char *dir, const ls_qmodel *qm, const ls_model *m,
 static int json_int(const cJSON *o, const char *key, int64_t lo, int64_t hi, int64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-        v->valuedouble < (double)lo || v->valuedouble > (double)hi)
+    /* the range first: converting an out-of-range double to int64_t is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= (double)lo && v->valuedouble <= (double)hi) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return -1;
     *out = (int64_t)v->valuedouble;
     return 0;
@@ -514,6 +515,9 @@ static int load_module(const ls_st_file *f, const char *path, const char *key,
             return ls_fail(err, "%s/quant.json: modules.%s.%s: missing, or not a whole number "
                            "from %lld to %lld", path, key, field[k], (long long)lo[k],
                            (long long)hi[k]);
+    if (!ls_bitpack_name((int)nbits))
+        return ls_fail(err, "%s/quant.json: modules.%s.nbits: %lld is not one of HQQ's 2, 3, 4 "
+                            "or 8 bits", path, key, (long long)nbits);
     const cJSON *pk = cJSON_GetObjectItemCaseSensitive(meta, "packing");
     if (cJSON_IsString(pk) && strcmp(pk->valuestring, ls_bitpack_name((int)nbits)) != 0)
         return ls_fail(err, "%s/quant.json: modules.%s.packing: \"%.40s\", but %lld-bit codes "

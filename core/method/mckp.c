@@ -1,4 +1,5 @@
 #include "method/mckp.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -25,13 +26,6 @@ typedef struct segment {
     double slope; /* cost saved per unit of weight */
     int item, from, to;
 } segment;
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int cmp_option(const void *a, const void *b)
 {
@@ -127,7 +121,7 @@ static int64_t sum_weight(const prepared *pr, const int *pos)
 ls_mckp_status ls_mckp_solve(const ls_mckp *p, double time_limit, ls_progress *progress,
                              int *choice, ls_mckp_result *res, ls_error *err)
 {
-    double t0 = now_seconds();
+    double t0 = ls_seconds_now();
     memset(res, 0, sizeof *res);
     res->lower_bound = res->greedy_cost = NAN;
     const int n = p->n_items;
@@ -289,11 +283,11 @@ ls_mckp_status ls_mckp_solve(const ls_mckp *p, double time_limit, ls_progress *p
     cur[0] = (state){0, 0.0, -1, 0};
     const int64_t state_budget = (int64_t)1 << 27; /* states kept over all layers */
     for (int i = 0; i < n; i++) {
-        if ((time_limit > 0 && now_seconds() - t0 > time_limit) ||
+        if ((time_limit > 0 && ls_seconds_now() - t0 > time_limit) ||
             ls_progress_tick(progress, i, n, "solving the budget allocation")) {
             ls_fail(err, "budget solver: %s after %.1f s at item %d of %d (no answer)",
                     ls_progress_cancelled(progress) ? "cancelled" : "time limit reached",
-                    now_seconds() - t0, i, n);
+                    ls_seconds_now() - t0, i, n);
             status = LS_MCKP_STOPPED;
             goto out;
         }
@@ -414,7 +408,7 @@ ls_mckp_status ls_mckp_solve(const ls_mckp *p, double time_limit, ls_progress *p
     status = LS_MCKP_OPTIMAL;
 out:
     res->status = status;
-    res->seconds = now_seconds() - t0;
+    res->seconds = ls_seconds_now() - t0;
     if (levels)
         for (int i = 0; i < n; i++)
             free(levels[i]);

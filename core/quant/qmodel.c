@@ -1,4 +1,5 @@
 #include "quant/qmodel.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -44,13 +45,6 @@ void ls_qmodel_hqq_cfg(int stop, bool quant_meta, ls_hqq_cfg *cfg)
         cfg->quant_scale = cfg->quant_zero = false;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 int ls_qmodel_quantize(ls_qmodel *qm, const ls_model *m, const unsigned char *cfg,
                        int threads, ls_progress *progress, ls_error *err)
 {
@@ -69,7 +63,7 @@ int ls_qmodel_quantize(ls_qmodel *qm, const ls_model *m, const unsigned char *cf
         }
     }
     qm->n_last_quantized = 0;
-    double t0 = now();
+    double t0 = ls_seconds_now();
     /* One f32 working copy of the largest module: the only transient beyond the result. */
     float *w = todo ? malloc((size_t)largest * sizeof *w) : NULL;
     if (todo && !w)
@@ -107,7 +101,7 @@ int ls_qmodel_quantize(ls_qmodel *qm, const ls_model *m, const unsigned char *cf
         qm->n_last_quantized++;
     }
     free(w);
-    qm->last_seconds = now() - t0;
+    qm->last_seconds = ls_seconds_now() - t0;
     if (rc == 0)
         ls_progress_tick(progress, todo, todo, "quantization done");
     return rc;

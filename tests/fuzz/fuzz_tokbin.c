@@ -2,6 +2,7 @@
  * score, an int32 length and the bytes) read for a 32- and a 512-token vocabulary, then used
  * to encode a fixed text. */
 #include "fuzz_common.h"
+#include "fuzz_tokenize.h"
 #include "tokenizer/tok_spm.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,16 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ls_tokenizer *t = tok_spm_read_llama2c(path, vocab[v], &err);
         if (!t)
             continue;
-        int32_t *ids = NULL;
-        size_t n = 0;
-        if (ls_tokenizer_encode(t, sample_text, sizeof sample_text - 1, true, &ids, &n,
-                                &err) == 0) {
-            volatile size_t sink = 0;
-            for (size_t i = 0; i < n; i++)
-                sink += strlen(ls_tokenizer_piece(t, ids[i]));
-            (void)sink;
-        }
-        free(ids);
+        fuzz_encode_text(t, sample_text, sizeof sample_text - 1);
         ls_tokenizer_free(t);
     }
     return 0;

@@ -1,6 +1,7 @@
 /* libFuzzer target: a Hugging Face tokenizer.json (BPE or SentencePiece-style), opened from a
  * file, then used to encode a fixed multilingual text and to look up every piece. */
 #include "fuzz_common.h"
+#include "fuzz_tokenize.h"
 #include "tokenizer/tok_json.h"
 #include "tokenizer/tokenizer.h"
 
@@ -15,16 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ls_tokenizer *t = NULL;
     ls_error err;
     if (tok_json_open(path, &t, &err) == 0) {
-        int32_t *ids = NULL;
-        size_t n = 0;
-        if (ls_tokenizer_encode(t, sample_text, sizeof sample_text - 1, true, &ids, &n,
-                                &err) == 0) {
-            volatile size_t sink = 0;
-            for (size_t i = 0; i < n; i++)
-                sink += strlen(ls_tokenizer_piece(t, ids[i]));
-            (void)sink;
-        }
-        free(ids);
+        fuzz_encode_text(t, sample_text, sizeof sample_text - 1);
         volatile size_t sink = 0;
         for (int i = -1; i <= ls_tokenizer_vocab_size(t); i++)
             sink += strlen(ls_tokenizer_piece(t, i));

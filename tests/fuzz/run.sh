@@ -22,7 +22,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 PKG_CFLAGS=$(pkg-config --cflags libcjson openblas 2>/dev/null || true)
 PKG_LIBS=$(pkg-config --libs libcjson openblas 2>/dev/null || echo "-lcjson -lopenblas")
 CFLAGS="-std=c11 -D_GNU_SOURCE -pthread -g -O1 $SAN $PKG_CFLAGS -Icore -Itests/support"
-LIBS="$PKG_LIBS ${DNNL_LIBS:--ldnnl -lgomp} -lpthread -lm" # as the Makefile links (oneDNN for --compute bf16)
+LIBS="$PKG_LIBS -ldnnl -lgomp -lpthread -lm" # oneDNN and its OpenMP runtime, as the Makefile links
 
 mkdir -p "$OUT/obj"
 
@@ -74,6 +74,7 @@ for src in $targets; do
     fi
     corpus="$OUT/corpus/$name"
     arts="$OUT/artifacts/$name"
+    rm -rf "$arts" # findings of earlier runs are already in tests/fuzz/regressions
     mkdir -p "$corpus" "$arts"
     for seeds in "$OUT/seeds/$name" "tests/fuzz/seeds/$name" "tests/fuzz/regressions/$name"; do
         if [ -d "$seeds" ]; then
