@@ -9,6 +9,8 @@
 #include "method/analysis.h"
 #include "method/explain.h"
 #include "method/histogram.h"
+#include "method/kurtosis.h"
+#include "base/half.h"
 #include "base/jobs.h"
 #include "method/profile.h"
 #include "method/profile_copy.h"
@@ -119,6 +121,77 @@ static void test_fmt_value(void)
     CHECK_STR(b, "+0.00");
     snprintf(b, sizeof b, "%+.2f", ls_no_neg_zero(-0.006, 2));
     CHECK_STR(b, "-0.01");
+}
+
+/* Bins follow the F16 grid: a smooth sample around 1 (spacing 2^-11 below 1, 2^-10 above)
+ * leaves empty interior bins under plain equal-width bins (narrower than the grid), none when
+ * the width is snapped to the grid; each bin is a whole number of grid steps. */
+static void test_histogram_dtype_grid(void)
+{
+    enum { N = 200000 };
+    static float x[N];
+    uint64_t st = 12345;
+    for (int i = 0; i < N; i += 2) { /* Box-Muller, mean 1, std 0.01, rounded to F16 */
+        double u1, u2;
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        u1 = ((st >> 11) + 0.5) / 9007199254740992.0;
+        st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+        u2 = ((st >> 11) + 0.5) / 9007199254740992.0;
+        double r = sqrt(-2 * log(u1));
+        x[i] = ls_f16_to_f32(ls_f32_to_f16((float)(1 + 0.01 * r * cos(2 * M_PI * u2))));
+        x[i + 1] = ls_f16_to_f32(ls_f32_to_f16((float)(1 + 0.01 * r * sin(2 * M_PI * u2))));
+    }
+    ls_histogram plain, grid;
+    ls_histogram_floats(x, N, 512, &plain);
+    ls_histogram_floats_grid(x, N, 512, LS_DT_F16, &grid);
+    /* interior = between the first and last bin that hold anything, within +-2 std where the
+     * density is far from zero */
+    int empty_plain = 0, empty_grid = 0;
+    for (int b = 0; b < plain.n_bins; b++) {
+        double c = plain.edge_lo + (b + 0.5) * plain.width;
+        if (fabs(c - plain.mean) < 2 * plain.std && plain.count[b] == 0)
+            empty_plain++;
+    }
+    for (int b = 0; b < grid.n_bins; b++) {
+        double c = grid.edge_lo + (b + 0.5) * grid.width;
+        if (fabs(c - grid.mean) < 2 * grid.std && grid.count[b] == 0)
+            empty_grid++;
+    }
+    CHECK(empty_plain > 10); /* the false gaps the old binning drew */
+    CHECK(empty_grid == 0);
+    CHECK(grid.grid == ldexp(1.0, -10)); /* largest magnitude is just above 1 */
+    CHECK(fmod(grid.width, grid.grid) == 0 && fmod(grid.edge_lo, grid.grid) == 0);
+    CHECK(grid.n_bins <= 512 && grid.edge_lo <= grid.lo &&
+          grid.edge_lo + grid.n_bins * grid.width > grid.hi);
+    int64_t total = 0;
+    for (int b = 0; b < grid.n_bins; b++)
+        total += grid.count[b];
+    CHECK(total == N);
+    /* the kurtosis and tails agree with the kurtosis module and a direct count */
+    ls_kurtosis_result kr;
+    ls_kurtosis_data(x, LS_DT_F32, N, 1, &kr);
+    CHECK_NEAR(grid.kurtosis, kr.kurtosis, 1e-9 * kr.kurtosis);
+    int64_t beyond = 0;
+    for (int i = 0; i < N; i++)
+        beyond += fabs(x[i] - grid.mean) > 3 * grid.std;
+    CHECK(grid.n_beyond3 == beyond && beyond > 0);
+    /* regrouping to fewer columns keeps whole grid steps and every count */
+    ls_histogram g2;
+    ls_histogram_regroup(&grid, 37, &g2);
+    CHECK(g2.n_bins <= 37 && fmod(g2.width, grid.grid) == 0);
+    int64_t total2 = 0;
+    for (int b = 0; b < g2.n_bins; b++)
+        total2 += g2.count[b];
+    CHECK(total2 == N);
+    /* the normal curve's expected counts sum to about n over the bins */
+    double e = 0;
+    for (int b = 0; b < grid.n_bins; b++)
+        e += ls_histogram_normal_expected(&grid, b);
+    CHECK(e > 0.99 * N && e <= N * 1.0000001);
+    /* BF16 spacing: 7 mantissa bits */
+    CHECK(ls_dtype_grid_spacing(LS_DT_BF16, 1.5) == ldexp(1.0, -7));
+    CHECK(ls_dtype_grid_spacing(LS_DT_F16, 0.1) == ldexp(1.0, -14));
+    CHECK(ls_dtype_grid_spacing(LS_DT_F32, 0.1) == 0);
 }
 
 static void test_histogram(void)
@@ -468,6 +541,7 @@ int main(void)
     RUN(test_explain_samuelson_note);
     RUN(test_fmt_value);
     RUN(test_histogram);
+    RUN(test_histogram_dtype_grid);
     RUN(test_jobs_run_and_take);
     RUN(test_jobs_cancel_and_latest_wins);
     RUN(test_jobs_free_while_running);

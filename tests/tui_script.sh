@@ -51,6 +51,35 @@ run hist 100x30 "wait 7 Down Down Down Down Down Down Down h wait" --method kurt
 if grep -q "Weight histogram: layer 7 mlp.down_proj" "$TMP/hist.txt" && grep -q "n 11008 " "$TMP/hist.txt" &&
    grep -q '!' "$TMP/hist.txt"; then ok "h: histogram with highlighted tails"; else
     bad "histogram screen"; cat "$TMP/hist.txt"; fi
+# the histogram's kurtosis equals batch's column (4 significant digits), its count beyond
+# 3 std equals a direct count over the safetensors data; y axis, normal curve, bin grid
+bkurt=$($LS_BIN --batch --method kurt "$MODEL" | awk '$1 == 7 && $2 == "mlp.down_proj" {print $3}')
+bkurt4=$(python3 -c "import sys; print(f'{float(sys.argv[1]):.4g}')" "$bkurt")
+grep -q "kurtosis $bkurt4  beyond 3 std" "$TMP/hist.txt" && ok "h: kurtosis $bkurt4 = batch's $bkurt" ||
+    bad "h: kurtosis not batch's $bkurt: $(grep 'kurtosis' "$TMP/hist.txt")"
+beyond=$(python3 - "$MODEL/model.safetensors" <<'PY'
+import json, struct, sys, math
+f = open(sys.argv[1], "rb"); n = struct.unpack("<Q", f.read(8))[0]; hdr = json.loads(f.read(n))
+e = hdr["model.layers.7.mlp.down_proj.weight"]; a, b = e["data_offsets"]
+f.seek(8 + n + a); v = struct.unpack("<%df" % ((b - a) // 4), f.read(b - a))
+m = sum(v) / len(v); s = math.sqrt(sum(x * x for x in v) / len(v) - m * m)
+print(sum(1 for x in v if abs(x - m) > 3 * s))
+PY
+)
+grep -q "beyond 3 std: $beyond (" "$TMP/hist.txt" && ok "h: $beyond values beyond 3 std, as counted in the file" ||
+    bad "h: beyond-3-std count is not $beyond: $(grep 'beyond' "$TMP/hist.txt")"
+if grep -q "^ *1000-|" "$TMP/hist.txt" && grep -q "^ *10-|" "$TMP/hist.txt" &&
+   sed -n '4,25p' "$TMP/hist.txt" | grep -q '|.*\*' && grep -q "F32, equal-width bins" "$TMP/hist.txt"; then
+    ok "h: y axis (1000, 10), normal curve, F32 equal-width bins"; else bad "h: axis/curve/bins"; cat "$TMP/hist.txt"; fi
+./layerscope-mkmodel --layers 4 --dtype f16 "$TMP/m16" >/dev/null
+run hist16 100x30 "wait h wait" --method kurt "$TMP/m16"
+bk16=$($LS_BIN --batch --method kurt "$TMP/m16" | awk '$1 == 0 && $2 == "self_attn.q_proj" {print $3}')
+bk16=$(python3 -c "import sys; print(f'{float(sys.argv[1]):.4g}')" "$bk16")
+if grep -q "Weight histogram: layer 0 self_attn.q_proj" "$TMP/hist16.txt" &&
+   grep -Eq "bin width [0-9.e-]+ = [0-9]+ F16 grid steps" "$TMP/hist16.txt" &&
+   grep -q "kurtosis $bk16 " "$TMP/hist16.txt"; then
+    ok "h on F16: bins are whole F16 grid steps, kurtosis $bk16 = batch"; else
+    bad "h on F16"; cat "$TMP/hist16.txt"; fi
 
 # mouse: a click on a row selects that layer (row 4 + k is layer k at the top)
 run click 100x30 "wait click:9,10" --method kurt "$MODEL"
@@ -263,6 +292,76 @@ print(bad[:3]) if bad else None
 sys.exit(1 if bad or not rows or not any("trimmed mean" in s for s in screen) else 0)
 PY
 then ok "z: the detection view's z and outlier glyphs (# kept, + dropped by top-m) = batch"; else bad "z view differs from batch"; fi
+
+# ---- v: the list sorted by the metric, then by |z| (kurt, down: as batch's JSON orders them);
+# the selection stays on its layer ----
+run sort 100x30 "wait 7 / text:12 Enter v dump v dump" --method kurt "$MODEL"
+for part in 1 2; do
+    sed -n "$(( (part - 1) * 30 + 1 )),$(( part * 30 ))p" "$TMP/sort.txt" > "$TMP/sort$part.txt"
+    shown=$(grep -E '^[> ] +[0-9]+[* ] ' "$TMP/sort$part.txt" | awk '{ l = $1 == ">" ? $2 : $1; sub(/\*/, "", l); printf "%s ", l }' | sed 's/ $//')
+    n=$(echo "$shown" | wc -w)
+    want=$(python3 - "$TMP/small.json" "$part" "$n" <<'PY'
+import json, sys, math
+d = json.load(open(sys.argv[1])); part = int(sys.argv[2]); n = int(sys.argv[3])
+rows = [m for m in d["modules"] if m["module"] == "mlp.down_proj"]
+def key(m):
+    v = m["kurtosis"] if part == 1 else (abs(m["z"]) if m["z"] is not None else None)
+    return (0, -v, m["layer"]) if v is not None and math.isfinite(v) else (1, 0, m["layer"])
+print(" ".join(str(m["layer"]) for m in sorted(rows, key=key)[:n]))
+PY
+)
+    what=$([ $part = 1 ] && echo "kurtosis" || echo "|z|")
+    [ "$n" -ge 5 ] && [ "$shown" = "$want" ] && ok "v: rows by $what ($shown) = batch's order" ||
+        bad "v: by $what shown '$shown', batch '$want'"
+    grep -q "^ Layer 12 mlp.down_proj" "$TMP/sort$part.txt" && ok "v: the selection stays on layer 12" ||
+        bad "v: selection moved: $(grep '^ Layer' "$TMP/sort$part.txt" | head -1)"
+done
+grep -q "by |z|" "$TMP/sort2.txt" && ok "v: the tab strip says the order" || bad "v: order not said"
+
+# ---- D / N: switch the sensitivity CSV's data set / config; the boosted count follows
+# batch's --sensitivity-dataset / --sensitivity-config and the tab strip says which ----
+SENS=${LAYERSCOPE_SHARED:-../shared}/data/paper/sensitivity-Llama-2-7b-hf.csv
+if [ -f "$SENS" ]; then
+    run dset 100x30 "wait dump D dump N dump" --method sensi "$SENS"
+    i=0
+    for sel in "pileval b4g64" "wikitext b4g64" "wikitext b4g128"; do
+        i=$((i + 1))
+        sed -n "$(( (i - 1) * 30 + 1 )),$(( i * 30 ))p" "$TMP/dset.txt" > "$TMP/dset$i.txt"
+        ds=${sel% *} cfg=${sel#* }
+        nb=$($LS_BIN --batch --method sensi --sensitivity-dataset "$ds" --sensitivity-config "$cfg" "$SENS" |
+             sed -n 's/^boosted \([0-9]*\) of.*/\1/p')
+        grep -q "boosted $nb of 224" "$TMP/dset$i.txt" && grep -q "  $sel  lin" "$TMP/dset$i.txt" &&
+            ok "D/N: $sel shown, boosted $nb = batch" || bad "D/N: $sel: batch boosts $nb; $(grep -m1 boosted "$TMP/dset$i.txt")"
+    done
+    b1=$(grep -o "boosted [0-9]* of" "$TMP/dset1.txt") b2=$(grep -o "boosted [0-9]* of" "$TMP/dset2.txt")
+    [ "$b1" = "boosted 15 of" ] && [ "$b2" = "boosted 16 of" ] && ok "D: pileval 15, wikitext 16 (the issue's counts)" ||
+        bad "D: pileval '$b1', wikitext '$b2'"
+else
+    echo "SKIP D/N: $SENS not found (LAYERSCOPE_SHARED)"; skipped=1
+fi
+
+# ---- X: exports through batch's writers (same settings: + and ] as in the e test) ----
+run xexp 100x30 "wait + ] X C-u text:llamacpp Space text:$TMP/ui.llamacpp Enter X C-u text:kurtosis-csv Space text:$TMP/ui-kurt.csv Enter X C-u text:metrics-csv Space text:$TMP/ui-fnorm.csv Enter X C-u text:json Space text:$TMP/ui-result.json Enter" --method kurt "$MODEL"
+$LS_BIN --batch --method kurt --top-m 1 --boost-stop 4 --export-llamacpp "$TMP/b.llamacpp" \
+    --export-kurtosis-csv "$TMP/b-kurt.csv" --export-metrics-csv "$TMP/b-fnorm.csv" \
+    --json "$TMP/b-result.json" "$MODEL" > /dev/null
+for f in llamacpp:ui.llamacpp:b.llamacpp kurtosis-csv:ui-kurt.csv:b-kurt.csv metrics-csv:ui-fnorm.csv:b-fnorm.csv; do
+    k=${f%%:*} rest=${f#*:}; u=${rest%%:*} b=${rest#*:}
+    # the usage comment names the file itself: compare with that path made equal
+    [ -s "$TMP/$u" ] && sed "s|$TMP/$u|FILE|" "$TMP/$u" > "$TMP/$u.cmp" &&
+        sed "s|$TMP/$b|FILE|" "$TMP/$b" > "$TMP/$b.cmp" &&
+        cmp -s "$TMP/$u.cmp" "$TMP/$b.cmp" && ok "X $k: the same bytes as batch's export" ||
+        bad "X $k differs from batch or missing"
+done
+if [ -s "$TMP/ui-result.json" ] && python3 - "$TMP/ui-result.json" "$TMP/b-result.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d["model"].pop("path", None)
+sys.exit(0 if a == b else 1)
+PY
+then ok "X json: the same result document as --batch --json"; else bad "X json differs from batch or missing"; fi
+grep -q "exported json to" "$TMP/xexp.txt" && ok "X: export said on the status line" || bad "X: no message"
 
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"

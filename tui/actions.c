@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "keys.h"
+#include "method/import.h"
+#include "io/interop.h"
 #include "io/result_json.h"
 #include "nn/matmul_bf16.h"
 #include "method/mxq.h"
@@ -73,6 +75,109 @@ static unsigned act_FILTER(app *a, int ch)
     }
     return R_REDRAW;
 }
+
+static unsigned act_EXPORT_AS(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a) || !a->an_ok)
+        return R_REDRAW;
+    wg_prompt_open(&a->prompt, PROMPT_EXPORT_AS,
+                   "Export (json|llamacpp|kurtosis-csv|metrics-csv) PATH", "json layerscope-result.json");
+    return R_REDRAW;
+}
+
+static unsigned act_SORT(app *a, int ch)
+{
+    (void)ch;
+    if (need_profile(a))
+        return R_REDRAW;
+    a->sort_key = (a->sort_key + 1) % SORT_COUNT;
+    app_msg(a, false, "layers sorted %s%s (v cycles: layer, metric, |z|)",
+            view_sort_name(a->sort_key), a->sort_key == SORT_LAYER ? "" : ", largest first");
+    return R_REDRAW;
+}
+
+/* The sensitivity file and selection in use, from the profile's "PATH (DATASET bNgM)". */
+static bool sensi_in_use(const app *a, char *path, size_t cap, ls_sensi_choice *cur)
+{
+    const char *src = a->profile ? a->profile->sensitivity_source : "";
+    const char *paren = strrchr(src, '(');
+    if (!paren || paren == src || paren[-1] != ' ' || (size_t)(paren - src) >= cap)
+        return false;
+    memcpy(path, src, (size_t)(paren - 1 - src));
+    path[paren - 1 - src] = '\0';
+    char ds[64];
+    if (sscanf(paren, "(%63s b%dg%d)", ds, &cur->nbits, &cur->group_size) != 3)
+        return false;
+    snprintf(cur->dataset, sizeof cur->dataset, "%s", ds);
+    return ls_csv_kind_of(path) == LS_CSV_SENSITIVITY;
+}
+
+/* D / C: the next data set at the same config, or the next config of the same data set,
+ * re-imported from the same sensitivity file. */
+static unsigned switch_sensitivity(app *a, bool dataset)
+{
+    if (need_profile(a))
+        return R_REDRAW;
+    char path[256];
+    ls_sensi_choice cur, ch[LS_SENSI_MAX_CHOICES];
+    if (!sensi_in_use(a, path, sizeof path, &cur)) {
+        app_msg(a, true, "the sensitivity does not come from a toolkit sensitivity CSV: "
+                         "nothing to switch");
+        return R_REDRAW;
+    }
+    ls_error err;
+    int n = ls_sensitivity_choices(path, ch, LS_SENSI_MAX_CHOICES, &err);
+    if (n < 0) {
+        app_msg(a, true, "%s", err.msg);
+        return R_REDRAW;
+    }
+    int at = -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(ch[i].dataset, cur.dataset) == 0 && ch[i].nbits == cur.nbits &&
+            ch[i].group_size == cur.group_size)
+            at = i;
+    int next = -1;
+    for (int k = 1; k <= n && next < 0; k++) {
+        const ls_sensi_choice *c = &ch[((at < 0 ? 0 : at) + k) % n];
+        bool same_ds = strcmp(c->dataset, cur.dataset) == 0;
+        bool same_cfg = c->nbits == cur.nbits && c->group_size == cur.group_size;
+        if (dataset ? (same_cfg && !same_ds) : (same_ds && !same_cfg))
+            next = (int)(c - ch);
+    }
+    if (next < 0) {
+        app_msg(a, false, "%s has no other %s for %s b%dg%d", path,
+                dataset ? "data set" : "config", cur.dataset, cur.nbits, cur.group_size);
+        return R_REDRAW;
+    }
+    ls_sensi_select sel = {ch[next].dataset, ch[next].nbits, ch[next].group_size};
+    ls_profile *sp;
+    if (ls_import_sensitivity(path, &sel, &sp, &err) < 0) {
+        app_msg(a, true, "%s", err.msg);
+        return R_REDRAW;
+    }
+    /* the old selection's warnings go with it */
+    ls_profile *p = a->profile;
+    int kept = 0;
+    for (int i = 0; i < p->n_warnings; i++)
+        if (strncmp(p->warnings[i], path, strlen(path)) != 0)
+            memmove(p->warnings[kept++], p->warnings[i], sizeof p->warnings[0]);
+    p->n_warnings = kept;
+    int rc = ls_profile_take_sensitivity(p, sp, &err);
+    ls_profile_free(sp);
+    if (rc < 0) {
+        app_msg(a, true, "%s", err.msg);
+        return R_REDRAW;
+    }
+    app_analyze(a);
+    app_msg(a, false, "sensitivity: %s b%dg%d of %s (%s cycles the %s)", sel.dataset,
+            sel.nbits, sel.group_size, path, dataset ? "D" : "N",
+            dataset ? "data sets" : "configs");
+    return R_REDRAW;
+}
+
+static unsigned act_SENSI_DATASET(app *a, int ch) { (void)ch; return switch_sensitivity(a, true); }
+static unsigned act_SENSI_CONFIG(app *a, int ch) { (void)ch; return switch_sensitivity(a, false); }
 
 static unsigned set_module(app *a, int m)
 {
@@ -837,6 +942,43 @@ static unsigned accept_export(app *a, const char *path)
     return R_REDRAW;
 }
 
+/* X: "KIND PATH" through the writers batch mode's --json / --export-llamacpp /
+ * --export-kurtosis-csv / --export-metrics-csv use. */
+static unsigned accept_export_as(app *a, const char *line)
+{
+    char kind[32];
+    int used = 0;
+    if (sscanf(line, "%31s %n", kind, &used) != 1 || !line[used]) {
+        app_msg(a, true, "export: type KIND PATH (json, llamacpp, kurtosis-csv, metrics-csv)");
+        return R_REDRAW;
+    }
+    const char *path = line + used;
+    ls_error err;
+    int rc;
+    if (strcmp(kind, "json") == 0) {
+        cJSON *doc = ls_result_json(a->profile, a->an);
+        if (doc && a->qm)
+            ls_result_json_add_quantization(doc, a->qm);
+        rc = doc ? ls_json_write_file(path, doc, &err) : ls_fail(&err, "out of memory");
+        cJSON_Delete(doc);
+    } else if (strcmp(kind, "llamacpp") == 0) {
+        rc = ls_write_llamacpp_overrides(path, a->profile, a->an, &err);
+    } else if (strcmp(kind, "kurtosis-csv") == 0) {
+        rc = ls_write_kurtosis_csv(path, a->profile, &err);
+    } else if (strcmp(kind, "metrics-csv") == 0) {
+        rc = ls_write_metrics_csv(path, a->profile, &err);
+    } else {
+        app_msg(a, true, "export: unknown kind \"%s\" (json, llamacpp, kurtosis-csv, metrics-csv)",
+                kind);
+        return R_REDRAW;
+    }
+    if (rc < 0)
+        app_msg(a, true, "export failed: %s", err.msg);
+    else
+        app_msg(a, false, "exported %s to %s", kind, path);
+    return R_REDRAW;
+}
+
 static unsigned prompt_accept(app *a)
 {
     const char *path = a->prompt.buf;
@@ -845,6 +987,7 @@ static unsigned prompt_accept(app *a)
     switch (a->prompt.purpose) {
     case PROMPT_OPEN: return accept_open(a, path);
     case PROMPT_EXPORT: return a->an_ok ? accept_export(a, path) : R_REDRAW;
+    case PROMPT_EXPORT_AS: return a->an_ok ? accept_export_as(a, path) : R_REDRAW;
     case PROMPT_SAVE_QUANT: app_start_save_quant(a, path); break;
     case PROMPT_SAVE_SESSION: app_save_session(a, path); break;
     case PROMPT_LOAD_SESSION: app_load_session(a, path); break;

@@ -39,6 +39,7 @@ typedef enum app_screen {
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
     PROMPT_EXPORT,
+    PROMPT_EXPORT_AS, /* X: KIND PATH */
     PROMPT_SAVE_QUANT,
     PROMPT_SAVE_SESSION,
     PROMPT_LOAD_SESSION,
@@ -120,6 +121,7 @@ typedef struct app {
     int kurt_scale; /* KSCALE_* of view.h: how kurtosis bars are scaled (K) */
     int sets_sel;   /* boosted list screen (L): the entry under the cursor */
     bool only_outliers; /* f: the list shows only layers flagged in the selected module */
+    int sort_key;       /* v: the list's order, SORT_* of view.h */
     int help_scroll;
     wg_style style;
     wg_theme theme;

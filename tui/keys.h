@@ -20,7 +20,7 @@
     A(JOB_NEXT) A(OPEN) A(THEME) A(HELP) A(REDRAW) A(QUIT) A(MOUSE)                      \
     A(HIST_CLOSE) A(HELP_UP) A(HELP_DOWN) A(HELP_PGUP) A(HELP_PGDN) A(HELP_CLOSE)       \
     A(FOOTER_MORE) A(KURT_SCALE) A(REDO) A(JUMP) A(SETS) A(SETS_UP) A(SETS_DOWN)   \
-    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(DETECT) A(DETECT_CLOSE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
+    A(SETS_GO) A(SETS_CLOSE) A(RESET) A(FILTER) A(SORT) A(SENSI_DATASET) A(SENSI_CONFIG) A(EXPORT_AS) A(DETECT) A(DETECT_CLOSE) A(QUIT_YES) A(QUIT_NO) A(PICK_UP) A(PICK_DOWN) A(PICK_PGUP) A(PICK_PGDN)            \
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
     A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
@@ -144,6 +144,14 @@ typedef enum ls_key_context {
         "detection view of the module: d and z per layer, trimmed mean, +/-threshold band") \
     KEY(MAIN, 'f', "f", ACT_FILTER, "f:flagged",                                        \
         "show only layers flagged in the selected module (boosted or an outlier), or all")  \
+    KEY(MAIN, 'v', "v", ACT_SORT, "v:sort",                                             \
+        "cycle the layer list's order: by layer, by the metric, by |z| (largest first)")   \
+    KEY(MAIN, 'X', "X", ACT_EXPORT_AS, "X:export as",                                  \
+        "export as batch does: json, llamacpp, kurtosis-csv or metrics-csv (asks KIND PATH)") \
+    KEY(MAIN, 'D', "D", ACT_SENSI_DATASET, "D:dataset",                                 \
+        "next data set of the sensitivity CSV (same config), re-imported")               \
+    KEY(MAIN, 'N', "N", ACT_SENSI_CONFIG, "N:config",                                   \
+        "next config (bits, group) of the sensitivity CSV's data set, re-imported")     \
     KEY(MAIN, 'R', "R", ACT_RESET, "R:reset",                                           \
         "reset the settings to the paper's defaults (u undoes)")                           \
     KEY(MAIN, 'L', "L", ACT_SETS, "L:list",                                             \

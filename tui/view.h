@@ -33,6 +33,10 @@ void view_sets(app *a, wg_rect r);
 void view_detect(app *a, wg_rect r);
 
 /* The kurtosis bar scales K cycles through (view_main.c explains each). */
+/* v: the layer list's order (the selection follows its layer) */
+enum { SORT_LAYER, SORT_METRIC, SORT_ABSZ, SORT_COUNT };
+const char *view_sort_name(int key);
+
 enum { KSCALE_RANGE, KSCALE_CLIP, KSCALE_LOG, KSCALE_ZERO, KSCALE_COUNT };
 const char *view_kurt_scale_name(int mode);
 void view_frontier(app *a, wg_rect r); /* view_frontier.c */

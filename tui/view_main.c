@@ -120,17 +120,65 @@ static bool layer_flagged(const app *a, int l)
     return a->an->boosted[LS_IDX(l, m)] || a->an->sensi[m].outlier[l] || a->an->kurt[m].outlier[l];
 }
 
+const char *view_sort_name(int key)
+{
+    return key == SORT_METRIC ? "by metric" : key == SORT_ABSZ ? "by |z|" : "by layer";
+}
+
+/* Sort value of layer l (larger first; NaN last): the method's metric (kurtosis for
+ * KurtBoost, else the sensitivity, falling back to kurtosis without one) or |z| of the
+ * method's detection (the larger of the two for both metrics). */
+static double sort_value(const app *a, int l)
+{
+    int m = a->module;
+    ls_method me = a->settings.method;
+    bool kurt_only = me == LS_METHOD_KURT || me == LS_METHOD_KURT_MILP;
+    if (a->sort_key == SORT_METRIC) {
+        double s = a->profile ? a->profile->sensitivity[LS_IDX(l, m)] : NAN;
+        double k = a->profile ? a->profile->kurtosis[LS_IDX(l, m)] : NAN;
+        return kurt_only || !isfinite(s) ? k : s;
+    }
+    if (!a->an_ok)
+        return NAN;
+    double zs = fabs(a->an->sensi[m].z[l]), zk = fabs(a->an->kurt[m].z[l]);
+    if (kurt_only)
+        return zk;
+    if (me == LS_METHOD_SENSI || me == LS_METHOD_SENSI_MILP)
+        return zs;
+    return isfinite(zs) && isfinite(zk) ? fmax(zs, zk) : isfinite(zs) ? zs : zk;
+}
+
 int view_visible_layers(const app *a, int *out)
 {
     int n = 0;
     for (int l = 0; l < app_n_layers(a); l++)
         if (!a->only_outliers || layer_flagged(a, l))
             out[n++] = l;
+    if (a->sort_key == SORT_LAYER)
+        return n;
+    double key[LS_MAX_LAYERS];
+    for (int l = 0; l < app_n_layers(a); l++)
+        key[l] = sort_value(a, l);
+    for (int i = 1; i < n; i++) { /* stable insertion sort: larger first, NaN last */
+        int l = out[i], j = i;
+        while (j > 0) {
+            double kp = key[out[j - 1]], kl = key[l];
+            bool before = isfinite(kl) && (!isfinite(kp) || kl > kp);
+            if (!before)
+                break;
+            out[j] = out[j - 1];
+            j--;
+        }
+        out[j] = l;
+    }
     return n;
 }
 
 int view_visible_index(const int *vis, int n, int layer)
 {
+    for (int i = 0; i < n; i++)
+        if (vis[i] == layer)
+            return i;
     for (int i = 0; i < n; i++)
         if (vis[i] >= layer)
             return i;
@@ -339,8 +387,19 @@ static void draw_bars(app *a, wg_rect r)
     const ls_settings *s = &a->settings;
     bool use_s = s->method == LS_METHOD_SENSI || s->method == LS_METHOD_BOTH;
     bool use_k = s->method == LS_METHOD_KURT || s->method == LS_METHOD_BOTH;
-    char right[64];
-    snprintf(right, sizeof right, "%s%s  kurt %s  %s", a->only_outliers ? "flagged  " : "",
+    char right[128];
+    char order[64] = "";
+    if (a->sort_key != SORT_LAYER)
+        snprintf(order, sizeof order, "%s  ", view_sort_name(a->sort_key));
+    /* which selection of a sensitivity CSV is shown (D / C switch it) */
+    const char *paren = use_s ? strrchr(p->sensitivity_source, '(') : NULL;
+    if (paren && strchr(paren, ')') && strlen(order) + 24 < sizeof order) {
+        size_t used = strlen(order);
+        snprintf(order + used, sizeof order - used, "%.*s  ",
+                 (int)(strchr(paren, ')') - paren - 1 > 20 ? 20 : strchr(paren, ')') - paren - 1),
+                 paren + 1);
+    }
+    snprintf(right, sizeof right, "%s%s%s  kurt %s  %s", order, a->only_outliers ? "flagged  " : "",
              a->log_scale ? "log" : "lin", view_kurt_scale_name(a->kurt_scale),
              ls_module_name(m));
     tab_strip(a, r, right);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bar.h"
+#include "method/explain.h"
 #include "keys.h"
 #include "view.h"
 
@@ -64,6 +65,38 @@ void view_help(app *a, wg_rect r)
     }
 }
 
+/* y axis labels at the rows where the log-scaled bars reach 1, 10, 100, ... */
+static void histogram_y_axis(app *a, int x, int base_y, int plot_h, double maxlog)
+{
+    attr_t dim = wg_attr(&a->style, WG_DIM);
+    for (int row = base_y - plot_h + 1; row <= base_y; row++)
+        wg_put(stdscr, row, x + 6, 1, dim, "|");
+    int last_row = -1;
+    for (int p = 0; p <= (int)maxlog + 1; p++) {
+        double lg = log10(1 + pow(10, p));
+        if (lg > maxlog * 1.0001 && p > 0)
+            break;
+        int height = (int)lround(lg / maxlog * plot_h);
+        if (height < 1)
+            height = 1;
+        int row = base_y - height + 1;
+        if (row == last_row || row < base_y - plot_h + 1)
+            continue;
+        char lab[16];
+        if (p < 4)
+            snprintf(lab, sizeof lab, "%d", (int)lround(pow(10, p)));
+        else
+            snprintf(lab, sizeof lab, "1e%d", p);
+        wg_putf(stdscr, row, x, 6, dim, "%5s-", lab);
+        last_row = row;
+    }
+}
+
+static int log_height(double count, double maxlog, int plot_h)
+{
+    return maxlog > 0 ? (int)lround(log10(1 + count) / maxlog * plot_h) : 0;
+}
+
 void view_histogram(app *a, wg_rect r)
 {
     wg_clear_rect(stdscr, r, A_NORMAL);
@@ -75,42 +108,70 @@ void view_histogram(app *a, wg_rect r)
         wg_put(stdscr, r.y + 2, r.x + 1, r.w - 2, A_NORMAL, "computing... (see the jobs line)");
         return;
     }
-    const ls_histogram *h = a->hist;
-    int plot_h = r.h - 5, plot_w = r.w - 2 > 512 ? 512 : r.w - 2;
-    if (plot_h < 3 || plot_w < 10 || h->n == 0) {
+    enum { YAXIS = 7 };
+    int plot_h = r.h - 5, plot_w = r.w - 2 - YAXIS > 512 ? 512 : r.w - 2 - YAXIS;
+    if (plot_h < 3 || plot_w < 10 || a->hist->n == 0) {
         wg_put(stdscr, r.y + 2, r.x + 1, r.w - 2, A_NORMAL, "no finite values");
         return;
     }
-    /* merge the fine bins into plot columns */
-    double col[512] = {0}, maxlog = 0;
-    for (int b = 0; b < h->n_bins; b++) {
-        int c = (int)((int64_t)b * plot_w / h->n_bins);
-        col[c] += (double)h->count[b];
-    }
-    for (int c = 0; c < plot_w; c++) {
-        col[c] = log10(1 + col[c]);
-        if (col[c] > maxlog)
-            maxlog = col[c];
+    /* whole fine bins per column, so every column stands for the same number of grid steps */
+    ls_histogram hc;
+    ls_histogram_regroup(a->hist, plot_w, &hc);
+    const ls_histogram *h = &hc;
+    double expect[512] = {0}, maxlog = 0;
+    for (int c = 0; c < h->n_bins; c++) {
+        expect[c] = ls_histogram_normal_expected(h, c);
+        maxlog = fmax(maxlog, log10(1 + (double)h->count[c]));
+        maxlog = fmax(maxlog, log10(1 + expect[c]));
     }
     double lo3 = h->mean - 3 * h->std, hi3 = h->mean + 3 * h->std;
     const char *full = a->style.unicode ? "█" : "#";
-    int base_y = r.y + 1 + plot_h;
-    for (int c = 0; c < plot_w; c++) {
-        double center = h->lo + (c + 0.5) * (h->hi - h->lo) / plot_w;
+    int base_y = r.y + 1 + plot_h, x0 = r.x + 1 + YAXIS;
+    histogram_y_axis(a, r.x + 1, base_y, plot_h, maxlog);
+    attr_t curve = wg_attr(&a->style, WG_THRESHOLD) | A_BOLD;
+    for (int c = 0; c < h->n_bins; c++) {
+        double center = h->edge_lo + (c + 0.5) * h->width;
         bool tail = center < lo3 || center > hi3;
-        int height = maxlog > 0 ? (int)lround(col[c] / maxlog * plot_h) : 0;
-        if (col[c] > 0 && height == 0)
+        int height = log_height((double)h->count[c], maxlog, plot_h);
+        if (h->count[c] > 0 && height == 0)
             height = 1;
         attr_t at = wg_attr(&a->style, tail ? WG_OUTLIER : WG_BAR);
         for (int k = 0; k < height; k++)
-            wg_put(stdscr, base_y - k, r.x + 1 + c, 1, at, tail && !a->style.unicode ? "!" : full);
+            wg_put(stdscr, base_y - k, x0 + c, 1, at, tail && !a->style.unicode ? "!" : full);
+        /* the normal curve of the same n, mean and std: one '*' at its height */
+        int eh = log_height(expect[c], maxlog, plot_h);
+        if (eh >= 1)
+            wg_put(stdscr, base_y - eh + 1, x0 + c, 1, curve, "*");
     }
     char lo[32], hi[32];
-    snprintf(lo, sizeof lo, "%.4g", h->lo);
-    snprintf(hi, sizeof hi, "%.4g", h->hi);
-    wg_put(stdscr, base_y + 1, r.x + 1, plot_w, A_NORMAL, lo);
-    wg_put(stdscr, base_y + 1, r.x + 1 + plot_w - (int)strlen(hi), (int)strlen(hi), A_NORMAL, hi);
-    wg_putf(stdscr, base_y + 2, r.x + 1, plot_w, A_NORMAL,
-            "n %lld  mean %.4g  std %.4g  non-finite %lld  beyond 3 std: highlighted tails",
-            (long long)h->n, h->mean, h->std, (long long)h->n_nonfinite);
+    snprintf(lo, sizeof lo, "%.4g", h->edge_lo);
+    snprintf(hi, sizeof hi, "%.4g", h->edge_lo + h->n_bins * h->width);
+    int span = h->n_bins;
+    wg_put(stdscr, base_y + 1, x0, span, A_NORMAL, lo);
+    if (span > (int)strlen(lo) + (int)strlen(hi) + 1)
+        wg_put(stdscr, base_y + 1, x0 + span - (int)strlen(hi), (int)strlen(hi), A_NORMAL, hi);
+    char kurt[32], width[32];
+    ls_fmt_sig(kurt, sizeof kurt, h->kurtosis, 4);
+    ls_fmt_sig(width, sizeof width, h->width, 4);
+    double pct = h->n ? 100.0 * (double)h->n_beyond3 / (double)h->n : 0;
+    char nonfinite[48] = "";
+    if (h->n_nonfinite)
+        snprintf(nonfinite, sizeof nonfinite, "  non-finite %lld", (long long)h->n_nonfinite);
+    wg_putf(stdscr, base_y + 2, r.x + 1, r.w - 2, A_NORMAL,
+            "n %lld  mean %.4g  std %.4g  kurtosis %s  beyond 3 std: %lld (%.2f %%; normal 0.27 %%)"
+            "%s",
+            (long long)h->n, h->mean, h->std, kurt, (long long)h->n_beyond3, pct,
+            nonfinite);
+    const ls_tensor *w = a->model ? ls_model_linear(a->model, a->hist_layer, a->hist_module) : NULL;
+    const char *dt = !w ? "?" : w->dtype == LS_DT_F16 ? "F16" : w->dtype == LS_DT_BF16 ? "BF16" : "F32";
+    if (h->grid > 0)
+        wg_putf(stdscr, base_y + 3, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
+                "bin width %s = %.0f %s grid steps (bins follow the dtype grid)  * normal curve"
+                " (same mean, std)  %s beyond 3 std",
+                width, h->width / h->grid, dt, a->style.unicode ? "highlighted:" : "!");
+    else
+        wg_putf(stdscr, base_y + 3, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
+                "bin width %s (%s, equal-width bins)  * normal curve (same mean, std)"
+                "  %s beyond 3 std",
+                width, dt, a->style.unicode ? "highlighted:" : "!");
 }

@@ -1,6 +1,7 @@
 #include "method/import.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,6 +381,45 @@ static const char *pick_dataset(const ls_csv *c, char *only, size_t cap)
     }
     snprintf(only, cap, "%s", first);
     return only;
+}
+
+int ls_sensitivity_choices(const char *path, ls_sensi_choice *out, int cap, ls_error *err)
+{
+    ls_csv c;
+    if (ls_csv_read(path, &c, err) < 0) {
+        ls_csv_free(&c);
+        return -1;
+    }
+    int n = -1;
+    int cd = ls_csv_need_col(&c, "dataset", err), cb = ls_csv_need_col(&c, "nbits", err);
+    int cg = ls_csv_need_col(&c, "group_size", err), cq = ls_csv_col(&c, "quant_method");
+    if (cd < 0 || cb < 0 || cg < 0)
+        goto done;
+    n = 0;
+    for (size_t r = 0; r < c.n_rows && n < cap; r++) {
+        int64_t b, g;
+        if (ls_csv_int(&c, r, cb, 1, 64, &b, err) < 0 ||
+            ls_csv_int(&c, r, cg, 1, 1 << 20, &g, err) < 0) {
+            n = -1;
+            goto done;
+        }
+        if (cq >= 0 && strcmp(ls_csv_cell(&c, r, cq), "hqq") != 0)
+            continue;
+        const char *d = ls_csv_cell(&c, r, cd);
+        bool seen = false;
+        for (int i = 0; i < n && !seen; i++)
+            seen = out[i].nbits == b && out[i].group_size == g &&
+                   strncmp(out[i].dataset, d, sizeof out[i].dataset - 1) == 0;
+        if (seen)
+            continue;
+        snprintf(out[n].dataset, sizeof out[n].dataset, "%s", d);
+        out[n].nbits = (int)b;
+        out[n].group_size = (int)g;
+        n++;
+    }
+done:
+    ls_csv_free(&c);
+    return n;
 }
 
 int ls_import_sensitivity(const char *path, const ls_sensi_select *sel_in, ls_profile **out,

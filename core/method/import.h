@@ -32,6 +32,18 @@ int ls_import_kurtosis(const char *path, ls_profile **out, ls_error *err);
 int ls_import_sensitivity(const char *path, const ls_sensi_select *sel, ls_profile **out,
                           ls_error *err);
 
+/* One selection a sensitivity file offers (its hqq rows). */
+typedef struct ls_sensi_choice {
+    char dataset[64];
+    int nbits, group_size;
+} ls_sensi_choice;
+
+#define LS_SENSI_MAX_CHOICES 64
+
+/* The distinct (dataset, nbits, group_size) selections of a sensitivity file, in file order,
+ * at most cap of them; their count, or -1 with err set. */
+int ls_sensitivity_choices(const char *path, ls_sensi_choice *out, int cap, ls_error *err);
+
 /* Imports any of the three kinds, chosen by the header. */
 int ls_import_profile(const char *path, const ls_sensi_select *sel, ls_profile **out,
                       ls_error *err);
