@@ -143,7 +143,9 @@ tsan: deps all
 run: deps all
 	./layerscope
 
+# The peers of the benchmarks (PyTorch, numpy, scipy) are installed for them only.
 bench: deps all $(BENCH_BIN)
+	@sh tools/install-deps.sh python3-torch python3-numpy python3-scipy
 	@sh tests/bench.sh
 
 fuzz: deps
