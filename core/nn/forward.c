@@ -662,6 +662,30 @@ static void layer_weights_fixed(ls_fwd *f)
     }
 }
 
+/* One layer over every sequence, in chunks of whole sequences up to chunk_rows tokens (at
+ * least one). */
+static int run_layer(ls_fwd *f, const ls_fwd_seqs *s, int layer, float *hidden,
+                     const ls_fwd_observer *obs, ls_error *err)
+{
+    int si = 0;
+    while (si < s->n_seq) {
+        int n = 0;
+        int64_t r0 = s->offset[si], rows = 0;
+        while (si + n < s->n_seq && n < f->seq_len_cap) {
+            int64_t len = s->offset[si + n + 1] - s->offset[si + n];
+            if (n > 0 && rows + len > f->chunk_rows)
+                break;
+            f->seq_len[n++] = (int)len;
+            rows += len;
+        }
+        if (run_chunk(f, layer, hidden, n, r0, rows, obs, err) < 0 ||
+            ls_mm_bf16_failed(f->mm, err))
+            return -1;
+        si += n;
+    }
+    return 0;
+}
+
 int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool keep_first,
                       float *hidden, ls_error *err)
 {
@@ -670,21 +694,8 @@ int ls_fwd_run_layers(ls_fwd *f, const ls_fwd_seqs *s, int first, int end, bool 
             ls_layer_f32_load(&f->w, f->m, f->q, layer, err) < 0)
             return -1;
         layer_weights_fixed(f);
-        int si = 0;
-        while (si < s->n_seq) {
-            int n = 0;
-            int64_t r0 = s->offset[si], rows = 0;
-            while (si + n < s->n_seq && n < f->seq_len_cap) {
-                int64_t len = s->offset[si + n + 1] - s->offset[si + n];
-                if (n > 0 && rows + len > f->chunk_rows)
-                    break;
-                f->seq_len[n++] = (int)len;
-                rows += len;
-            }
-            if (run_chunk(f, layer, hidden, n, r0, rows, NULL, err) < 0)
-                return -1;
-            si += n;
-        }
+        if (run_layer(f, s, layer, hidden, NULL, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -707,23 +718,8 @@ int ls_fwd_run(ls_fwd *f, const ls_fwd_seqs *s, float *hidden, const ls_fwd_obse
         if (obs && obs->layer_begin && obs->layer_begin(obs->ctx, layer, &f->w, err) < 0)
             return -1;
         layer_weights_fixed(f);
-        int si = 0;
-        while (si < s->n_seq) {
-            /* Whole sequences up to chunk_rows tokens (at least one). */
-            int n = 0;
-            int64_t r0 = s->offset[si], rows = 0;
-            while (si + n < s->n_seq && n < f->seq_len_cap) {
-                int64_t len = s->offset[si + n + 1] - s->offset[si + n];
-                if (n > 0 && rows + len > f->chunk_rows)
-                    break;
-                f->seq_len[n++] = (int)len;
-                rows += len;
-            }
-            if (run_chunk(f, layer, hidden, n, r0, rows, obs, err) < 0 ||
-                ls_mm_bf16_failed(f->mm, err))
-                return -1;
-            si += n;
-        }
+        if (run_layer(f, s, layer, hidden, obs, err) < 0)
+            return -1;
         if (obs && obs->layer_end && obs->layer_end(obs->ctx, layer, err) < 0)
             return -1;
     }
