@@ -177,9 +177,14 @@ void ls_f32_to_bf16_array(int threads, const float *src, int64_t n, uint16_t *ds
  * parallel region; between the products they competed with our threads for attention and
  * the element-wise steps (the demo ran 5x slower in bf16 than with OMP_WAIT_POLICY=passive
  * on this 2-core machine). So, as with OpenBLAS, oneDNN runs on the calling thread only:
- * primitives are created with one OpenMP thread (their work split is fixed then), every
- * thread that executes one sets its own OpenMP thread count to 1, and large products are
- * split by output columns over our threads, each part with its own stream and scratchpad. */
+ * primitives are created with one OpenMP thread (their work split is fixed then), and every
+ * thread that executes one sets its own OpenMP thread count to 1.
+ *
+ * Large products are split by rows of x over our threads: each part converts its own rows
+ * to bf16 and runs the whole width of W on them, with its own stream, scratchpad and rows of
+ * the result. Split by output columns instead, each part's kernels ran on a narrow slice of
+ * W and products reached about half of oneDNN's peak; by rows every part reads the same
+ * packed copy of W (one copy, not one per part) and keeps the kernels' full width. */
 
 void omp_set_num_threads(int n); /* libgomp, which libdnnl brings */
 
@@ -187,7 +192,7 @@ void omp_set_num_threads(int n); /* libgomp, which libdnnl brings */
 #define MAX_SLOTS 64
 
 typedef struct mm_entry {
-    int64_t rows, out, in, ldy;
+    int64_t rows, out, in;
     bool packed; /* weights in the layout oneDNN prefers (format `any` at creation) */
     dnnl_primitive_t prim;
     dnnl_memory_desc_t src_md, wei_md, dst_md, scratch_md;
@@ -195,26 +200,25 @@ typedef struct mm_entry {
     unsigned long last_use;
 } mm_entry;
 
-/* Weights the caller promised not to change (ls_mm_bf16_weights_fixed): packed once, per
- * part of the column split, into the blocked layout oneDNN's kernels want. With plain
- * row-major weights oneDNN repacks them on every execution. */
+/* Weights the caller promised not to change (ls_mm_bf16_weights_fixed): packed once into
+ * the blocked layout oneDNN's kernels want, shared by every part. With plain row-major
+ * weights oneDNN repacks them on every execution. */
 #define MAX_FIXED 16
 
 typedef struct fixed_weights {
     const uint16_t *W; /* NULL: slot unused */
     int64_t out, in;
-    bool valid;        /* W is fixed now (else its buffers wait for reuse) */
-    int64_t per;       /* the split the parts were packed for, 0 before the first use */
-    void *buf[MAX_SLOTS];
-    size_t cap[MAX_SLOTS];
-    bool done[MAX_SLOTS];
-    dnnl_memory_desc_t md[MAX_SLOTS];
+    bool valid;  /* W is fixed now (else its buffer waits for reuse) */
+    bool packed; /* buf holds W in layout md */
+    void *buf;
+    size_t cap;
+    dnnl_memory_desc_t md;
 } fixed_weights;
 
 struct ls_mm_bf16 {
     fixed_weights fixed[MAX_FIXED];
     dnnl_engine_t engine;
-    dnnl_stream_t stream[MAX_SLOTS];   /* one per concurrent part, created on demand */
+    dnnl_stream_t stream[MAX_SLOTS]; /* one per concurrent part, created on demand */
     mm_entry cache[CACHE_SIZE];
     int n_cached;
     unsigned long clock;
@@ -224,9 +228,9 @@ struct ls_mm_bf16 {
      * execution, and those fresh pages faulted in on every product. */
     void *scratch[MAX_SLOTS];
     size_t scratch_cap[MAX_SLOTS];
-    /* Dense results of the parts, copied into the caller's strided rows: with a row
-     * stride wider than its columns oneDNN 2.6 leaves its brgemm kernels for the slower
-     * gemm-based matmul. */
+    /* Dense results of the parts when the caller's rows are strided: with a row stride
+     * wider than its columns oneDNN 2.6 leaves its brgemm kernels for a slower gemm-based
+     * matmul. */
     float *ybuf[MAX_SLOTS];
     int64_t ybuf_cap[MAX_SLOTS];
     bool failed;
@@ -261,8 +265,7 @@ void ls_mm_bf16_free(ls_mm_bf16 *mm)
     for (int i = 0; i < mm->n_cached; i++)
         entry_free(&mm->cache[i]);
     for (int i = 0; i < MAX_FIXED; i++)
-        for (int t = 0; t < MAX_SLOTS; t++)
-            free(mm->fixed[i].buf[t]);
+        free(mm->fixed[i].buf);
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (mm->stream[i])
             dnnl_stream_destroy(mm->stream[i]);
@@ -285,13 +288,13 @@ static bool fail(ls_mm_bf16 *mm, const char *what, dnnl_status_t st)
 
 /* The primitive for src [rows][in] bf16 dense, weights W^T (in x out; W row-major
  * [out][in], i.e. strides {1, in}; when packed, format `any` and the layout oneDNN chose
- * read back) bf16, dst [rows][out] f32 with row stride ldy (callers pass ldy == out). */
+ * read back) bf16, dst [rows][out] f32 dense. */
 static bool entry_create(ls_mm_bf16 *mm, mm_entry *e, int64_t rows, int64_t out, int64_t in,
-                         int64_t ldy, bool packed)
+                         bool packed)
 {
     dnnl_dims_t sd = {rows, in}, ss = {in, 1};
     dnnl_dims_t wd = {in, out}, ws = {1, in};
-    dnnl_dims_t dd = {rows, out}, ds = {ldy, 1};
+    dnnl_dims_t dd = {rows, out}, ds = {out, 1};
     dnnl_status_t st;
     if ((st = dnnl_memory_desc_init_by_strides(&e->src_md, 2, sd, dnnl_bf16, ss)) ||
         (st = packed ? dnnl_memory_desc_init_by_tag(&e->wei_md, 2, wd, dnnl_bf16,
@@ -322,18 +325,16 @@ static bool entry_create(ls_mm_bf16 *mm, mm_entry *e, int64_t rows, int64_t out,
     dnnl_primitive_desc_destroy(pd);
     if (st)
         return fail(mm, "matmul primitive", st);
-    e->rows = rows, e->out = out, e->in = in, e->ldy = ldy, e->packed = packed;
+    e->rows = rows, e->out = out, e->in = in, e->packed = packed;
     return true;
 }
 
-static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, int64_t ldy,
-                        bool packed)
+static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, bool packed)
 {
     mm->clock++;
     for (int i = 0; i < mm->n_cached; i++) {
         mm_entry *e = &mm->cache[i];
-        if (e->rows == rows && e->out == out && e->in == in && e->ldy == ldy &&
-            e->packed == packed) {
+        if (e->rows == rows && e->out == out && e->in == in && e->packed == packed) {
             e->last_use = mm->clock;
             return e;
         }
@@ -349,7 +350,7 @@ static mm_entry *lookup(ls_mm_bf16 *mm, int64_t rows, int64_t out, int64_t in, i
                 e = &mm->cache[i];
         entry_free(e);
     }
-    if (!entry_create(mm, e, rows, out, in, ldy, packed)) {
+    if (!entry_create(mm, e, rows, out, in, packed)) {
         entry_free(e); /* rows 0 never matches a real product */
         return NULL;
     }
@@ -374,38 +375,43 @@ static bool slot_ready(ls_mm_bf16 *mm, int slot, size_t scratch_size)
     return true;
 }
 
-typedef struct part_job {
+/* Packing fixed weights, split over threads by ranges of output columns: a reorder between
+ * sub-memories of the plain and the packed descriptors, so that the ranges (whole 64-column
+ * blocks, the width of oneDNN's bf16 weight blocks) are written by one thread each. */
+typedef struct pack_job {
     ls_mm_bf16 *mm;
-    mm_entry *e[MAX_SLOTS];
-    const uint16_t *W;
-    float *y;
-    int64_t in, per, out, rows, ldy;
-    bool dense;              /* y itself is the parts' dense result (one part, ldy == out) */
-    fixed_weights *fw;       /* the weights are fixed: parts use (or first make) packed copies */
-    bool use_packed[MAX_SLOTS], pack[MAX_SLOTS];
+    fixed_weights *fw;
+    int64_t cols; /* per task */
     dnnl_status_t st[MAX_SLOTS];
-} part_job;
+} pack_job;
 
-/* Packs part t of fixed weights (columns c0 .. c0+n) into the layout of its primitive. */
-static dnnl_status_t pack_part(part_job *j, int64_t t, int64_t c0, int64_t n)
+static void pack_task(void *p, int64_t t)
 {
+    pack_job *j = p;
     ls_mm_bf16 *mm = j->mm;
     fixed_weights *fw = j->fw;
-    dnnl_memory_desc_t plain;
-    dnnl_dims_t wd = {j->in, n}, ws = {1, j->in};
-    dnnl_status_t st = dnnl_memory_desc_init_by_strides(&plain, 2, wd, dnnl_bf16, ws);
+    omp_set_num_threads(1);
+    int64_t c0 = t * j->cols, n = fw->out - c0 < j->cols ? fw->out - c0 : j->cols;
+    dnnl_dims_t wd = {fw->in, fw->out}, ws = {1, fw->in};
+    dnnl_dims_t sub = {fw->in, n}, off = {0, c0};
+    dnnl_memory_desc_t plain, from_md, to_md;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t r = NULL;
     dnnl_memory_t from = NULL, to = NULL;
+    dnnl_status_t st = dnnl_memory_desc_init_by_strides(&plain, 2, wd, dnnl_bf16, ws);
     if (!st)
-        st = dnnl_reorder_primitive_desc_create(&rpd, &plain, mm->engine, &fw->md[t],
+        st = dnnl_memory_desc_init_submemory(&from_md, &plain, sub, off);
+    if (!st)
+        st = dnnl_memory_desc_init_submemory(&to_md, &fw->md, sub, off);
+    if (!st)
+        st = dnnl_reorder_primitive_desc_create(&rpd, &from_md, mm->engine, &to_md,
                                                 mm->engine, NULL);
     if (!st)
         st = dnnl_primitive_create(&r, rpd);
     if (!st)
-        st = dnnl_memory_create(&from, &plain, mm->engine, (void *)(j->W + c0 * j->in));
+        st = dnnl_memory_create(&from, &from_md, mm->engine, (void *)fw->W);
     if (!st)
-        st = dnnl_memory_create(&to, &fw->md[t], mm->engine, fw->buf[t]);
+        st = dnnl_memory_create(&to, &to_md, mm->engine, fw->buf);
     if (!st) {
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
         st = dnnl_primitive_execute(r, mm->stream[t], 2, args);
@@ -420,11 +426,58 @@ static dnnl_status_t pack_part(part_job *j, int64_t t, int64_t c0, int64_t n)
         dnnl_primitive_destroy(r);
     if (rpd)
         dnnl_primitive_desc_destroy(rpd);
-    fw->done[t] = st == dnnl_success;
-    return st;
+    j->st[t] = st;
 }
 
-/* Part t: output columns t*per .. on slot t. Memory objects are made per call (cheap)
+/* Packs fixed weights into layout md (the one the primitive e chose). False when that
+ * failed (the products then use the plain weights). */
+static bool pack_fixed(ls_mm_bf16 *mm, int threads, fixed_weights *fw, const mm_entry *e)
+{
+    size_t need = dnnl_memory_desc_get_size(&e->wei_md);
+    if (need > fw->cap) {
+        free(fw->buf);
+        fw->buf = aligned_alloc(64, (need + 63) / 64 * 64);
+        fw->cap = fw->buf ? need : 0;
+        if (!fw->buf)
+            return fail(mm, "packed weights allocation", dnnl_out_of_memory);
+    }
+    fw->md = e->wei_md;
+    /* Blocks padded beyond the matrix are read by the kernels: zeros there. */
+    if (need > (size_t)(fw->out * fw->in) * sizeof(uint16_t))
+        memset(fw->buf, 0, need);
+    pack_job j;
+    memset(&j, 0, sizeof j);
+    j.mm = mm, j.fw = fw;
+    int64_t blocks = (fw->out + 63) / 64;
+    int64_t tasks = threads < blocks ? threads : blocks;
+    tasks = tasks < 1 ? 1 : tasks > MAX_SLOTS ? MAX_SLOTS : tasks;
+    j.cols = (blocks + tasks - 1) / tasks * 64;
+    tasks = (fw->out + j.cols - 1) / j.cols;
+    for (int64_t t = 0; t < tasks; t++)
+        if (!slot_ready(mm, (int)t, 0))
+            return false;
+    if (tasks == 1)
+        pack_task(&j, 0);
+    else
+        (void)ls_parallel_for(tasks, threads, pack_task, &j);
+    for (int64_t t = 0; t < tasks; t++)
+        if (j.st[t] != dnnl_success)
+            return fail(mm, "weights packing", j.st[t]);
+    fw->packed = true;
+    return true;
+}
+
+typedef struct part_job {
+    ls_mm_bf16 *mm;
+    const mm_entry *e[MAX_SLOTS];
+    const void *wdata[MAX_SLOTS]; /* packed or plain weights of each part */
+    const float *x;
+    float *y;
+    int64_t ldx, ldy, rows, per, out, in;
+    dnnl_status_t st[MAX_SLOTS];
+} part_job;
+
+/* Part t: rows t*per .. of x and y on slot t. Memory objects are made per call (cheap)
  * so that parts sharing a primitive never share them. */
 static void part_task(void *p, int64_t t)
 {
@@ -432,17 +485,16 @@ static void part_task(void *p, int64_t t)
     ls_mm_bf16 *mm = j->mm;
     const mm_entry *e = j->e[t];
     omp_set_num_threads(1); /* oneDNN's own parallel loops stay on this thread */
-    int64_t c0 = t * j->per;
-    int64_t n = j->out - c0 < j->per ? j->out - c0 : j->per;
+    int64_t r0 = t * j->per, n = j->rows - r0 < j->per ? j->rows - r0 : j->per;
+    uint16_t *xb = mm->xb + r0 * j->in;
+    convert_rows(1, j->x + r0 * j->ldx, j->ldx, n, j->in, xb);
+    bool dense = j->ldy == j->out;
+    float *dst_data = dense ? j->y + r0 * j->ldy : mm->ybuf[t];
     dnnl_memory_t src = NULL, wei = NULL, dst = NULL, scr = NULL;
-    dnnl_status_t st = dnnl_success;
-    if (j->pack[t])
-        st = pack_part(j, t, c0, n);
-    void *wdata = j->use_packed[t] ? j->fw->buf[t] : (void *)(j->W + c0 * j->in);
-    if (!st && !(st = dnnl_memory_create(&src, &e->src_md, mm->engine, mm->xb)) &&
-        !(st = dnnl_memory_create(&wei, &e->wei_md, mm->engine, wdata)) &&
-        !(st = dnnl_memory_create(&dst, &e->dst_md, mm->engine,
-                                  j->dense ? j->y : mm->ybuf[t])) &&
+    dnnl_status_t st;
+    if (!(st = dnnl_memory_create(&src, &e->src_md, mm->engine, xb)) &&
+        !(st = dnnl_memory_create(&wei, &e->wei_md, mm->engine, (void *)j->wdata[t])) &&
+        !(st = dnnl_memory_create(&dst, &e->dst_md, mm->engine, dst_data)) &&
         !(e->scratch_size &&
           (st = dnnl_memory_create(&scr, &e->scratch_md, mm->engine, mm->scratch[t])))) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei},
@@ -450,9 +502,10 @@ static void part_task(void *p, int64_t t)
         st = dnnl_primitive_execute(e->prim, mm->stream[t], scr ? 4 : 3, args);
         if (!st)
             st = dnnl_stream_wait(mm->stream[t]);
-        if (!st && !j->dense)
-            for (int64_t r = 0; r < j->rows; r++)
-                memcpy(j->y + r * j->ldy + c0, mm->ybuf[t] + r * n, (size_t)n * sizeof(float));
+        if (!st && !dense)
+            for (int64_t r = 0; r < n; r++)
+                memcpy(j->y + (r0 + r) * j->ldy, dst_data + r * j->out,
+                       (size_t)j->out * sizeof(float));
     }
     j->st[t] = st;
     if (src)
@@ -480,11 +533,10 @@ void ls_mm_bf16_weights_fixed(ls_mm_bf16 *mm, const uint16_t *W, int64_t out, in
     fixed_weights *fw = find_fixed(mm, W);
     for (int i = 0; !fw && i < MAX_FIXED; i++)
         if (!mm->fixed[i].valid)
-            fw = &mm->fixed[i]; /* reuse an idle slot and its buffers */
+            fw = &mm->fixed[i]; /* reuse an idle slot and its buffer */
     if (!fw)
         return; /* all slots busy: this one stays plain */
-    fw->W = W, fw->out = out, fw->in = in, fw->valid = true, fw->per = 0;
-    memset(fw->done, 0, sizeof fw->done);
+    fw->W = W, fw->out = out, fw->in = in, fw->valid = true, fw->packed = false;
 }
 
 void ls_mm_bf16_weights_changed(ls_mm_bf16 *mm, const uint16_t *W)
@@ -492,11 +544,8 @@ void ls_mm_bf16_weights_changed(ls_mm_bf16 *mm, const uint16_t *W)
     if (!mm)
         return;
     for (int i = 0; i < MAX_FIXED; i++)
-        if (mm->fixed[i].valid && (!W || mm->fixed[i].W == W)) {
-            mm->fixed[i].valid = false;
-            mm->fixed[i].per = 0;
-            memset(mm->fixed[i].done, 0, sizeof mm->fixed[i].done);
-        }
+        if (mm->fixed[i].valid && (!W || mm->fixed[i].W == W))
+            mm->fixed[i].valid = mm->fixed[i].packed = false;
 }
 
 void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, int64_t rows,
@@ -513,71 +562,49 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
         mm->xb = nb;
         mm->xb_cap = rows * in;
     }
-    /* Parts over output columns when the product is large enough to pay for a thread;
-     * whole blocks of 64 columns, the width of oneDNN's bf16 weight blocks. */
+    /* Parts over rows when the product is large enough to pay for a thread. */
     threads = threads < 1 ? 1 : threads > MAX_SLOTS ? MAX_SLOTS : threads;
-    int64_t per = out;
-    if (threads > 1 && rows * out * in >= ((int64_t)1 << 22) && out >= 64 * threads) {
-        per = (out + threads - 1) / threads;
-        per = (per + 63) / 64 * 64;
-    }
-    int64_t n_parts = (out + per - 1) / per;
+    int64_t per = rows;
+    if (threads > 1 && rows * out * in >= ((int64_t)1 << 22) && rows >= 16 * threads)
+        per = (rows + threads - 1) / threads;
+    int64_t n_parts = (rows + per - 1) / per;
     part_job j;
     memset(&j, 0, sizeof j);
-    j.mm = mm, j.W = W, j.y = y, j.in = in, j.per = per, j.out = out;
-    j.rows = rows, j.ldy = ldy, j.dense = n_parts == 1 && ldy == out;
+    j.mm = mm, j.x = x, j.y = y, j.ldx = ldx, j.ldy = ldy;
+    j.rows = rows, j.per = per, j.out = out, j.in = in;
     fixed_weights *fw = find_fixed(mm, W);
     if (fw && (!fw->valid || fw->out != out || fw->in != in))
         fw = NULL;
-    if (fw && fw->per == 0) {
-        fw->per = per; /* the first product after fixing decides the split packed for */
-        memset(fw->done, 0, sizeof fw->done);
+    if (fw && !fw->packed) {
+        /* the first product after fixing packs, for the layout of its first part */
+        mm_entry *e = lookup(mm, per, out, in, true);
+        if (!e)
+            goto zero;
+        if (!pack_fixed(mm, threads, fw, e))
+            goto zero;
     }
-    if (fw && fw->per != per)
-        fw = NULL; /* another split (a short product): plain */
-    j.fw = fw;
     for (int64_t t = 0; t < n_parts; t++) {
-        int64_t n = out - t * per < per ? out - t * per : per;
-        if (!j.dense && rows * n > mm->ybuf_cap[t]) {
+        int64_t n = rows - t * per < per ? rows - t * per : per;
+        if (ldy != out && n * out > mm->ybuf_cap[t]) {
             free(mm->ybuf[t]);
-            mm->ybuf[t] = aligned_alloc(64, (size_t)((rows * n + 15) / 16 * 16) * sizeof(float));
-            mm->ybuf_cap[t] = mm->ybuf[t] ? rows * n : 0;
+            mm->ybuf[t] = aligned_alloc(64, (size_t)((n * out + 15) / 16 * 16) * sizeof(float));
+            mm->ybuf_cap[t] = mm->ybuf[t] ? n * out : 0;
             if (!mm->ybuf[t]) {
                 fail(mm, "result buffer allocation", dnnl_out_of_memory);
                 goto zero;
             }
         }
-        mm_entry *e = NULL;
-        if (fw) {
-            e = lookup(mm, rows, n, in, n, true);
-            if (!e)
-                goto zero;
-            if (!fw->done[t]) {
-                size_t need = dnnl_memory_desc_get_size(&e->wei_md);
-                if (need > fw->cap[t]) {
-                    free(fw->buf[t]);
-                    fw->buf[t] = aligned_alloc(64, (need + 63) / 64 * 64);
-                    fw->cap[t] = fw->buf[t] ? need : 0;
-                    if (!fw->buf[t]) {
-                        fail(mm, "packed weights allocation", dnnl_out_of_memory);
-                        goto zero;
-                    }
-                }
-                fw->md[t] = e->wei_md;
-                j.pack[t] = j.use_packed[t] = true;
-            } else if (dnnl_memory_desc_equal(&e->wei_md, &fw->md[t])) {
-                j.use_packed[t] = true;
-            } else {
-                e = NULL; /* this row count wants another layout: plain */
-            }
+        mm_entry *e = fw ? lookup(mm, n, out, in, true) : NULL;
+        if (e && dnnl_memory_desc_equal(&e->wei_md, &fw->md)) {
+            j.wdata[t] = fw->buf;
+        } else { /* not fixed, or this row count wants another layout: plain */
+            e = lookup(mm, n, out, in, false);
+            j.wdata[t] = W;
         }
-        if (!e)
-            e = lookup(mm, rows, n, in, n, false);
         j.e[t] = e;
-        if (!j.e[t] || !slot_ready(mm, (int)t, j.e[t]->scratch_size))
+        if (!e || !slot_ready(mm, (int)t, e->scratch_size))
             goto zero;
     }
-    convert_rows(threads, x, ldx, rows, in, mm->xb);
     if (n_parts == 1)
         part_task(&j, 0);
     else
