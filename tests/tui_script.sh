@@ -363,6 +363,21 @@ PY
 then ok "X json: the same result document as --batch --json"; else bad "X json differs from batch or missing"; fi
 grep -q "exported json to" "$TMP/xexp.txt" && ok "X: export said on the status line" || bad "X: no message"
 
+# ---- I: the job inputs; a bad path or ctx says which and why and leaves the input unchanged ----
+run inputs 80x24 "wait I dump Down Enter C-u text:$TMP/none.txt Enter dump Down Space Down Enter C-u text:abc Enter dump Enter C-u text:256 Enter Down Space dump" --method kurt "$MODEL"
+for i in 1 2 3 4; do sed -n "$(( (i - 1) * 24 + 1 )),$(( i * 24 ))p" "$TMP/inputs.txt" > "$TMP/inputs$i.txt"; done
+if grep -q "evaluation text .*(P, M, F) .*eval.txt" "$TMP/inputs1.txt" && grep -q "calibration text .*(S) .*calib.txt" "$TMP/inputs1.txt" &&
+   grep -qE "protocol +\(P, F\) +paper" "$TMP/inputs1.txt" && grep -qE "compute +\(P, S, F\) +f32" "$TMP/inputs1.txt"; then
+    ok "I: the job inputs with the jobs that use them (defaults: the sample texts, paper, f32)"; else bad "I screen"; cat "$TMP/inputs1.txt"; fi
+grep -q "calibration text [^ ]*none.txt: No such file or directory (unchanged)" "$TMP/inputs2.txt" &&
+    grep -q "calibration text .*(S) .*calib.txt" "$TMP/inputs2.txt" &&
+    ok "I: a missing calibration text is refused, named, and the input unchanged" || bad "I bad path: $(tail -1 "$TMP/inputs2.txt")"
+grep -q 'ctx "abc": not 0 (the default) or a token count 2 .. 1048576 (unchanged)' "$TMP/inputs3.txt" &&
+    grep -qE "protocol +\(P, F\) +llama.cpp" "$TMP/inputs3.txt" && ok "I: Space switches the protocol; a bad ctx is refused" ||
+    bad "I ctx/protocol: $(tail -1 "$TMP/inputs3.txt")"
+grep -qE "ctx +\(P, M, F\) +256" "$TMP/inputs4.txt" && grep -qE "compute +\(P, S, F\) +bf16" "$TMP/inputs4.txt" &&
+    ok "I: ctx 256 and compute bf16 set" || bad "I ctx/compute: $(grep -E 'ctx|compute' "$TMP/inputs4.txt")"
+
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"
 printf 'wait\n' > "$TMP/r1.keys"; printf 'wait dump R\n' > "$TMP/r2.keys"
@@ -424,6 +439,21 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     if [ -s "$TMP/eval/sens.csv" ] && head -1 "$TMP/eval/sens.csv" | grep -q "^dataset,part,model,nbits,group_size,layer,sensitivity" &&
        grep -qE '^>  0 +0\.[0-9]+ ' "$TMP/eval.txt"; then
         ok "S fills the sensitivity bars and E writes the toolkit CSV"; else bad "S/E"; tail -1 "$TMP/eval.txt"; fi
+    # P on the job inputs (ctx 64 through I): its fp PPL is batch's with --ctx 64, and the
+    # jobs line says what it ran on
+    printf 'wait I Down Down Down Enter C-u text:64 Enter I P wait\n' > "$TMP/pctx.keys"
+    ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+        LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" LAYERSCOPE_SAMPLES="$TMP/eval/samples" \
+        COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/pctx.keys" \
+        --dump-screen "$TMP/pctx.txt" --method kurt "$SHA" 2> "$TMP/pctx.err" )
+    ( cd "$TMP/eval" && "$ABS_BIN" --batch --perplexity --eval samples/eval.txt --ctx 64 --method kurt \
+        --json "$TMP/pctx-batch.json" "$SHA" > /dev/null 2>&1 )
+    want=$(python3 -c 'import json,sys; print("PPL fp %.4f" % json.load(open(sys.argv[1]))["perplexity"]["fp"])' "$TMP/pctx-batch.json" 2>/dev/null)
+    flat=$(tr -s ' \n' '  ' < "$TMP/pctx.txt")
+    if [ -n "$want" ] && printf '%s\n' "$flat" | grep -qF -- "$want" &&
+       printf '%s\n' "$flat" | grep -qF "[on eval.txt, paper ctx 64, f32]"; then
+        ok "P on the job inputs: ctx 64 = batch --ctx 64 ($want), tagged [on eval.txt, paper ctx 64, f32]"; else
+        bad "P with ctx 64: want '$want' and the tag; $(grep -A2 '^Jobs' "$TMP/pctx.txt" | head -3)"; fi
     # the jobs panel at 80x24: after ten jobs the newest result is first, with batch's numbers
     # uncut; P started twice says "already running"; the progress text explains itself
     printf 'wait h h h h h h h h h h wait P P dump wait\n' > "$TMP/jobs.keys"

@@ -49,7 +49,7 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
     a->precision = o->precision; /* P's sequential stop; p cycles it */
     a->args = args;
     a->threads = o->threads > 0 ? o->threads : ls_cpu_count();
-    a->compute = o->compute;
+    app_inputs_init(a);
     a->an = calloc(1, sizeof *a->an);
     a->hist = calloc(1, sizeof *a->hist);
     if (!a->an || !a->hist)

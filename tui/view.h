@@ -31,6 +31,7 @@ void view_help(app *a, wg_rect r);
 void view_histogram(app *a, wg_rect r);
 void view_sets(app *a, wg_rect r);
 void view_detect(app *a, wg_rect r);
+void view_inputs(app *a, wg_rect r); /* view_inputs.c */
 
 /* The kurtosis bar scales K cycles through (view_main.c explains each). */
 /* v: the layer list's order (the selection follows its layer) */
