@@ -154,6 +154,31 @@ run load 100x30 "wait O text:$TMP/s.json Enter wait" --method sensi "$MODEL"
 grep -q "method manual" "$TMP/load.txt" && grep -qF "$want" "$TMP/load.txt" && ok "O loads the session" ||
     bad "O: $(tail -1 "$TMP/load.txt")"
 
+# ---- sessions keep results: HQQ errors, selection and inputs come back with O; a changed
+# model drops them and says so ----
+cp -r "$MODEL" "$TMP/rmodel"
+run rsave 100x30 "wait Q wait 7 / text:5 Enter dump s C-u text:$TMP/r.json Enter" --method kurt "$TMP/rmodel"
+qerr=$(grep -o "||W - deq(Q(W))||_F = [0-9.e+-]*" "$TMP/rsave.txt" | head -1)
+run rload 100x30 "wait O text:$TMP/r.json Enter wait" --method sensi "$MODEL"
+if grep -q "^ Layer 5 mlp.down_proj" "$TMP/rload.txt" && grep -qF -- "$qerr" "$TMP/rload.txt" &&
+   grep -q "from the session: HQQ errors of 168 matrices" "$TMP/rload.txt" && grep -q "HQQ error (~ stale)" "$TMP/rload.txt" &&
+   grep -q "loaded: .*HQQ errors" "$TMP/rload.txt"; then
+    ok "O restores the HQQ errors ($qerr at layer 5 down) and the selection"; else
+    bad "O results: $(grep -E '^ Layer|deq|session' "$TMP/rload.txt" | head -4)"; fi
+python3 - "$TMP/r.json" <<'PY' && ok "the session file holds the keyed results (hqq, selection, inputs)" || bad "session results block"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert r["selection"] == {"layer": 5, "module": "mlp.down_proj"}
+assert len(r["hqq"]["qerr"]) == 168 and len(r["hqq"]["model_fingerprint"]) == 16
+assert r["inputs"]["protocol"] == "paper" and r["inputs"]["compute"] == "f32"
+PY
+./layerscope-mkmodel --layers 24 --seed 5 "$TMP/rmodel" >/dev/null
+run rstale 200x30 "wait O text:$TMP/r.json Enter wait" --method sensi "$MODEL"
+if grep -q "results not shown: HQQ errors: the model changed" "$TMP/rstale.txt" &&
+   ! grep -q "from the session: HQQ errors" "$TMP/rstale.txt" && ! grep -q "HQQ error (~ stale)" "$TMP/rstale.txt"; then
+    ok "a session whose model changed: its HQQ errors are not shown, and the status line says so"; else
+    bad "stale session: $(tail -1 "$TMP/rstale.txt")"; fi
+
 # ---- 80x24, the minimum size ----
 run small 80x24 "wait j k dump F2 dump F2 dump F2 dump F2 dump" --method kurt "$MODEL"
 $LS_BIN --batch --method kurt --json "$TMP/small.json" "$MODEL" > /dev/null
@@ -441,7 +466,7 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
         ok "S fills the sensitivity bars and E writes the toolkit CSV"; else bad "S/E"; tail -1 "$TMP/eval.txt"; fi
     # P on the job inputs (ctx 64 through I): its fp PPL is batch's with --ctx 64, and the
     # jobs line says what it ran on
-    printf 'wait I Down Down Down Enter C-u text:64 Enter I P wait\n' > "$TMP/pctx.keys"
+    printf 'wait I Down Down Down Enter C-u text:64 Enter I P wait s C-u text:%s Enter\n' "$TMP/p.json" > "$TMP/pctx.keys"
     ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
         LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" LAYERSCOPE_SAMPLES="$TMP/eval/samples" \
         COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/pctx.keys" \
@@ -454,6 +479,29 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
        printf '%s\n' "$flat" | grep -qF "[on eval.txt, paper ctx 64, f32]"; then
         ok "P on the job inputs: ctx 64 = batch --ctx 64 ($want), tagged [on eval.txt, paper ctx 64, f32]"; else
         bad "P with ctx 64: want '$want' and the tag; $(grep -A2 '^Jobs' "$TMP/pctx.txt" | head -3)"; fi
+    # the session keeps the comparison: O shows it again (same numbers, same tag, the error
+    # column); once the text changed it is not shown and the status line says why
+    printf 'wait O text:%s Enter wait\n' "$TMP/p.json" > "$TMP/pload.keys"
+    pload() {
+        ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+            LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" COLUMNS=$2 LINES=40 "$ABS_BIN" --no-display \
+            --script "$TMP/pload.keys" --dump-screen "$TMP/$1.txt" --method sensi "$SHA" 2> "$TMP/$1.err" )
+    }
+    pload pload 120
+    flat=$(tr -s ' \n' '  ' < "$TMP/pload.txt")
+    if [ -n "$want" ] && printf '%s\n' "$flat" | grep -qF -- "$want" &&
+       printf '%s\n' "$flat" | grep -qF "[on eval.txt, paper ctx 64, f32]" && grep -q "err in: L2 cos" "$TMP/pload.txt" &&
+       grep -q "loaded: .*perplexity" "$TMP/pload.txt"; then
+        ok "O restores the perplexity comparison ($want, its tag and the error column)"; else
+        bad "O perplexity: $(grep -A2 '^Jobs' "$TMP/pload.txt" | head -3) / $(tail -1 "$TMP/pload.txt")"; fi
+    cp "$TMP/eval/samples/eval.txt" "$TMP/eval-kept.txt"
+    echo "one more line" >> "$TMP/eval/samples/eval.txt"
+    pload pstale 200
+    cp "$TMP/eval-kept.txt" "$TMP/eval/samples/eval.txt"
+    if grep -q "session results not shown (their key changed): perplexity: the evaluation text changed" "$TMP/pstale.txt" &&
+       ! tr -s ' \n' '  ' < "$TMP/pstale.txt" | grep -qF -- "$want"; then
+        ok "a session whose evaluation text changed: the comparison is not shown, the status line says so"; else
+        bad "stale perplexity: $(tail -1 "$TMP/pstale.txt")"; fi
     # the jobs panel at 80x24: after ten jobs the newest result is first, with batch's numbers
     # uncut; P started twice says "already running"; the progress text explains itself
     printf 'wait h h h h h h h h h h wait P P dump wait\n' > "$TMP/jobs.keys"

@@ -223,10 +223,13 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     }
     if (model && !o->kurtosis_csv && !sv.kurtosis)
         app_start_kurtosis(a);
+    a->fingerprint = fingerprint;
     if (sv.metrics_changed)
         app_msg(a, true, "session: the model changed since it was saved (other shapes or "
                          "header): its stored metrics are not used");
     app_analyze(a);
+    if (sess)
+        app_restore_results(a, sess);
     return 0;
 }
 

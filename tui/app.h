@@ -123,6 +123,8 @@ typedef struct app {
     char path[1024];
     char load_error[LS_ERROR_MSG_MAX]; /* shown instead of the layers when nothing is open */
     uint64_t model_gen;                /* tags job results with the model they belong to */
+    uint64_t fingerprint;              /* of what is open (ls_model_fingerprint, or the
+                                          profile's): the key of session results */
     bool kurt_pending;
     bool measure_pending;              /* the M job runs */
 
@@ -175,6 +177,7 @@ typedef struct app {
     double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
     int ppl_compute;     /* enum ls_compute the shown perplexities were computed in */
     int ppl_protocol, ppl_ctx; /* and the protocol and window they used */
+    uint64_t ppl_text_hash, ppl_alloc_hash; /* the text's bytes and the allocations compared */
     char ppl_text[1024];
     /* P's measures against fp (issue 10): KLD and same top of base and current, the verdict,
      * and per layer the current allocation's error ("error in" column of the main panel) */
@@ -243,6 +246,13 @@ int app_open_session(app *a, const char *path, const ls_session *s, bool from_cm
 /* Session file save / load (tui/app_session.c). Messages go to the status line. */
 void app_save_session(app *a, const char *path);
 void app_load_session(app *a, const char *path);
+/* After a session's model is open and analysed: its selection and job inputs, and the
+ * results whose key still holds (HQQ errors, the perplexity comparison); the others are
+ * named on the status line. */
+void app_restore_results(app *a, const ls_session *s);
+/* The key of a P result's allocations: the base config everywhere and the one on screen
+ * (requires an_ok). */
+uint64_t app_alloc_hash(const app *a);
 
 /* Quantization (tui/app_quant.c): start Q, save the quantized model, take results. */
 void app_start_quantize(app *a);

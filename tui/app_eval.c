@@ -11,6 +11,7 @@
 #include "eval/ppl_text.h"
 #include "eval/quality_run.h"
 #include "io/result_json.h"
+#include "io/session_results.h"
 #include "eval/sensitivity.h"
 #include "nn/matmul_bf16.h"
 
@@ -25,6 +26,7 @@ typedef struct eval_arg {
     unsigned char base[APP_N_FLAGS], cur[APP_N_FLAGS];
     double mem_pct; /* P: the current allocation's extra memory, shown beside the delta */
     ls_quality_params qp; /* P: protocol, cache and sequential stop */
+    uint64_t alloc_hash;  /* P: of base and cur (app_alloc_hash) */
 } eval_arg;
 
 typedef struct ppl_result {
@@ -35,6 +37,7 @@ typedef struct ppl_result {
     double mem_pct;
     char text[1024];
     int compute;         /* as used: bf16 falls back to f32 without CPU support */
+    uint64_t text_hash, alloc_hash; /* the session key of the result */
     char warn[2][320];   /* cache lines (ignored entries, unwritable directory) */
     int n_warn;
 } ppl_result;
@@ -91,8 +94,11 @@ static int ppl_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     r->compute = ea->compute == LS_COMPUTE_BF16 && !ls_bf16_supported(why, sizeof why)
                      ? LS_COMPUTE_F32
                      : ea->compute;
+    r->alloc_hash = ea->alloc_hash;
     ls_tokenizer *tok = NULL;
-    int rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
+    int rc = ls_file_hash(ea->text, &r->text_hash, err);
+    if (rc == 0)
+        rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
     if (rc == 0) {
         /* fp reference and base results from the cache when there; a cancel after the first
            window keeps the estimates so far (stopped by "cancelled") */
@@ -171,6 +177,7 @@ void app_start_ppl(app *a, const char *text)
         return;
     memset(ea->base, a->settings.base, sizeof ea->base);
     memcpy(ea->cur, a->an->cfg, sizeof ea->cur);
+    ea->alloc_hash = app_alloc_hash(a);
     ls_memory_view v;
     ls_memory_view_of(a->profile, a->an, &v);
     ea->mem_pct = v.known ? v.extra_pct : NAN;
@@ -280,6 +287,8 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     a->ppl_compute = r->compute;
     a->ppl_protocol = q->protocol;
     a->ppl_ctx = q->ctx;
+    a->ppl_text_hash = r->text_hash;
+    a->ppl_alloc_hash = r->alloc_hash;
     a->kld_known = true;
     a->kld_base = q->base;
     a->kld_cur = q->current;
