@@ -388,6 +388,41 @@ PY
 then ok "X json: the same result document as --batch --json"; else bad "X json differs from batch or missing"; fi
 grep -q "exported json to" "$TMP/xexp.txt" && ok "X: export said on the status line" || bad "X: no message"
 
+# ---- H: the legend shows every glyph the main, histogram and detection screens draw ----
+run legend 120x40 "wait Q wait ] K dump H dump H / text:7 Enter 7 h wait dump h + z dump" --method kurt "$MODEL"
+if python3 - "$TMP/legend.txt" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+main, legend, hist, detect = (lines[i * 40:(i + 1) * 40] for i in range(4))
+# the legend's glyph column: rows "  G     text" (columns 2 .. 6)
+glyphs = set("".join(l[2:7] for l in legend[4:] if l[:2] == "  " and l[2:3] != " "))
+drawn = {}
+rows = [l for l in main if re.match(r"^[> ] +[0-9]+[* ] ", l)]
+for l in rows:  # marks and bars of the layer rows: what is not a number or a name
+    for c in l:
+        if not re.match(r"[0-9A-Za-z./+ -]", c):
+            drawn.setdefault(c, "main")
+plot = [l for l in hist[2:] if "|" in l[:8]]
+for l in plot:
+    for c in l[8:]:
+        if c != " ":
+            drawn.setdefault(c, "histogram")
+for l in detect[4:]:
+    if re.match(r"^[> ] +[0-9]+ ", l):
+        for c in l[28:]:
+            if c != " ":
+                drawn.setdefault(c, "detection")
+want = {">", "*", "|", "#", ":", "~", "!", "o", "+", "."}
+missing = {c: w for c, w in drawn.items() if c not in glyphs}
+good = rows and plot and not missing and want <= set(drawn)
+if not good:
+    print("drawn", sorted(drawn), "legend", sorted(glyphs), "missing", missing)
+sys.exit(0 if good else 1)
+PY
+then ok "H: the legend shows every glyph the main, histogram and detection screens draw"; else bad "H legend"; fi
+grep -q "Colours (theme default; t): outlier marks bar dim selection error" "$TMP/legend.txt" &&
+    ok "H: the colours, each name in its role" || bad "H colours: $(grep Colours "$TMP/legend.txt")"
+
 # ---- I: the job inputs; a bad path or ctx says which and why and leaves the input unchanged ----
 run inputs 80x24 "wait I dump Down Enter C-u text:$TMP/none.txt Enter dump Down Space Down Enter C-u text:abc Enter dump Enter C-u text:256 Enter Down Space dump" --method kurt "$MODEL"
 for i in 1 2 3 4; do sed -n "$(( (i - 1) * 24 + 1 )),$(( i * 24 ))p" "$TMP/inputs.txt" > "$TMP/inputs$i.txt"; done

@@ -461,6 +461,14 @@ static void accept_text(app *a, int field, const char *path, void (*start)(app *
         start(a, field == APP_INPUT_EVAL ? a->inputs.eval : a->inputs.calib);
 }
 
+/* The legend (H): opened and closed by H; Esc closes it. */
+static unsigned act_LEGEND(app *a, int ch)
+{
+    (void)ch;
+    a->screen = a->screen == SCREEN_LEGEND ? SCREEN_MAIN : SCREEN_LEGEND;
+    return R_REDRAW;
+}
+
 /* ---- the job inputs screen (I) ---- */
 
 static unsigned act_INPUTS(app *a, int ch)
@@ -1065,6 +1073,8 @@ static ls_key_context key_context(const app *a)
         return CTX_DETECT;
     if (a->screen == SCREEN_INPUTS)
         return CTX_INPUTS;
+    if (a->screen == SCREEN_LEGEND)
+        return CTX_LEGEND;
     return a->screen == SCREEN_HELP       ? CTX_HELP
            : a->screen == SCREEN_HIST     ? CTX_HIST
            : a->screen == SCREEN_FRONTIER ? CTX_FRONTIER

@@ -24,7 +24,7 @@
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
     A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
-    A(AGREE) A(MEASURE) A(INPUTS) A(INPUTS_UP) A(INPUTS_DOWN) A(INPUTS_EDIT) A(INPUTS_NEXT)
+    A(AGREE) A(MEASURE) A(INPUTS) A(INPUTS_UP) A(INPUTS_DOWN) A(INPUTS_EDIT) A(INPUTS_NEXT) A(LEGEND)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -42,6 +42,7 @@ typedef enum ls_action {
     CTX(SETS, "Boosted list screen", CTX_NONE)                                               \
     CTX(DETECT, "Detection screen", CTX_MAIN)                                                \
     CTX(INPUTS, "Job inputs screen", CTX_MAIN)                                               \
+    CTX(LEGEND, "Legend screen", CTX_MAIN)                                                   \
     CTX(FRONTIER, "Frontier screen", CTX_MAIN)                                               \
     CTX(AGREE, "Agreement screen", CTX_MAIN)                                                 \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
@@ -163,6 +164,8 @@ typedef enum ls_key_context {
         "next page of key hints in the footer (shown as F2:more when they do not all fit)") \
     KEY(MAIN, 'I', "I", ACT_INPUTS, "I:inputs",                                         \
         "job inputs: evaluation and calibration text, protocol, ctx, compute of P S M F") \
+    KEY(MAIN, 'H', "H", ACT_LEGEND, "H:legend",                                         \
+        "legend: every glyph and colour of the screens (boost, detection, tail, clip marks)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(DETECT, 'z', "z", ACT_DETECT_CLOSE, NULL, "close the detection view")          \
     KEY(DETECT, 27, "Esc", ACT_DETECT_CLOSE, NULL, "close the detection view")         \
@@ -174,6 +177,8 @@ typedef enum ls_key_context {
     KEY(INPUTS, ' ', "Space", ACT_INPUTS_NEXT, NULL, "next value of the protocol or the compute") \
     KEY(INPUTS, 'I', "I", ACT_INPUTS, NULL, "close the job inputs")                   \
     KEY(INPUTS, 27, "Esc", ACT_INPUTS, NULL, "close the job inputs")                  \
+    KEY(LEGEND, 'H', "H", ACT_LEGEND, NULL, "close the legend")                       \
+    KEY(LEGEND, 27, "Esc", ACT_LEGEND, NULL, "close the legend")                      \
     KEY(SETS, KEY_UP, "Up", ACT_SETS_UP, NULL, "previous boosted matrix")             \
     KEY(SETS, 'k', "k", ACT_SETS_UP, NULL, "previous boosted matrix")                 \
     KEY(SETS, KEY_DOWN, "Down", ACT_SETS_DOWN, NULL, "next boosted matrix")           \
