@@ -445,12 +445,31 @@ env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 
     --script "$TMP/r1.keys" --dump-screen "$TMP/r1.txt" --method kurt --top-m 2 "$MODEL" 2>/dev/null
 env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
     --script "$TMP/r2.keys" --dump-screen "$TMP/r2.txt" "$MODEL" 2>/dev/null
-if sed -n 1,30p "$TMP/r2.txt" | grep -q "settings restored from .*config.json (R resets" &&
+if sed -n 1,30p "$TMP/r2.txt" | grep -q "settings restored (R resets to the paper's defaults) from .*xdg-r/" &&
    sed -n 2p "$TMP/r2.txt" | grep -q "method kurt .*top-m 2" &&
    sed -n 32p "$TMP/r2.txt" | grep -q "method sensi .*top-m 0 (all) .*stop 3: b3g128 -> b4g128" &&
    grep -q "settings reset to the paper's defaults" "$TMP/r2.txt"; then
     ok "restored settings are said on screen; R resets to the paper's defaults"
 else bad "restore/reset: $(sed -n 2p "$TMP/r2.txt") / $(sed -n 32p "$TMP/r2.txt")"; fi
+
+# ---- the budget target (T < >) is kept in the config and restored (said on screen); R
+# resets it with the other settings ----
+mkdir -p "$TMP/xdg-t"
+printf 'wait T C-u text:3.3 Enter >\n' > "$TMP/t1.keys"; printf 'wait dump R\n' > "$TMP/t2.keys"
+env XDG_CONFIG_HOME="$TMP/xdg-t" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/t1.keys" --dump-screen "$TMP/t1.txt" --method kurt "$MODEL" 2>/dev/null
+t1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["budget_target"])' "$TMP/xdg-t/layerscope/config.json" 2>&1)
+[ "$t1" = "{'kind': 'bpp', 'value': 3.35}" ] && ok "T 3.3 then >: the config keeps budget_target bpp 3.35" ||
+    bad "config budget_target: $t1"
+env XDG_CONFIG_HOME="$TMP/xdg-t" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/t2.keys" --dump-screen "$TMP/t2.txt" "$MODEL" 2>/dev/null
+if sed -n 1,30p "$TMP/t2.txt" | grep -q "settings restored, budget target 3.35 bpp (R resets" &&
+   sed -n 2p "$TMP/t2.txt" | grep -q "method kurt-milp .*target 3.35 bpp" &&
+   sed -n 32p "$TMP/t2.txt" | grep -q "method sensi .*top-m 0 (all)" && ! sed -n 31,60p "$TMP/t2.txt" | grep -q "target 3.35"; then
+    ok "the restored budget target is said on screen and used (kurt-milp at 3.35 bpp); R resets it"
+else bad "target restore: $(sed -n 2p "$TMP/t2.txt") / $(sed -n 30p "$TMP/t2.txt")"; fi
+t2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["budget_target"])' "$TMP/xdg-t/layerscope/config.json" 2>&1)
+[ "$t2" = "None" ] && ok "after R the config's budget_target is null" || bad "config after R: $t2"
 
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory
