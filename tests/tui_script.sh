@@ -387,6 +387,21 @@ sys.exit(0 if a == b else 1)
 PY
 then ok "X json: the same result document as --batch --json"; else bad "X json differs from batch or missing"; fi
 grep -q "exported json to" "$TMP/xexp.txt" && ok "X: export said on the status line" || bad "X: no message"
+# X json after Q: the quantization results join the document as in --batch --quantize --json
+# (everything equal but the run time)
+run xq 100x30 "wait + ] Q wait X C-u text:json Space text:$TMP/ui-q.json Enter" --method kurt "$MODEL"
+$LS_BIN --batch --quantize --method kurt --top-m 1 --boost-stop 4 --json "$TMP/b-q.json" "$MODEL" > /dev/null
+if [ -s "$TMP/ui-q.json" ] && python3 - "$TMP/ui-q.json" "$TMP/b-q.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d["model"].pop("path", None)
+    d["quantization"].pop("seconds")
+assert a["quantization"]["modules"] == 168 and all(m.get("qerr") is not None for m in a["modules"])
+sys.exit(0 if a == b else 1)
+PY
+then ok "X json after Q: quantization totals and per-matrix errors = --batch --quantize --json"; else
+    bad "X json after Q differs from batch or lacks the quantization"; fi
 
 # ---- H: the legend shows every glyph the main, histogram and detection screens draw ----
 run legend 120x40 "wait Q wait ] K dump H dump H / text:7 Enter 7 h wait dump h + z dump" --method kurt "$MODEL"
