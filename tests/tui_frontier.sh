@@ -92,6 +92,7 @@ METRICS=${LAYERSCOPE_SHARED:-../shared}/data/paper/fnorm-Llama-2-7b-hf.csv
 if [ ! -f "$METRICS" ]; then
     skip=$((skip + 1)); echo "skip budget targets: $METRICS not found"
 else
+    rm -rf "$TMP/xdg" # the config keeps the cycle run's target: start from the defaults
     run target 110x40 "T text:3.3 Enter dump > dump T C-u text:1 Enter dump e C-u text:$TMP/ui.json Enter" "$METRICS"
     grep -q "method mxq (MXQ, exact)  target 3.3 bpp" "$TMP/target.txt" && grep -q "target 3.3000 bpp, used" "$TMP/target.txt" &&
         ok "T 3.3: mxq with the target in the memory panel" || bad "T: $(grep -n 'target' "$TMP/target.txt" | head -3)"

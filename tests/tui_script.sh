@@ -154,6 +154,31 @@ run load 100x30 "wait O text:$TMP/s.json Enter wait" --method sensi "$MODEL"
 grep -q "method manual" "$TMP/load.txt" && grep -qF "$want" "$TMP/load.txt" && ok "O loads the session" ||
     bad "O: $(tail -1 "$TMP/load.txt")"
 
+# ---- sessions keep results: HQQ errors, selection and inputs come back with O; a changed
+# model drops them and says so ----
+cp -r "$MODEL" "$TMP/rmodel"
+run rsave 100x30 "wait Q wait 7 / text:5 Enter dump s C-u text:$TMP/r.json Enter" --method kurt "$TMP/rmodel"
+qerr=$(grep -o "||W - deq(Q(W))||_F = [0-9.e+-]*" "$TMP/rsave.txt" | head -1)
+run rload 100x30 "wait O text:$TMP/r.json Enter wait" --method sensi "$MODEL"
+if grep -q "^ Layer 5 mlp.down_proj" "$TMP/rload.txt" && grep -qF -- "$qerr" "$TMP/rload.txt" &&
+   grep -q "from the session: HQQ errors of 168 matrices" "$TMP/rload.txt" && grep -q "HQQ error (~ stale)" "$TMP/rload.txt" &&
+   grep -q "loaded: .*HQQ errors" "$TMP/rload.txt"; then
+    ok "O restores the HQQ errors ($qerr at layer 5 down) and the selection"; else
+    bad "O results: $(grep -E '^ Layer|deq|session' "$TMP/rload.txt" | head -4)"; fi
+python3 - "$TMP/r.json" <<'PY' && ok "the session file holds the keyed results (hqq, selection, inputs)" || bad "session results block"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+assert r["selection"] == {"layer": 5, "module": "mlp.down_proj"}
+assert len(r["hqq"]["qerr"]) == 168 and len(r["hqq"]["model_fingerprint"]) == 16
+assert r["inputs"]["protocol"] == "paper" and r["inputs"]["compute"] == "f32"
+PY
+./layerscope-mkmodel --layers 24 --seed 5 "$TMP/rmodel" >/dev/null
+run rstale 200x30 "wait O text:$TMP/r.json Enter wait" --method sensi "$MODEL"
+if grep -q "results not shown: HQQ errors: the model changed" "$TMP/rstale.txt" &&
+   ! grep -q "from the session: HQQ errors" "$TMP/rstale.txt" && ! grep -q "HQQ error (~ stale)" "$TMP/rstale.txt"; then
+    ok "a session whose model changed: its HQQ errors are not shown, and the status line says so"; else
+    bad "stale session: $(tail -1 "$TMP/rstale.txt")"; fi
+
 # ---- 80x24, the minimum size ----
 run small 80x24 "wait j k dump F2 dump F2 dump F2 dump F2 dump" --method kurt "$MODEL"
 $LS_BIN --batch --method kurt --json "$TMP/small.json" "$MODEL" > /dev/null
@@ -362,6 +387,71 @@ sys.exit(0 if a == b else 1)
 PY
 then ok "X json: the same result document as --batch --json"; else bad "X json differs from batch or missing"; fi
 grep -q "exported json to" "$TMP/xexp.txt" && ok "X: export said on the status line" || bad "X: no message"
+# X json after Q: the quantization results join the document as in --batch --quantize --json
+# (everything equal but the run time)
+run xq 100x30 "wait + ] Q wait X C-u text:json Space text:$TMP/ui-q.json Enter" --method kurt "$MODEL"
+$LS_BIN --batch --quantize --method kurt --top-m 1 --boost-stop 4 --json "$TMP/b-q.json" "$MODEL" > /dev/null
+if [ -s "$TMP/ui-q.json" ] && python3 - "$TMP/ui-q.json" "$TMP/b-q.json" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d["model"].pop("path", None)
+    d["quantization"].pop("seconds")
+assert a["quantization"]["modules"] == 168 and all(m.get("qerr") is not None for m in a["modules"])
+sys.exit(0 if a == b else 1)
+PY
+then ok "X json after Q: quantization totals and per-matrix errors = --batch --quantize --json"; else
+    bad "X json after Q differs from batch or lacks the quantization"; fi
+
+# ---- H: the legend shows every glyph the main, histogram and detection screens draw ----
+run legend 120x40 "wait Q wait ] K dump H dump H / text:7 Enter 7 h wait dump h + z dump" --method kurt "$MODEL"
+if python3 - "$TMP/legend.txt" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+main, legend, hist, detect = (lines[i * 40:(i + 1) * 40] for i in range(4))
+# the legend's glyph column: rows "  G     text" (columns 2 .. 6)
+glyphs = set("".join(l[2:7] for l in legend[4:] if l[:2] == "  " and l[2:3] != " "))
+drawn = {}
+rows = [l for l in main if re.match(r"^[> ] +[0-9]+[* ] ", l)]
+for l in rows:  # marks and bars of the layer rows: what is not a number or a name
+    for c in l:
+        if not re.match(r"[0-9A-Za-z./+ -]", c):
+            drawn.setdefault(c, "main")
+plot = [l for l in hist[2:] if "|" in l[:8]]
+for l in plot:
+    for c in l[8:]:
+        if c != " ":
+            drawn.setdefault(c, "histogram")
+for l in detect[4:]:
+    if re.match(r"^[> ] +[0-9]+ ", l):
+        for c in l[28:]:
+            if c != " ":
+                drawn.setdefault(c, "detection")
+want = {">", "*", "|", "#", ":", "~", "!", "o", "+", "."}
+missing = {c: w for c, w in drawn.items() if c not in glyphs}
+good = rows and plot and not missing and want <= set(drawn)
+if not good:
+    print("drawn", sorted(drawn), "legend", sorted(glyphs), "missing", missing)
+sys.exit(0 if good else 1)
+PY
+then ok "H: the legend shows every glyph the main, histogram and detection screens draw"; else bad "H legend"; fi
+grep -q "Colours (theme default; t): outlier marks bar dim selection error" "$TMP/legend.txt" &&
+    ok "H: the colours, each name in its role" || bad "H colours: $(grep Colours "$TMP/legend.txt")"
+
+# ---- I: the job inputs; a bad path or ctx says which and why and leaves the input unchanged ----
+run inputs 80x24 "wait I dump Down Enter C-u text:$TMP/none.txt Enter dump Down Space Down Enter C-u text:abc Enter dump Enter C-u text:256 Enter Down Space dump" --method kurt "$MODEL"
+for i in 1 2 3 4; do sed -n "$(( (i - 1) * 24 + 1 )),$(( i * 24 ))p" "$TMP/inputs.txt" > "$TMP/inputs$i.txt"; done
+if grep -q "evaluation text .*(P, M, F) .*eval.txt" "$TMP/inputs1.txt" && grep -q "calibration text .*(S) .*calib.txt" "$TMP/inputs1.txt" &&
+   grep -qE "protocol +\(P, F\) +paper" "$TMP/inputs1.txt" && grep -qE "compute +\(P, S, F\) +f32" "$TMP/inputs1.txt"; then
+    ok "I: the job inputs with the jobs that use them (defaults: the sample texts, paper, f32)"; else bad "I screen"; cat "$TMP/inputs1.txt"; fi
+grep -q "calibration text [^ ]*none.txt: No such file or directory (unchanged)" "$TMP/inputs2.txt" &&
+    grep -q "calibration text .*(S) .*calib.txt" "$TMP/inputs2.txt" &&
+    ok "I: a missing calibration text is refused, named, and the input unchanged" || bad "I bad path: $(tail -1 "$TMP/inputs2.txt")"
+grep -q 'ctx "abc": not 0 (the default) or a token count 2 .. 1048576 (unchanged)' "$TMP/inputs3.txt" &&
+    grep -qE "protocol +\(P, F\) +llama.cpp" "$TMP/inputs3.txt" && ok "I: Space switches the protocol; a bad ctx is refused" ||
+    bad "I ctx/protocol: $(tail -1 "$TMP/inputs3.txt")"
+grep -qE "ctx +\(P, M, F\) +256" "$TMP/inputs4.txt" && grep -qE "compute +\(P, S, F\) +bf16" "$TMP/inputs4.txt" &&
+    ok "I: ctx 256 and compute bf16 set" || bad "I ctx/compute: $(grep -E 'ctx|compute' "$TMP/inputs4.txt")"
 
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----
 mkdir -p "$TMP/xdg-r"
@@ -370,12 +460,31 @@ env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 
     --script "$TMP/r1.keys" --dump-screen "$TMP/r1.txt" --method kurt --top-m 2 "$MODEL" 2>/dev/null
 env XDG_CONFIG_HOME="$TMP/xdg-r" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
     --script "$TMP/r2.keys" --dump-screen "$TMP/r2.txt" "$MODEL" 2>/dev/null
-if sed -n 1,30p "$TMP/r2.txt" | grep -q "settings restored from .*config.json (R resets" &&
+if sed -n 1,30p "$TMP/r2.txt" | grep -q "settings restored (R resets to the paper's defaults) from .*xdg-r/" &&
    sed -n 2p "$TMP/r2.txt" | grep -q "method kurt .*top-m 2" &&
    sed -n 32p "$TMP/r2.txt" | grep -q "method sensi .*top-m 0 (all) .*stop 3: b3g128 -> b4g128" &&
    grep -q "settings reset to the paper's defaults" "$TMP/r2.txt"; then
     ok "restored settings are said on screen; R resets to the paper's defaults"
 else bad "restore/reset: $(sed -n 2p "$TMP/r2.txt") / $(sed -n 32p "$TMP/r2.txt")"; fi
+
+# ---- the budget target (T < >) is kept in the config and restored (said on screen); R
+# resets it with the other settings ----
+mkdir -p "$TMP/xdg-t"
+printf 'wait T C-u text:3.3 Enter >\n' > "$TMP/t1.keys"; printf 'wait dump R\n' > "$TMP/t2.keys"
+env XDG_CONFIG_HOME="$TMP/xdg-t" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/t1.keys" --dump-screen "$TMP/t1.txt" --method kurt "$MODEL" 2>/dev/null
+t1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["budget_target"])' "$TMP/xdg-t/layerscope/config.json" 2>&1)
+[ "$t1" = "{'kind': 'bpp', 'value': 3.35}" ] && ok "T 3.3 then >: the config keeps budget_target bpp 3.35" ||
+    bad "config budget_target: $t1"
+env XDG_CONFIG_HOME="$TMP/xdg-t" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C COLUMNS=100 LINES=30 $LS_BIN --no-display \
+    --script "$TMP/t2.keys" --dump-screen "$TMP/t2.txt" "$MODEL" 2>/dev/null
+if sed -n 1,30p "$TMP/t2.txt" | grep -q "settings restored, budget target 3.35 bpp (R resets" &&
+   sed -n 2p "$TMP/t2.txt" | grep -q "method kurt-milp .*target 3.35 bpp" &&
+   sed -n 32p "$TMP/t2.txt" | grep -q "method sensi .*top-m 0 (all)" && ! sed -n 31,60p "$TMP/t2.txt" | grep -q "target 3.35"; then
+    ok "the restored budget target is said on screen and used (kurt-milp at 3.35 bpp); R resets it"
+else bad "target restore: $(sed -n 2p "$TMP/t2.txt") / $(sed -n 30p "$TMP/t2.txt")"; fi
+t2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["budget_target"])' "$TMP/xdg-t/layerscope/config.json" 2>&1)
+[ "$t2" = "None" ] && ok "after R the config's budget_target is null" || bad "config after R: $t2"
 
 # ---- the model picker: o lists what discovery finds in the current directory ----
 TMP=$(pwd)/$TMP # the runs below change directory
@@ -424,6 +533,44 @@ if [ -d "$SH" ] && [ -f samples/eval.txt ] && [ -f samples/calib.txt ]; then
     if [ -s "$TMP/eval/sens.csv" ] && head -1 "$TMP/eval/sens.csv" | grep -q "^dataset,part,model,nbits,group_size,layer,sensitivity" &&
        grep -qE '^>  0 +0\.[0-9]+ ' "$TMP/eval.txt"; then
         ok "S fills the sensitivity bars and E writes the toolkit CSV"; else bad "S/E"; tail -1 "$TMP/eval.txt"; fi
+    # P on the job inputs (ctx 64 through I): its fp PPL is batch's with --ctx 64, and the
+    # jobs line says what it ran on
+    printf 'wait I Down Down Down Enter C-u text:64 Enter I P wait s C-u text:%s Enter\n' "$TMP/p.json" > "$TMP/pctx.keys"
+    ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+        LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" LAYERSCOPE_SAMPLES="$TMP/eval/samples" \
+        COLUMNS=120 LINES=40 "$ABS_BIN" --no-display --script "$TMP/pctx.keys" \
+        --dump-screen "$TMP/pctx.txt" --method kurt "$SHA" 2> "$TMP/pctx.err" )
+    ( cd "$TMP/eval" && "$ABS_BIN" --batch --perplexity --eval samples/eval.txt --ctx 64 --method kurt \
+        --json "$TMP/pctx-batch.json" "$SHA" > /dev/null 2>&1 )
+    want=$(python3 -c 'import json,sys; print("PPL fp %.4f" % json.load(open(sys.argv[1]))["perplexity"]["fp"])' "$TMP/pctx-batch.json" 2>/dev/null)
+    flat=$(tr -s ' \n' '  ' < "$TMP/pctx.txt")
+    if [ -n "$want" ] && printf '%s\n' "$flat" | grep -qF -- "$want" &&
+       printf '%s\n' "$flat" | grep -qF "[on eval.txt, paper ctx 64, f32]"; then
+        ok "P on the job inputs: ctx 64 = batch --ctx 64 ($want), tagged [on eval.txt, paper ctx 64, f32]"; else
+        bad "P with ctx 64: want '$want' and the tag; $(grep -A2 '^Jobs' "$TMP/pctx.txt" | head -3)"; fi
+    # the session keeps the comparison: O shows it again (same numbers, same tag, the error
+    # column); once the text changed it is not shown and the status line says why
+    printf 'wait O text:%s Enter wait\n' "$TMP/p.json" > "$TMP/pload.keys"
+    pload() {
+        ( cd "$TMP/eval" && env XDG_CONFIG_HOME="$TMP/xdg" LAYERSCOPE_CONFIG= LANG=C LC_ALL=C \
+            LAYERSCOPE_CACHE_DIR="$PWD/$TMP/cache" COLUMNS=$2 LINES=40 "$ABS_BIN" --no-display \
+            --script "$TMP/pload.keys" --dump-screen "$TMP/$1.txt" --method sensi "$SHA" 2> "$TMP/$1.err" )
+    }
+    pload pload 120
+    flat=$(tr -s ' \n' '  ' < "$TMP/pload.txt")
+    if [ -n "$want" ] && printf '%s\n' "$flat" | grep -qF -- "$want" &&
+       printf '%s\n' "$flat" | grep -qF "[on eval.txt, paper ctx 64, f32]" && grep -q "err in: L2 cos" "$TMP/pload.txt" &&
+       grep -q "loaded: .*perplexity" "$TMP/pload.txt"; then
+        ok "O restores the perplexity comparison ($want, its tag and the error column)"; else
+        bad "O perplexity: $(grep -A2 '^Jobs' "$TMP/pload.txt" | head -3) / $(tail -1 "$TMP/pload.txt")"; fi
+    cp "$TMP/eval/samples/eval.txt" "$TMP/eval-kept.txt"
+    echo "one more line" >> "$TMP/eval/samples/eval.txt"
+    pload pstale 200
+    cp "$TMP/eval-kept.txt" "$TMP/eval/samples/eval.txt"
+    if grep -q "session results not shown (their key changed): perplexity: the evaluation text changed" "$TMP/pstale.txt" &&
+       ! tr -s ' \n' '  ' < "$TMP/pstale.txt" | grep -qF -- "$want"; then
+        ok "a session whose evaluation text changed: the comparison is not shown, the status line says so"; else
+        bad "stale perplexity: $(tail -1 "$TMP/pstale.txt")"; fi
     # the jobs panel at 80x24: after ten jobs the newest result is first, with batch's numbers
     # uncut; P started twice says "already running"; the progress text explains itself
     printf 'wait h h h h h h h h h h wait P P dump wait\n' > "$TMP/jobs.keys"

@@ -1,11 +1,8 @@
 #include "actions.h"
 
-#include "io/samples.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "keys.h"
 #include "method/import.h"
@@ -418,41 +415,98 @@ static unsigned act_SAVE_QUANT(app *a, int ch)
     return R_REDRAW;
 }
 
-/* P and S use the bundled sample texts when present, else ask for a file. */
-static unsigned start_or_ask(app *a, const char *sample, int purpose, const char *title,
+/* P, S and M run on the job inputs' text (I sets it); without one a prompt asks for a file,
+ * and the answer becomes the input. */
+static unsigned start_or_ask(app *a, int field, int purpose, const char *title,
                              void (*start)(app *, const char *))
 {
     if (need_profile(a))
         return R_REDRAW;
-    struct stat st;
-    char def[4096];
-    ls_sample_path(sample, def, sizeof def);
-    if (stat(def, &st) == 0 && S_ISREG(st.st_mode))
-        start(a, def);
-    else
+    const char *text = field == APP_INPUT_EVAL ? a->inputs.eval : a->inputs.calib;
+    char why[256];
+    if (!text[0])
         wg_prompt_open(&a->prompt, purpose, title, "");
+    else if (app_input_check_text(text, why, sizeof why) < 0)
+        app_input_refused(a, field, text, why, "(I sets another)");
+    else
+        start(a, text);
     return R_REDRAW;
 }
 
 static unsigned act_PPL(app *a, int ch)
 {
     (void)ch;
-    return start_or_ask(a, LS_SAMPLE_EVAL_TEXT, PROMPT_PPL_TEXT, "Perplexity text file",
+    return start_or_ask(a, APP_INPUT_EVAL, PROMPT_PPL_TEXT, "Perplexity text file",
                         app_start_ppl);
 }
 
 static unsigned act_SENSI(app *a, int ch)
 {
     (void)ch;
-    return start_or_ask(a, LS_SAMPLE_CALIB_TEXT, PROMPT_SENSI_TEXT,
+    return start_or_ask(a, APP_INPUT_CALIB, PROMPT_SENSI_TEXT,
                         "Calibration text file (one document per line)", app_start_sensi);
 }
 
 static unsigned act_MEASURE(app *a, int ch)
 {
     (void)ch;
-    return start_or_ask(a, LS_SAMPLE_EVAL_TEXT, PROMPT_MEASURE_TEXT,
+    return start_or_ask(a, APP_INPUT_EVAL, PROMPT_MEASURE_TEXT,
                         "Evaluation text for the measured dKL", app_start_measure);
+}
+
+/* A text typed into P's, S's or M's prompt becomes the job input, then the job starts. */
+static void accept_text(app *a, int field, const char *path, void (*start)(app *, const char *))
+{
+    if (app_input_set(a, field, path))
+        start(a, field == APP_INPUT_EVAL ? a->inputs.eval : a->inputs.calib);
+}
+
+/* The legend (H): opened and closed by H; Esc closes it. */
+static unsigned act_LEGEND(app *a, int ch)
+{
+    (void)ch;
+    a->screen = a->screen == SCREEN_LEGEND ? SCREEN_MAIN : SCREEN_LEGEND;
+    return R_REDRAW;
+}
+
+/* ---- the job inputs screen (I) ---- */
+
+static unsigned act_INPUTS(app *a, int ch)
+{
+    (void)ch;
+    a->screen = a->screen == SCREEN_INPUTS ? SCREEN_MAIN : SCREEN_INPUTS;
+    return R_REDRAW;
+}
+
+static unsigned act_INPUTS_UP(app *a, int ch)
+{
+    (void)ch;
+    a->inputs_sel = (a->inputs_sel + APP_INPUT_COUNT - 1) % APP_INPUT_COUNT;
+    return R_REDRAW;
+}
+
+static unsigned act_INPUTS_DOWN(app *a, int ch)
+{
+    (void)ch;
+    a->inputs_sel = (a->inputs_sel + 1) % APP_INPUT_COUNT;
+    return R_REDRAW;
+}
+
+static unsigned act_INPUTS_EDIT(app *a, int ch)
+{
+    (void)ch;
+    app_input_edit(a, a->inputs_sel);
+    return R_REDRAW;
+}
+
+static unsigned act_INPUTS_NEXT(app *a, int ch)
+{
+    (void)ch;
+    if (a->inputs_sel == APP_INPUT_PROTOCOL || a->inputs_sel == APP_INPUT_COMPUTE)
+        app_input_cycle(a, a->inputs_sel);
+    else
+        app_msg(a, false, "%s: Enter types a new value", app_input_name(a->inputs_sel));
+    return R_REDRAW;
 }
 
 static unsigned act_SENSI_CSV(app *a, int ch)
@@ -551,14 +605,15 @@ static unsigned act_THEME(app *a, int ch)
 static unsigned act_COMPUTE(app *a, int ch)
 {
     (void)ch;
-    a->compute = a->compute == LS_COMPUTE_BF16 ? LS_COMPUTE_F32 : LS_COMPUTE_BF16;
+    int c = a->inputs.compute == LS_COMPUTE_BF16 ? LS_COMPUTE_F32 : LS_COMPUTE_BF16;
+    app_input_set(a, APP_INPUT_COMPUTE, ls_compute_name((ls_compute)c));
     char why[160];
-    if (a->compute == LS_COMPUTE_BF16 && !ls_bf16_supported(why, sizeof why))
-        app_msg(a, false, "compute for P and S: bf16 asked, but %s: they will run in f32",
+    if (c == LS_COMPUTE_BF16 && !ls_bf16_supported(why, sizeof why))
+        app_msg(a, false, "compute for P, S and F: bf16 asked, but %s: they will run in f32",
                 why);
     else
-        app_msg(a, false, "compute for P and S: %s%s", ls_compute_name(a->compute),
-                a->compute == LS_COMPUTE_BF16 ? " (oneDNN; f32 is the reference)" : "");
+        app_msg(a, false, "compute for P, S and F: %s%s", ls_compute_name((ls_compute)c),
+                c == LS_COMPUTE_BF16 ? " (oneDNN; f32 is the reference)" : "");
     return R_REDRAW;
 }
 
@@ -991,9 +1046,10 @@ static unsigned prompt_accept(app *a)
     case PROMPT_SAVE_QUANT: app_start_save_quant(a, path); break;
     case PROMPT_SAVE_SESSION: app_save_session(a, path); break;
     case PROMPT_LOAD_SESSION: app_load_session(a, path); break;
-    case PROMPT_PPL_TEXT: app_start_ppl(a, path); break;
-    case PROMPT_SENSI_TEXT: app_start_sensi(a, path); break;
-    case PROMPT_MEASURE_TEXT: app_start_measure(a, path); break;
+    case PROMPT_PPL_TEXT: accept_text(a, APP_INPUT_EVAL, path, app_start_ppl); break;
+    case PROMPT_SENSI_TEXT: accept_text(a, APP_INPUT_CALIB, path, app_start_sensi); break;
+    case PROMPT_MEASURE_TEXT: accept_text(a, APP_INPUT_EVAL, path, app_start_measure); break;
+    case PROMPT_INPUT: app_input_set(a, a->inputs_sel, path); break;
     case PROMPT_SENSI_CSV: app_save_sensi_csv(a, path); break;
     case PROMPT_JUMP: return accept_jump(a, path);
     case PROMPT_TARGET: app_set_target(a, path); break;
@@ -1015,6 +1071,10 @@ static ls_key_context key_context(const app *a)
         return CTX_SETS;
     if (a->screen == SCREEN_DETECT)
         return CTX_DETECT;
+    if (a->screen == SCREEN_INPUTS)
+        return CTX_INPUTS;
+    if (a->screen == SCREEN_LEGEND)
+        return CTX_LEGEND;
     return a->screen == SCREEN_HELP       ? CTX_HELP
            : a->screen == SCREEN_HIST     ? CTX_HIST
            : a->screen == SCREEN_FRONTIER ? CTX_FRONTIER

@@ -49,7 +49,7 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
     a->precision = o->precision; /* P's sequential stop; p cycles it */
     a->args = args;
     a->threads = o->threads > 0 ? o->threads : ls_cpu_count();
-    a->compute = o->compute;
+    app_inputs_init(a);
     a->an = calloc(1, sizeof *a->an);
     a->hist = calloc(1, sizeof *a->hist);
     if (!a->an || !a->hist)
@@ -68,11 +68,20 @@ int app_init(app *a, const ls_options *o, const ui_args *args, ls_error *err)
     if (!o->settings_given && a->config.has_settings && a->settings.method == LS_METHOD_MANUAL)
         a->settings.method = LS_METHOD_SENSI; /* the manual set itself is not saved */
     a->settings_restored = !o->settings_given && a->config.has_settings;
-    if (a->settings_restored && !a->msg[0])
-        app_msg(a, false, "settings restored from %s (R resets to the paper's defaults)",
-                a->config_path);
-    if (!o->settings_given && a->config.has_settings && ls_method_is_budget(a->settings.method))
-        a->settings.method = LS_METHOD_SENSI; /* nor is a budget target */
+    if (a->settings_restored && ls_method_is_budget(a->settings.method) &&
+        a->settings.target_kind == LS_TARGET_NONE)
+        a->settings.method = LS_METHOD_SENSI; /* a config from before targets were kept */
+    if (a->settings_restored && !a->msg[0]) {
+        char target[64] = "";
+        if (a->settings.target_kind != LS_TARGET_NONE)
+            snprintf(target, sizeof target, ", budget target %g %s", a->settings.target,
+                     a->settings.target_kind == LS_TARGET_BPP   ? "bpp"
+                     : a->settings.target_kind == LS_TARGET_MIB ? "MiB"
+                                                                : "% over the base");
+        /* what matters first: the path may run past the screen's edge */
+        app_msg(a, false, "settings restored%s (R resets to the paper's defaults) from %s",
+                target, a->config_path);
+    }
     return 0;
 }
 
@@ -223,10 +232,13 @@ int app_open_session(app *a, const char *path, const ls_session *sess, bool from
     }
     if (model && !o->kurtosis_csv && !sv.kurtosis)
         app_start_kurtosis(a);
+    a->fingerprint = fingerprint;
     if (sv.metrics_changed)
         app_msg(a, true, "session: the model changed since it was saved (other shapes or "
                          "header): its stored metrics are not used");
     app_analyze(a);
+    if (sess)
+        app_restore_results(a, sess);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "eval/quality.h"
+#include "eval/quality_run.h"
 #include "method/analysis.h"
 #include "method/frontier.h"
 #include "method/histogram.h"
@@ -34,7 +35,7 @@
 
 typedef enum app_screen {
     SCREEN_MAIN, SCREEN_HELP, SCREEN_HIST, SCREEN_FRONTIER, SCREEN_AGREE, SCREEN_SETS,
-    SCREEN_DETECT
+    SCREEN_DETECT, SCREEN_INPUTS, SCREEN_LEGEND
 } app_screen;
 typedef enum app_prompt {
     PROMPT_OPEN = 1,
@@ -49,6 +50,7 @@ typedef enum app_prompt {
     PROMPT_JUMP,
     PROMPT_TARGET,
     PROMPT_MEASURE_TEXT,
+    PROMPT_INPUT, /* I: the job input a->inputs_sel */
 } app_prompt;
 typedef enum app_job_kind {
     JOB_KURTOSIS = 1,
@@ -65,6 +67,22 @@ typedef enum app_job_kind {
 /* Default texts for P and S (the bundled samples); a prompt asks when they are missing. */
 #define LS_SAMPLE_EVAL_TEXT "eval.txt"
 #define LS_SAMPLE_CALIB_TEXT "calib.txt"
+
+/* The job inputs (I, tui/app_inputs.c): what P, S, M and F run on. */
+enum {
+    APP_INPUT_EVAL,     /* P, M, F */
+    APP_INPUT_CALIB,    /* S */
+    APP_INPUT_PROTOCOL, /* P, F */
+    APP_INPUT_CTX,      /* P, M, F */
+    APP_INPUT_COMPUTE,  /* P, S, F */
+    APP_INPUT_COUNT
+};
+typedef struct app_inputs {
+    char eval[1024], calib[1024]; /* "" = none found: the job asks for a file */
+    int protocol;                 /* enum ls_ppl_protocol */
+    int ctx;                      /* 0 = the protocol's default */
+    int compute;                  /* enum ls_compute */
+} app_inputs;
 
 /* Reactions an action asks for, instead of calling each other. */
 enum {
@@ -95,7 +113,9 @@ typedef struct app {
     const ls_options *opts;
     const ui_args *args;
     int threads;
-    int compute;         /* enum ls_compute of P and S jobs: --compute, toggled by C */
+    app_inputs inputs;   /* I edits them; C toggles the compute */
+    int inputs_sel;      /* the field under the cursor of the inputs screen */
+    uint64_t inputs_gen; /* counts changes: F drops what it measured on other inputs */
 
     /* what is open */
     ls_model *model;     /* NULL for a profile or when nothing is open */
@@ -103,6 +123,8 @@ typedef struct app {
     char path[1024];
     char load_error[LS_ERROR_MSG_MAX]; /* shown instead of the layers when nothing is open */
     uint64_t model_gen;                /* tags job results with the model they belong to */
+    uint64_t fingerprint;              /* of what is open (ls_model_fingerprint, or the
+                                          profile's): the key of session results */
     bool kurt_pending;
     bool measure_pending;              /* the M job runs */
 
@@ -154,6 +176,8 @@ typedef struct app {
     bool ppl_known;
     double ppl_fp, ppl_base, ppl_cur, ppl_delta_pct, ppl_mem_pct, ppl_tok_s;
     int ppl_compute;     /* enum ls_compute the shown perplexities were computed in */
+    int ppl_protocol, ppl_ctx; /* and the protocol and window they used */
+    uint64_t ppl_text_hash, ppl_alloc_hash; /* the text's bytes and the allocations compared */
     char ppl_text[1024];
     /* P's measures against fp (issue 10): KLD and same top of base and current, the verdict,
      * and per layer the current allocation's error ("error in" column of the main panel) */
@@ -222,6 +246,13 @@ int app_open_session(app *a, const char *path, const ls_session *s, bool from_cm
 /* Session file save / load (tui/app_session.c). Messages go to the status line. */
 void app_save_session(app *a, const char *path);
 void app_load_session(app *a, const char *path);
+/* After a session's model is open and analysed: its selection and job inputs, and the
+ * results whose key still holds (HQQ errors, the perplexity comparison); the others are
+ * named on the status line. */
+void app_restore_results(app *a, const ls_session *s);
+/* The key of a P result's allocations: the base config everywhere and the one on screen
+ * (requires an_ok). */
+uint64_t app_alloc_hash(const app *a);
 
 /* Quantization (tui/app_quant.c): start Q, save the quantized model, take results. */
 void app_start_quantize(app *a);
@@ -239,7 +270,31 @@ void app_start_ppl(app *a, const char *text);
 void app_start_sensi(app *a, const char *text);
 void app_save_sensi_csv(app *a, const char *path);
 bool app_take_eval(app *a, const ls_job_info *info, void *res);
+/* The jobs panel's text of the P result in a (full, with what it ran on; brief). */
+void app_ppl_lines(const app *a, char *full, size_t full_cap, char *brief, size_t brief_cap);
 void app_eval_reset(app *a);
+
+/* Job inputs (tui/app_inputs.c). */
+void app_inputs_init(app *a); /* from the options and the bundled sample texts */
+const char *app_input_name(int field);  /* "evaluation text", "ctx", ... */
+const char *app_input_users(int field); /* the jobs that use it: "P, M, F" */
+void app_input_value(const app *a, int field, char *buf, size_t cap);
+/* 0 when path is a readable regular file, else -1 and why (the reason, not the path). */
+int app_input_check_text(const char *path, char *why, size_t cap);
+/* The status line refusing path for field: "NAME PATH: WHY AFTER", the path shortened to
+ * ".../its/end" so the line fits the screen. */
+void app_input_refused(app *a, int field, const char *path, const char *why, const char *after);
+/* Checks and sets a field from text; a bad value says why with "(unchanged)". */
+bool app_input_set(app *a, int field, const char *text);
+/* Opens the prompt that edits a field (PROMPT_INPUT). */
+void app_input_edit(app *a, int field);
+/* The protocol and the compute take the next of their two values. */
+void app_input_cycle(app *a, int field);
+/* P's and F's quality-run parameters: the options' with the inputs' protocol, ctx, compute. */
+ls_quality_params app_inputs_quality(const app *a);
+/* "[on eval.txt, paper ctx 256, f32]": what a P result ran on. */
+void app_inputs_tag(const char *text, int protocol, int ctx, int compute, char *buf,
+                    size_t cap);
 
 /* Budget methods and the frontier (tui/app_budget.c). */
 /* Parses a target: "3.3" (bpp), "2500M"/"2500MiB" (MiB), "+5%"/"5%" (extra over the

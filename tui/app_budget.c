@@ -7,11 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "app.h"
 #include "eval/frontier_eval.h"
-#include "io/samples.h"
 #include "method/frontier.h"
 #include "method/mxq.h"
 
@@ -22,6 +20,7 @@ typedef struct app_frontier {
     ls_frontier_eval *ev;   /* NULL before the first job, or while a job holds it */
     bool busy;              /* a point job is queued or running */
     uint64_t gen;           /* model the cache and ev belong to */
+    uint64_t inputs_gen;    /* the job inputs they were measured on (app.inputs_gen) */
     double fp_ppl;
     char text[1024];
 } app_frontier;
@@ -152,14 +151,14 @@ typedef struct fpoint_arg {
     const char *tokenizer_path;    /* the option's string: lives as long as the app */
     ls_quality_params qp;
     int threads;
-    uint64_t gen;
+    uint64_t gen, inputs_gen;
     ls_frontier_point pt;          /* cfg owned */
 } fpoint_arg;
 
 typedef struct fpoint_result {
     ls_frontier_eval *ev;          /* handed back whatever happened */
     bool ok;
-    uint64_t gen;
+    uint64_t gen, inputs_gen;
     ls_frontier_result r;
     double fp_ppl;
 } fpoint_result;
@@ -189,6 +188,7 @@ static int fpoint_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     if (!r)
         return ls_fail(err, "out of memory");
     r->gen = fa->gen;
+    r->inputs_gen = fa->inputs_gen;
     r->fp_ppl = NAN;
     int rc = 0;
     if (!fa->ev)
@@ -235,22 +235,11 @@ static bool start_next(app *a, app_frontier *fr)
     fa->ev = fr->ev;
     fr->ev = NULL;
     snprintf(fa->text, sizeof fa->text, "%s", fr->text);
-    const ls_options *o = a->opts;
-    fa->qp = ls_quality_params_default((ls_ppl_protocol)o->ppl_protocol);
-    if (o->ctx)
-        fa->qp.ppl.ctx = o->ctx;
-    if (o->stride)
-        fa->qp.ppl.stride = o->stride;
-    fa->qp.ppl.max_chunks = o->chunks;
-    fa->qp.ppl.allow_long_ctx = o->allow_long_ctx;
-    fa->qp.top_k = o->kld_top_k;
-    fa->qp.cache_dir = o->cache_dir;
-    fa->qp.cache_limit = o->cache_limit;
-    fa->qp.no_cache = o->no_cache;
-    fa->qp.threads = a->threads;
-    fa->tokenizer_path = o->tokenizer_path;
+    fa->qp = app_inputs_quality(a);
+    fa->tokenizer_path = a->opts->tokenizer_path;
     fa->threads = a->threads;
     fa->gen = a->model_gen;
+    fa->inputs_gen = fr->inputs_gen;
     char name[48];
     snprintf(name, sizeof name, "frontier: %.30s", pt->label);
     if (ls_jobs_submit(a->jobs, JOB_FRONTIER, name, fpoint_job, fa, free_fpoint_arg,
@@ -270,9 +259,10 @@ void app_start_frontier(app *a)
     app_frontier *fr = frontier_of(a);
     if (!fr || !a->profile || !a->an_ok)
         return;
-    if (fr->gen != a->model_gen) {
-        app_frontier_reset(a);
+    if (fr->gen != a->model_gen || fr->inputs_gen != a->inputs_gen) {
+        app_frontier_reset(a); /* points measured on another model or other job inputs */
         fr->gen = a->model_gen;
+        fr->inputs_gen = a->inputs_gen;
     }
     ls_frontier_free(&fr->f);
     fr->built = false;
@@ -288,12 +278,11 @@ void app_start_frontier(app *a)
                          "memory only");
         return;
     }
-    if (!fr->text[0]) {
-        ls_sample_path(LS_SAMPLE_EVAL_TEXT, fr->text, sizeof fr->text);
-        const char *given = a->opts->eval_path;
-        if (given)
-            snprintf(fr->text, sizeof fr->text, "%s", given);
+    if (!a->inputs.eval[0]) {
+        app_msg(a, true, "frontier: no evaluation text (I sets one): memory only");
+        return;
     }
+    snprintf(fr->text, sizeof fr->text, "%s", a->inputs.eval);
     if (fr->ev) /* results of this model and text are in the cache */
         ls_frontier_apply_cache(&fr->f, &fr->cache, ls_frontier_eval_context(fr->ev));
     int left = 0;
@@ -319,6 +308,11 @@ bool app_take_frontier(app *a, const ls_job_info *info, void *res)
         return true;
     }
     fr->busy = false;
+    if (r && r->gen == a->model_gen && r->inputs_gen != a->inputs_gen) {
+        free_fpoint_result(r); /* measured on the job inputs before a change */
+        app_msg(a, false, "frontier: the job inputs changed: F measures again on the new ones");
+        return true;
+    }
     if (!r || r->gen != a->model_gen) {
         free_fpoint_result(r);
         if (info->state == LS_JOB_FAILED)

@@ -11,19 +11,22 @@
 #include "eval/ppl_text.h"
 #include "eval/quality_run.h"
 #include "io/result_json.h"
+#include "io/session_results.h"
 #include "eval/sensitivity.h"
+#include "nn/matmul_bf16.h"
 
 typedef struct eval_arg {
     const ls_model *model;
     const char *tokenizer_path; /* the option's string: lives as long as the app */
     char text[1024];
     int threads;
-    ls_compute compute; /* the products' mode (--compute, key C) */
+    ls_compute compute; /* the products' mode (the job inputs: I, C) */
     uint64_t gen;
     ls_qmodel *qm; /* P: owned until moved into the result */
     unsigned char base[APP_N_FLAGS], cur[APP_N_FLAGS];
     double mem_pct; /* P: the current allocation's extra memory, shown beside the delta */
     ls_quality_params qp; /* P: protocol, cache and sequential stop */
+    uint64_t alloc_hash;  /* P: of base and cur (app_alloc_hash) */
 } eval_arg;
 
 typedef struct ppl_result {
@@ -33,6 +36,8 @@ typedef struct ppl_result {
     ls_quality_result q;
     double mem_pct;
     char text[1024];
+    int compute;         /* as used: bf16 falls back to f32 without CPU support */
+    uint64_t text_hash, alloc_hash; /* the session key of the result */
     char warn[2][320];   /* cache lines (ignored entries, unwritable directory) */
     int n_warn;
 } ppl_result;
@@ -85,8 +90,15 @@ static int ppl_job(void *varg, ls_progress *pr, void **result, ls_error *err)
     r->gen = ea->gen;
     r->mem_pct = ea->mem_pct;
     snprintf(r->text, sizeof r->text, "%s", ea->text);
+    char why[160];
+    r->compute = ea->compute == LS_COMPUTE_BF16 && !ls_bf16_supported(why, sizeof why)
+                     ? LS_COMPUTE_F32
+                     : ea->compute;
+    r->alloc_hash = ea->alloc_hash;
     ls_tokenizer *tok = NULL;
-    int rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
+    int rc = ls_file_hash(ea->text, &r->text_hash, err);
+    if (rc == 0)
+        rc = ls_tokenizer_for_model(ea->model, ea->tokenizer_path, &tok, err);
     if (rc == 0) {
         /* fp reference and base results from the cache when there; a cancel after the first
            window keeps the estimates so far (stopped by "cancelled") */
@@ -142,7 +154,7 @@ static eval_arg *new_eval_arg(app *a, const char *what, const char *text)
     ea->model = a->model;
     ea->tokenizer_path = a->opts->tokenizer_path;
     ea->threads = a->threads;
-    ea->compute = (ls_compute)a->compute;
+    ea->compute = (ls_compute)a->inputs.compute;
     ea->gen = a->model_gen;
     snprintf(ea->text, sizeof ea->text, "%s", text);
     return ea;
@@ -165,23 +177,12 @@ void app_start_ppl(app *a, const char *text)
         return;
     memset(ea->base, a->settings.base, sizeof ea->base);
     memcpy(ea->cur, a->an->cfg, sizeof ea->cur);
+    ea->alloc_hash = app_alloc_hash(a);
     ls_memory_view v;
     ls_memory_view_of(a->profile, a->an, &v);
     ea->mem_pct = v.known ? v.extra_pct : NAN;
-    const ls_options *o = a->opts;
-    ea->qp = ls_quality_params_default(LS_PPL_PAPER);
-    ea->qp.ppl.protocol = (ls_ppl_protocol)o->ppl_protocol;
-    ea->qp.ppl.ctx = o->ctx;
-    ea->qp.ppl.stride = o->stride;
-    ea->qp.ppl.max_chunks = o->chunks;
-    ea->qp.ppl.allow_long_ctx = o->allow_long_ctx;
-    ea->qp.ppl.compute = ea->compute;
-    ea->qp.top_k = o->kld_top_k;
-    ea->qp.cache_dir = o->cache_dir;
-    ea->qp.cache_limit = o->cache_limit;
-    ea->qp.no_cache = o->no_cache;
+    ea->qp = app_inputs_quality(a);
     ea->qp.precision = a->precision;
-    ea->qp.threads = a->threads;
     ea->qm = a->qm; /* may be NULL: the comparison makes its own cache */
     a->qm = NULL;
     a->qm_busy = true;
@@ -238,6 +239,24 @@ void app_eval_reset(app *a)
     a->layer_err_known = false;
 }
 
+void app_ppl_lines(const app *a, char *full, size_t full_cap, char *brief, size_t brief_cap)
+{
+    /* against fp: KLD and same-top rate of base and current with 95 % intervals, the
+     * verdict beside the memory (the quality run's numbers), and what it ran on */
+    const ls_quality_stats *b = &a->kld_base, *c = &a->kld_cur;
+    char tag[1200];
+    app_inputs_tag(a->ppl_text, a->ppl_protocol, a->ppl_ctx, a->ppl_compute, tag, sizeof tag);
+    snprintf(full, full_cap,
+             "PPL fp %.4f  base %.4f KLD %.4g+-%.2g top %.1f+-%.1f%%  "
+             "cur %.4f KLD %.4g+-%.2g top %.1f+-%.1f%% (+- 95 %%)  %.255s  %.300s",
+             a->ppl_fp, b->ppl, b->kld_mean, LS_Z95 * b->kld_se, b->same_top_pct,
+             LS_Z95 * b->same_top_se, c->ppl, c->kld_mean, LS_Z95 * c->kld_se,
+             c->same_top_pct, LS_Z95 * c->same_top_se, a->kld_verdict, tag);
+    snprintf(brief, brief_cap, "fp %.4f base %.4f cur %.4f KLD %.3g/%.3g mem %+.3f%%",
+             a->ppl_fp, b->ppl, c->ppl, b->kld_mean, c->kld_mean,
+             ls_no_neg_zero(a->ppl_mem_pct, 3));
+}
+
 static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
 {
     a->qm_busy = false;
@@ -265,28 +284,11 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
     a->ppl_mem_pct = r->mem_pct;
     a->ppl_tok_s = q->seconds > 0 ? (double)q->tokens / q->seconds : 0;
     snprintf(a->ppl_text, sizeof a->ppl_text, "%s", r->text);
-    char full[768], brief[160];
-    snprintf(full, sizeof full, "PPL fp %.4f base %.4f cur %.4f  %+.2f %% at %+.3f %% mem",
-             a->ppl_fp, a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
-             ls_no_neg_zero(a->ppl_mem_pct, 3));
-    snprintf(brief, sizeof brief, "fp %.4f base %.4f cur %.4f %+.2f%% mem %+.3f%%", a->ppl_fp,
-             a->ppl_base, a->ppl_cur, ls_no_neg_zero(a->ppl_delta_pct, 2),
-             ls_no_neg_zero(a->ppl_mem_pct, 3));
-    {
-        /* against fp: KLD and same-top rate of base and current with 95 % intervals, the
-         * verdict beside the memory (the quality run's numbers) */
-        const ls_quality_stats *b = &q->base, *c = &q->current;
-        snprintf(full, sizeof full,
-                 "PPL fp %.4f  base %.4f KLD %.4g+-%.2g top %.1f+-%.1f%%  "
-                 "cur %.4f KLD %.4g+-%.2g top %.1f+-%.1f%% (+- 95 %%)  %.255s",
-                 a->ppl_fp, b->ppl, b->kld_mean, LS_Z95 * b->kld_se, b->same_top_pct,
-                 LS_Z95 * b->same_top_se, c->ppl, c->kld_mean, LS_Z95 * c->kld_se,
-                 c->same_top_pct, LS_Z95 * c->same_top_se, q->verdict);
-        snprintf(brief, sizeof brief, "fp %.4f base %.4f cur %.4f KLD %.3g/%.3g mem %+.3f%%",
-                 a->ppl_fp, b->ppl, c->ppl, b->kld_mean, c->kld_mean,
-                 ls_no_neg_zero(a->ppl_mem_pct, 3));
-    }
-    app_job_result(a, full, brief);
+    a->ppl_compute = r->compute;
+    a->ppl_protocol = q->protocol;
+    a->ppl_ctx = q->ctx;
+    a->ppl_text_hash = r->text_hash;
+    a->ppl_alloc_hash = r->alloc_hash;
     a->kld_known = true;
     a->kld_base = q->base;
     a->kld_cur = q->current;
@@ -295,6 +297,9 @@ static void take_ppl(app *a, const ls_job_info *info, ppl_result *r)
              (long long)q->tokens, q->stopped_by,
              q->reference_cached ? ", fp cached" : "",
              q->coarsened ? ", KLD coarsened (lower bound)" : "");
+    char full[768], brief[160];
+    app_ppl_lines(a, full, sizeof full, brief, sizeof brief);
+    app_job_result(a, full, brief);
     a->layer_err_known = q->per_layer != NULL && q->n_layers <= LS_MAX_LAYERS;
     a->layer_err_n = a->layer_err_known ? q->n_layers : 0;
     for (int l = 0; l < a->layer_err_n; l++) {

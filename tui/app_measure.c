@@ -92,6 +92,8 @@ void app_start_measure(app *a, const char *text)
     ma->mp = ls_measure_params_default();
     if (a->opts->measure_tokens > 0)
         ma->mp.tokens = a->opts->measure_tokens;
+    if (a->inputs.ctx > 0) /* the job inputs' window (I) */
+        ma->mp.ctx = a->inputs.ctx;
     ma->mp.stop = a->settings.base;
     ma->mp.quant_meta = !a->opts->no_quant_meta;
     ma->mp.threads = a->threads;

@@ -168,8 +168,11 @@ void app_start_save_quant(app *a, const char *dir)
             todo += !a->q_known || a->q_stop[i] < 0 || app_q_stale(a, i);
     if (!a->qm || todo) {
         free(qa);
-        app_msg(a, true, "save: %d modules not quantized at their current config: press Q "
-                         "first", todo);
+        if (!a->qm) /* errors restored from a session: the weights are not in it */
+            app_msg(a, true, "save: the quantized weights are not kept in a session: press Q");
+        else
+            app_msg(a, true, "save: %d modules not quantized at their current config: press "
+                             "Q first", todo);
         return;
     }
     snprintf(qa->dir, sizeof qa->dir, "%s", dir);

@@ -24,7 +24,7 @@
     A(PROMPT_ACCEPT) A(PROMPT_CANCEL) A(PROMPT_LEFT) A(PROMPT_RIGHT) A(PROMPT_HOME)     \
     A(PROMPT_END) A(PROMPT_BACKSPACE) A(PROMPT_DELETE) A(PROMPT_CLEAR) A(PROMPT_TYPE) \
     A(TARGET) A(TARGET_DOWN) A(TARGET_UP) A(FRONTIER) \
-    A(AGREE) A(MEASURE)
+    A(AGREE) A(MEASURE) A(INPUTS) A(INPUTS_UP) A(INPUTS_DOWN) A(INPUTS_EDIT) A(INPUTS_NEXT) A(LEGEND)
 
 typedef enum ls_action {
 #define ACT_ENUM(n) ACT_##n,
@@ -41,6 +41,8 @@ typedef enum ls_action {
     CTX(HIST, "Histogram screen", CTX_MAIN)                                                  \
     CTX(SETS, "Boosted list screen", CTX_NONE)                                               \
     CTX(DETECT, "Detection screen", CTX_MAIN)                                                \
+    CTX(INPUTS, "Job inputs screen", CTX_MAIN)                                               \
+    CTX(LEGEND, "Legend screen", CTX_MAIN)                                                   \
     CTX(FRONTIER, "Frontier screen", CTX_MAIN)                                               \
     CTX(AGREE, "Agreement screen", CTX_MAIN)                                                 \
     CTX(HELP, "Help screen", CTX_NONE)                                                       \
@@ -103,19 +105,19 @@ typedef enum ls_key_context {
         "agreement of the metric columns: Spearman rank correlation and top-N overlap")    \
     KEY(MAIN, 'M', "M", ACT_MEASURE, NULL,                                                       \
         "measured dKL: each matrix alone at the base config vs fp (job; resumable; "        \
-        "default text samples/eval.txt)")                                                   \
+        "on the evaluation text of I)")                                                     \
     KEY(MAIN, 'Q', "Q", ACT_QUANT, "Q:quant",                                                 \
         "HQQ-quantize with the current allocation (job; unchanged modules are reused)")    \
     KEY(MAIN, 'w', "w", ACT_SAVE_QUANT, "w:write",                                                    \
         "write the quantized model to a directory (asks for a path)")                      \
     KEY(MAIN, 'P', "P", ACT_PPL, "P:ppl",                                                           \
-        "perplexity, KLD and same top: fp, base, current (job; default samples/eval.txt)")    \
+        "perplexity, KLD and same top: fp, base, current (job; on the job inputs of I)")    \
     KEY(MAIN, 'p', "p", ACT_PRECISION, NULL,                                               \
         "P's sequential stop: off, 0.2, 0.1, 0.05 (95 % half-width of the KLD change)")    \
     KEY(MAIN, 'S', "S", ACT_SENSI, "S:sensi",                                                         \
-        "measure activation sensitivity (job; default text samples/calib.txt)")            \
+        "measure activation sensitivity (job; on the calibration text of I)")              \
     KEY(MAIN, 'C', "C", ACT_COMPUTE, NULL,                                                 \
-        "compute mode of the next P and S jobs: f32 (reference) / bf16 (oneDNN)")          \
+        "compute mode of the next P, S and F jobs: f32 (reference) / bf16 (oneDNN)")       \
     KEY(MAIN, 'E', "E", ACT_SENSI_CSV, "E:csv",                                                     \
         "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
     KEY(MAIN, 's', "s", ACT_SESSION_SAVE, "s:session",                                           \
@@ -160,9 +162,23 @@ typedef enum ls_key_context {
         "kurtosis bar scale: range (from min(3, smallest)), clip, log, zero; ':' marks 3") \
     KEY(MAIN, KEY_F(2), "F2", ACT_FOOTER_MORE, NULL,                                    \
         "next page of key hints in the footer (shown as F2:more when they do not all fit)") \
+    KEY(MAIN, 'I', "I", ACT_INPUTS, "I:inputs",                                         \
+        "job inputs: evaluation and calibration text, protocol, ctx, compute of P S M F") \
+    KEY(MAIN, 'H', "H", ACT_LEGEND, "H:legend",                                         \
+        "legend: every glyph and colour of the screens (boost, detection, tail, clip marks)") \
     KEY(HIST, 'h', "h", ACT_HIST_CLOSE, NULL, "close the histogram")                 \
     KEY(DETECT, 'z', "z", ACT_DETECT_CLOSE, NULL, "close the detection view")          \
     KEY(DETECT, 27, "Esc", ACT_DETECT_CLOSE, NULL, "close the detection view")         \
+    KEY(INPUTS, KEY_UP, "Up", ACT_INPUTS_UP, NULL, "previous input")                  \
+    KEY(INPUTS, 'k', "k", ACT_INPUTS_UP, NULL, "previous input")                      \
+    KEY(INPUTS, KEY_DOWN, "Down", ACT_INPUTS_DOWN, NULL, "next input")                \
+    KEY(INPUTS, 'j', "j", ACT_INPUTS_DOWN, NULL, "next input")                        \
+    KEY(INPUTS, '\n', "Enter", ACT_INPUTS_EDIT, NULL, "type a new value for the input (checked)") \
+    KEY(INPUTS, ' ', "Space", ACT_INPUTS_NEXT, NULL, "next value of the protocol or the compute") \
+    KEY(INPUTS, 'I', "I", ACT_INPUTS, NULL, "close the job inputs")                   \
+    KEY(INPUTS, 27, "Esc", ACT_INPUTS, NULL, "close the job inputs")                  \
+    KEY(LEGEND, 'H', "H", ACT_LEGEND, NULL, "close the legend")                       \
+    KEY(LEGEND, 27, "Esc", ACT_LEGEND, NULL, "close the legend")                      \
     KEY(SETS, KEY_UP, "Up", ACT_SETS_UP, NULL, "previous boosted matrix")             \
     KEY(SETS, 'k', "k", ACT_SETS_UP, NULL, "previous boosted matrix")                 \
     KEY(SETS, KEY_DOWN, "Down", ACT_SETS_DOWN, NULL, "next boosted matrix")           \

@@ -31,6 +31,7 @@ void view_help(app *a, wg_rect r);
 void view_histogram(app *a, wg_rect r);
 void view_sets(app *a, wg_rect r);
 void view_detect(app *a, wg_rect r);
+void view_inputs(app *a, wg_rect r); /* view_inputs.c */
 
 /* The kurtosis bar scales K cycles through (view_main.c explains each). */
 /* v: the layer list's order (the selection follows its layer) */
@@ -42,7 +43,21 @@ const char *view_kurt_scale_name(int mode);
 void view_frontier(app *a, wg_rect r); /* view_frontier.c */
 void view_agreement(app *a, wg_rect r);
 
-/* Row marker of a boosted matrix: visible without colour and in text captures. */
+/* The glyphs the screens draw, named once so the legend (H, view_legend.c) shows the same.
+ * Row marker of a boosted matrix: visible without colour and in text captures. */
 #define VIEW_MARK_BOOSTED "*"
+#define VIEW_MARK_SELECTED ">"  /* the selected layer's row */
+#define VIEW_MARK_STALE "~"     /* an HQQ error whose config changed since Q */
+#define VIEW_MARK_HEAT_SEL "<"  /* the selected cell of the heatmap */
+#define VIEW_BOOST_ARROW "->"   /* base -> boosted config */
+/* the detection view (z): a value, trimmed, an outlier kept, an outlier dropped by top-m */
+#define VIEW_DETECT_VALUE "o"
+#define VIEW_DETECT_TRIMMED "x"
+#define VIEW_DETECT_KEPT "#"
+#define VIEW_DETECT_DROPPED "+"
+/* the histogram (h): the normal curve; bars and tails (ASCII: '!' marks a tail bar) */
+#define VIEW_HIST_CURVE "*"
+const char *view_hist_glyph(const wg_style *st, bool tail);
+void view_legend(app *a, wg_rect r); /* view_legend.c */
 
 #endif

@@ -56,8 +56,9 @@ void view_detect(app *a, wg_rect r)
             "std %s, k %d", name, ls_module_name(a->module), ls_diff_mode_name(det->mode), mu, sg,
             det->k);
     wg_putf(stdscr, y++, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
-            "o value  x trimmed (not in mean/std)  # outlier kept  + dropped by top-m  "
-            ": threshold %g  | z = 0", thr);
+            "%s value  %s trimmed (not in mean/std)  %s outlier kept  %s dropped by top-m  "
+            "%s threshold %g  %s z = 0", VIEW_DETECT_VALUE, VIEW_DETECT_TRIMMED, VIEW_DETECT_KEPT,
+            VIEW_DETECT_DROPPED, WG_ZPLOT_BAND, thr, WG_ZPLOT_ZERO);
     /* z as the method defines it may be one-sided (|d - mean| / std): the axis starts at 0
      * unless a value is negative */
     double zmax = thr * 1.25, zmin = 0;
@@ -84,7 +85,10 @@ void view_detect(app *a, wg_rect r)
         ls_fmt_value(zv, sizeof zv, det->z[l]);
         wg_putf(stdscr, y, r.x, 28, text, "%s%3d %10s %10s", sel ? ">" : " ", l,
                 det->valid[l] ? dv : "-", det->valid[l] ? zv : "-");
-        const char *g = det->selected[l] ? "#" : det->outlier[l] ? "+" : trimmed[l] ? "x" : "o";
+        const char *g = det->selected[l]  ? VIEW_DETECT_KEPT
+                        : det->outlier[l] ? VIEW_DETECT_DROPPED
+                        : trimmed[l]      ? VIEW_DETECT_TRIMMED
+                                          : VIEW_DETECT_VALUE;
         wg_role role = det->selected[l]  ? WG_OUTLIER
                        : det->outlier[l] ? WG_THRESHOLD
                        : trimmed[l]      ? WG_DIM

@@ -362,7 +362,7 @@ static void draw_qerr(app *a, int y, int x, int vw, int bw, int i, const scale *
     wg_put(stdscr, y, x + (vw > w ? vw - w : 0), vw, text, val);
     bool stale = app_q_stale(a, i);
     if (stale)
-        wg_put(stdscr, y, x + vw, 1, wg_attr(&a->style, WG_THRESHOLD), "~");
+        wg_put(stdscr, y, x + vw, 1, wg_attr(&a->style, WG_THRESHOLD), VIEW_MARK_STALE);
     wg_bar_draw(stdscr, &a->style, y, x + vw + 1, bw, scale_frac(sc, v), WG_BAR_NORMAL,
                 stale ? WG_DIM : WG_BAR);
 }
@@ -462,7 +462,7 @@ static void draw_bars(app *a, wg_rect r)
         attr_t text = sel ? wg_attr(&a->style, WG_SELECTION) : wg_attr(&a->style, WG_DEFAULT);
         if (sel)
             wg_blank(stdscr, y, r.x, r.w, text);
-        wg_putf(stdscr, y, r.x, 4, text, "%s%3d", sel ? ">" : " ", l);
+        wg_putf(stdscr, y, r.x, 4, text, "%s%3d", sel ? VIEW_MARK_SELECTED : " ", l);
         wg_put(stdscr, y, r.x + 4, 1,
                boosted ? wg_attr(&a->style, WG_OUTLIER) : text, boosted ? VIEW_MARK_BOOSTED : " ");
         draw_metric(a, y, xs, vw, bw, p->sensitivity[i], scale_frac(&ss, p->sensitivity[i]),
@@ -488,8 +488,8 @@ static void draw_bars(app *a, wg_rect r)
                         &an->sensi[m], false, l, a->measure_pending, text);
         const char *base = ls_stop_get(s->base)->name;
         if (boosted)
-            wg_putf(stdscr, y, xc, cfg_w - 1, wg_attr(&a->style, WG_OUTLIER), "%s->%s", base,
-                    ls_stop_get(an->cfg[i])->name);
+            wg_putf(stdscr, y, xc, cfg_w - 1, wg_attr(&a->style, WG_OUTLIER), "%s%s%s", base,
+                    VIEW_BOOST_ARROW, ls_stop_get(an->cfg[i])->name);
         else
             wg_put(stdscr, y, xc, cfg_w - 1, text, base);
     }
@@ -527,7 +527,7 @@ static void draw_heatmap(app *a, wg_rect r)
         int y = r.y + LIST_TOP + row;
         bool sel = l == a->sel_layer;
         attr_t text = sel ? wg_attr(&a->style, WG_SELECTION) : wg_attr(&a->style, WG_DEFAULT);
-        wg_putf(stdscr, y, r.x, 5, text, "%s%3d", sel ? ">" : " ", l);
+        wg_putf(stdscr, y, r.x, 5, text, "%s%3d", sel ? VIEW_MARK_SELECTED : " ", l);
         for (int m = 0; m < LS_N_MODULES; m++) {
             int i = LS_IDX(l, m);
             bool boosted = a->an_ok && a->an->boosted[i];
@@ -541,7 +541,7 @@ static void draw_heatmap(app *a, wg_rect r)
                                                   : wg_attr(&a->style, WG_BAR);
             wg_put(stdscr, y, x, cell - 2, at, buf);
             wg_put(stdscr, y, x + cell - 2, 1, boosted ? wg_attr(&a->style, WG_OUTLIER) : text,
-                   boosted ? VIEW_MARK_BOOSTED : (sel && m == a->module) ? "<" : " ");
+                   boosted ? VIEW_MARK_BOOSTED : (sel && m == a->module) ? VIEW_MARK_HEAT_SEL : " ");
         }
     }
 }

@@ -144,6 +144,12 @@ void view_draw(app *a)
     } else if (a->screen == SCREEN_DETECT) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_detect(a, body);
+    } else if (a->screen == SCREEN_LEGEND) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_legend(a, body);
+    } else if (a->screen == SCREEN_INPUTS) {
+        wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
+        view_inputs(a, body);
     } else if (a->screen == SCREEN_SETS) {
         wg_rect body = {l->header.y + l->header.h, 0, l->status.y - 2, l->status.w};
         view_sets(a, body);

@@ -65,6 +65,13 @@ void view_help(app *a, wg_rect r)
     }
 }
 
+const char *view_hist_glyph(const wg_style *st, bool tail)
+{
+    if (st->unicode)
+        return "\u2588"; /* a tail differs in colour (the outlier role) */
+    return tail ? "!" : "#";
+}
+
 /* y axis labels at the rows where the log-scaled bars reach 1, 10, 100, ... */
 static void histogram_y_axis(app *a, int x, int base_y, int plot_h, double maxlog)
 {
@@ -125,7 +132,6 @@ void view_histogram(app *a, wg_rect r)
         maxlog = fmax(maxlog, log10(1 + expect[c]));
     }
     double lo3 = h->mean - 3 * h->std, hi3 = h->mean + 3 * h->std;
-    const char *full = a->style.unicode ? "█" : "#";
     int base_y = r.y + 1 + plot_h, x0 = r.x + 1 + YAXIS;
     histogram_y_axis(a, r.x + 1, base_y, plot_h, maxlog);
     attr_t curve = wg_attr(&a->style, WG_THRESHOLD) | A_BOLD;
@@ -137,11 +143,11 @@ void view_histogram(app *a, wg_rect r)
             height = 1;
         attr_t at = wg_attr(&a->style, tail ? WG_OUTLIER : WG_BAR);
         for (int k = 0; k < height; k++)
-            wg_put(stdscr, base_y - k, x0 + c, 1, at, tail && !a->style.unicode ? "!" : full);
+            wg_put(stdscr, base_y - k, x0 + c, 1, at, view_hist_glyph(&a->style, tail));
         /* the normal curve of the same n, mean and std: one '*' at its height */
         int eh = log_height(expect[c], maxlog, plot_h);
         if (eh >= 1)
-            wg_put(stdscr, base_y - eh + 1, x0 + c, 1, curve, "*");
+            wg_put(stdscr, base_y - eh + 1, x0 + c, 1, curve, VIEW_HIST_CURVE);
     }
     char lo[32], hi[32];
     snprintf(lo, sizeof lo, "%.4g", h->edge_lo);
@@ -164,14 +170,15 @@ void view_histogram(app *a, wg_rect r)
             nonfinite);
     const ls_tensor *w = a->model ? ls_model_linear(a->model, a->hist_layer, a->hist_module) : NULL;
     const char *dt = !w ? "?" : w->dtype == LS_DT_F16 ? "F16" : w->dtype == LS_DT_BF16 ? "BF16" : "F32";
+    const char *tail = a->style.unicode ? "highlighted:" : view_hist_glyph(&a->style, true);
     if (h->grid > 0)
         wg_putf(stdscr, base_y + 3, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
-                "bin width %s = %.0f %s grid steps (bins follow the dtype grid)  * normal curve"
+                "bin width %s = %.0f %s grid steps (bins follow the dtype grid)  %s normal curve"
                 " (same mean, std)  %s beyond 3 std",
-                width, h->width / h->grid, dt, a->style.unicode ? "highlighted:" : "!");
+                width, h->width / h->grid, dt, VIEW_HIST_CURVE, tail);
     else
         wg_putf(stdscr, base_y + 3, r.x + 1, r.w - 2, wg_attr(&a->style, WG_DIM),
-                "bin width %s (%s, equal-width bins)  * normal curve (same mean, std)"
+                "bin width %s (%s, equal-width bins)  %s normal curve (same mean, std)"
                 "  %s beyond 3 std",
-                width, dt, a->style.unicode ? "highlighted:" : "!");
+                width, dt, VIEW_HIST_CURVE, tail);
 }

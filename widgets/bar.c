@@ -79,11 +79,16 @@ void wg_bar_mark(WINDOW *w, const wg_style *st, int y, int x, int width, double 
     if (width <= 0 || !(frac >= 0 && frac <= 1))
         return;
     int cx = (int)(frac * (width - 1) + 0.5);
-    wg_put(w, y, x + cx, 1, wg_attr(st, role), st->unicode ? "\u2506" : ":");
+    wg_put(w, y, x + cx, 1, wg_attr(st, role), wg_bar_mark_glyph(st));
+}
+
+const char *wg_bar_mark_glyph(const wg_style *st)
+{
+    return st->unicode ? "\u2506" : ":";
 }
 
 void wg_bar_clipped(WINDOW *w, const wg_style *st, int y, int x, int width, wg_role role)
 {
     if (width > 0)
-        wg_put(w, y, x + width - 1, 1, wg_attr(st, role) | A_BOLD, ">");
+        wg_put(w, y, x + width - 1, 1, wg_attr(st, role) | A_BOLD, WG_BAR_CLIP_GLYPH);
 }

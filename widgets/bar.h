@@ -22,8 +22,12 @@ void wg_bar_draw(WINDOW *w, const wg_style *st, int y, int x, int width, double 
 void wg_bar_mark(WINDOW *w, const wg_style *st, int y, int x, int width, double frac,
                  wg_role role);
 
-/* A bar cut at the scale's end: its last cell becomes '>' in role. */
+/* A bar cut at the scale's end: its last cell becomes WG_BAR_CLIP_GLYPH in role. */
+#define WG_BAR_CLIP_GLYPH ">"
 void wg_bar_clipped(WINDOW *w, const wg_style *st, int y, int x, int width, wg_role role);
+
+/* The reference mark's glyph (wg_bar_mark): ':' or a dotted rule. */
+const char *wg_bar_mark_glyph(const wg_style *st);
 
 /* The fill character of a bar kind ("#", "|", a UTF-8 block). */
 const char *wg_bar_fill(const wg_style *st, wg_bar_kind kind);

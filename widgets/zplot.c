@@ -25,11 +25,11 @@ void wg_zplot_row(WINDOW *w, const wg_style *st, int y, int x, int width, double
         return;
     attr_t dim = wg_attr(st, WG_DIM), band = wg_attr(st, WG_THRESHOLD);
     for (int c = 0; c < width; c++)
-        wg_put(w, y, x + c, 1, dim, ".");
-    mark(w, y, x, width, 0, zmin, zmax, dim, "|");
+        wg_put(w, y, x + c, 1, dim, WG_ZPLOT_AXIS);
+    mark(w, y, x, width, 0, zmin, zmax, dim, WG_ZPLOT_ZERO);
     if (threshold > 0) {
-        mark(w, y, x, width, -threshold, zmin, zmax, band, ":");
-        mark(w, y, x, width, threshold, zmin, zmax, band, ":");
+        mark(w, y, x, width, -threshold, zmin, zmax, band, WG_ZPLOT_BAND);
+        mark(w, y, x, width, threshold, zmin, zmax, band, WG_ZPLOT_BAND);
     }
     if (isfinite(z))
         wg_put(w, y, x + wg_zplot_col(z, zmin, zmax, width), 1, wg_attr(st, role) | A_BOLD,

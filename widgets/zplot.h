@@ -9,6 +9,11 @@
 #include "draw.h"
 #include "style.h"
 
+/* The axis glyphs: the empty axis, z = 0, and the +/-threshold band. */
+#define WG_ZPLOT_AXIS "."
+#define WG_ZPLOT_ZERO "|"
+#define WG_ZPLOT_BAND ":"
+
 /* Column (0 .. width-1) of z on the axis, clamped to the ends. */
 int wg_zplot_col(double z, double zmin, double zmax, int width);
 

@@ -108,6 +108,11 @@ int ls_session_save(const char *path, const ls_profile *p, const ls_model *m,
     cJSON_AddItemToObject(me, "kurtosis", array_or_null(p->kurtosis, n));
     cJSON_AddItemToObject(me, "sensitivity", array_or_null(p->sensitivity, n));
     cJSON_AddStringToObject(me, "sensitivity_source", p->sensitivity_source);
+    static const char *const extra[] = {"act_energy", "imatrix_error", "measured_dkl"};
+    const double *extra_v[] = {p->act_energy, p->imatrix_error, p->measured_dkl};
+    for (int k = 0; k < 3; k++)
+        if (extra_v[k])
+            cJSON_AddItemToObject(me, extra[k], array_or_null(extra_v[k], n));
     cJSON_AddItemToObject(doc, "results", results ? cJSON_Duplicate(results, 1) : cJSON_CreateNull());
     int rc = ls_json_write_file(path, doc, err);
     cJSON_Delete(doc);
@@ -122,6 +127,9 @@ void ls_session_free(ls_session *s)
     free(s->manual);
     free(s->kurtosis);
     free(s->sensitivity);
+    free(s->act_energy);
+    free(s->imatrix_error);
+    free(s->measured_dkl);
     cJSON_Delete(s->results);
     memset(s, 0, sizeof *s);
 }
@@ -211,7 +219,10 @@ static int parse_doc(const char *path, const cJSON *doc, ls_session *s, ls_error
     }
     const cJSON *me = cJSON_GetObjectItemCaseSensitive(doc, "metrics");
     if (read_metric(path, me, "kurtosis", n, &s->kurtosis, err) < 0 ||
-        read_metric(path, me, "sensitivity", n, &s->sensitivity, err) < 0)
+        read_metric(path, me, "sensitivity", n, &s->sensitivity, err) < 0 ||
+        read_metric(path, me, "act_energy", n, &s->act_energy, err) < 0 ||
+        read_metric(path, me, "imatrix_error", n, &s->imatrix_error, err) < 0 ||
+        read_metric(path, me, "measured_dkl", n, &s->measured_dkl, err) < 0)
         return -1;
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(me, "sensitivity_source");
     if (cJSON_IsString(src))
@@ -253,4 +264,9 @@ void ls_session_apply_metrics(const ls_session *s, ls_profile *p, uint64_t finge
     }
     if (s->kurtosis && !ls_profile_has_kurtosis(p))
         memcpy(p->kurtosis, s->kurtosis, (size_t)n * sizeof *p->kurtosis);
+    const double *from[] = {s->act_energy, s->imatrix_error, s->measured_dkl};
+    double **to[] = {&p->act_energy, &p->imatrix_error, &p->measured_dkl};
+    for (int k = 0; k < 3; k++)
+        if (from[k] && !*to[k] && (*to[k] = malloc((size_t)n * sizeof **to[k])))
+            memcpy(*to[k], from[k], (size_t)n * sizeof **to[k]);
 }

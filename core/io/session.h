@@ -29,7 +29,10 @@ typedef struct ls_session {
     double *kurtosis;        /* [n_layers * 7], NaN unknown */
     double *sensitivity;     /* [n_layers * 7], NaN unknown */
     char sensitivity_source[256];
-    cJSON *results;          /* opaque results (quantization, perplexity), owned, or NULL */
+    double *act_energy;      /* [n_layers * 7] or NULL: the extra metric columns */
+    double *imatrix_error;   /* [n_layers * 7] or NULL */
+    double *measured_dkl;    /* [n_layers * 7] or NULL */
+    cJSON *results;          /* results (core/io/session_results.h), owned, or NULL */
 } ls_session;
 
 /* results may be NULL; manual may be NULL. m is NULL for a profile. */
@@ -42,7 +45,8 @@ void ls_session_free(ls_session *s);
 /* Brings a session's stored metrics into a freshly opened profile. When the layer count or
  * the fingerprint differs, nothing is copied and *changed is set (the caller warns). Only
  * metrics the profile does not have yet are filled (the sensitivity is the usual one: it
- * is measured once per model). */
+ * is measured once per model), the extra columns (imatrix energy and error, measured dKL)
+ * included. */
 void ls_session_apply_metrics(const ls_session *s, ls_profile *p, uint64_t fingerprint,
                               bool *changed);
 

@@ -86,11 +86,13 @@ typedef enum ls_setting {
 } ls_setting;
 
 #define LS_SETTING_BIT(f) (1u << (f))
-/* What the explorer config keeps (not the ablation switch nor the detection parameters). */
+/* What the explorer config keeps (not the ablation switch nor the detection parameters):
+ * the budget target and the MiLP factor included. */
 #define LS_SETTINGS_CONFIG                                                                 \
     (LS_SETTING_BIT(LS_SET_METHOD) | LS_SETTING_BIT(LS_SET_MODE) |                          \
      LS_SETTING_BIT(LS_SET_TOP_M) | LS_SETTING_BIT(LS_SET_BOOST_STOP) |                     \
-     LS_SETTING_BIT(LS_SET_BASE) | LS_SETTING_BIT(LS_SET_SEED))
+     LS_SETTING_BIT(LS_SET_BASE) | LS_SETTING_BIT(LS_SET_SEED) |                            \
+     LS_SETTING_BIT(LS_SET_TARGET) | LS_SETTING_BIT(LS_SET_FACTOR))
 #define LS_SETTINGS_ALL ((1u << LS_N_SETTINGS) - 1)
 
 const char *ls_setting_key(ls_setting f);    /* JSON key: "top_m", "mode_override", ... */
