@@ -9,14 +9,14 @@
  *   if (ls_mm_bf16_failed(mm, &err)) ...                               // sticky error
  *   ls_mm_bf16_free(mm);
  *
- * Primitives are created once per shape and reused from a small cache. Each part of a
- * product writes a dense result (a strided one sends oneDNN 2.6 from its brgemm kernels
- * to a slower gemm-based matmul) that is copied into y's rows. Weights declared fixed
- * (ls_mm_bf16_weights_fixed; the forward pass does so for each layer while its chunks
- * run, and for the classifier) are packed once into oneDNN's blocked layout.
+ * Primitives are created once per shape and reused from a small cache. Large products are
+ * split by rows over our threads; each part writes a dense result (a strided one sends
+ * oneDNN 2.6 from its brgemm kernels to a slower gemm-based matmul), copied into y's rows
+ * when y is strided. Weights declared fixed (ls_mm_bf16_weights_fixed; the forward pass
+ * does so for each layer while its chunks run, and for the classifier) are packed once,
+ * on all threads, into oneDNN's blocked layout and that one copy serves every part.
  * Threads: Debian's oneDNN 2.6.3 runs on OpenMP (libgomp), whose idle workers spin; like
- * OpenBLAS it is kept to the calling thread, and large products are split by output
- * columns over our threads (matmul_bf16.c says why). */
+ * OpenBLAS it is kept to the calling thread (matmul_bf16.c says why). */
 #ifndef LS_MATMUL_BF16_H
 #define LS_MATMUL_BF16_H
 
@@ -42,14 +42,14 @@ int ls_mm_bf16_new(ls_mm_bf16 **out, ls_error *err);
 void ls_mm_bf16_free(ls_mm_bf16 *mm);
 
 /* y[rows][out] (row stride ldy) = x[rows][in] (row stride ldx) . W^T with W bf16
- * [out][in] row-major. x is rounded to bf16 (nearest even) on `threads` threads first. On
+ * [out][in] row-major. x is rounded to bf16 (nearest even) by the parts. On
  * a oneDNN failure y is zeroed and the error kept for ls_mm_bf16_failed. */
 void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, int64_t rows,
                     const uint16_t *W, int64_t out, int64_t in, float *y, int64_t ldy);
 
 /* A promise that W's contents (bf16 [out][in]) stay as they are until
  * ls_mm_bf16_weights_changed(mm, W): products with W then use a copy packed once into
- * oneDNN's blocked layout (per part of the column split) instead of plain weights, which
+ * oneDNN's blocked layout (one copy for all parts) instead of plain weights, which
  * oneDNN would repack on every call. Costs one more copy of W. */
 void ls_mm_bf16_weights_fixed(ls_mm_bf16 *mm, const uint16_t *W, int64_t out, int64_t in);
 /* Ends that promise for W (NULL: for all); its packed copy is dropped (buffers reused). */
