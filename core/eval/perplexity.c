@@ -1,4 +1,5 @@
 #include "eval/perplexity.h"
+#include "base/bigalloc.h"
 #include "base/clock.h"
 
 #include <math.h>
@@ -355,10 +356,11 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
     ls_fwd *f = NULL;
     int32_t *btok = malloc((size_t)batch_cap * sizeof *btok);
     int64_t *off = malloc((size_t)(batch_cap + 1) * sizeof *off);
-    float *hidden = malloc((size_t)batch_cap * dim * sizeof *hidden);
-    scorer sc = {NULL, block, malloc((size_t)block * dim * sizeof(float)),
+    float *hidden = ls_alloc_big((size_t)batch_cap * dim * sizeof *hidden);
+    scorer sc = {NULL, block, ls_alloc_big((size_t)block * dim * sizeof(float)),
                  malloc((size_t)block * sizeof(int32_t)),
-                 malloc((size_t)block * V * sizeof(float)), malloc((size_t)block * sizeof(double))};
+                 ls_alloc_big((size_t)block * V * sizeof(float)),
+                 malloc((size_t)block * sizeof(double))};
     double *nll = malloc((size_t)batch_cap * sizeof *nll);
     double *running = malloc((size_t)n_win * sizeof *running);
     int rc = -1;

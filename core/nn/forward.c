@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigalloc.h"
 #include "nn/attention.h"
 #include "nn/blas_check.h"
 #include "nn/exp_poly.h"
@@ -58,22 +59,22 @@ int ls_fwd_scratch_init(ls_fwd_scratch *s, const ls_config *c, int64_t rows, int
     s->cap_rows = rows;
     s->max_seq = max_seq;
     size_t r = (size_t)rows, stacked = (size_t)stacked_rows(c, max_seq);
-    s->xa = malloc(r * (size_t)c->dim * sizeof(float));
-    s->xm = malloc(r * (size_t)c->dim * sizeof(float));
-    s->qkv = malloc(r * (size_t)qkv_width(c) * sizeof(float));
-    s->ctx = malloc(r * (size_t)q_width(c) * sizeof(float));
-    s->oa = malloc(r * (size_t)c->dim * sizeof(float));
-    s->om = malloc(r * (size_t)c->dim * sizeof(float));
-    s->gu = malloc(r * 2 * (size_t)c->hidden_dim * sizeof(float));
-    s->act = malloc(r * (size_t)c->hidden_dim * sizeof(float));
+    s->xa = ls_alloc_big(r * (size_t)c->dim * sizeof(float));
+    s->xm = ls_alloc_big(r * (size_t)c->dim * sizeof(float));
+    s->qkv = ls_alloc_big(r * (size_t)qkv_width(c) * sizeof(float));
+    s->ctx = ls_alloc_big(r * (size_t)q_width(c) * sizeof(float));
+    s->oa = ls_alloc_big(r * (size_t)c->dim * sizeof(float));
+    s->om = ls_alloc_big(r * (size_t)c->dim * sizeof(float));
+    s->gu = ls_alloc_big(r * 2 * (size_t)c->hidden_dim * sizeof(float));
+    s->act = ls_alloc_big(r * (size_t)c->hidden_dim * sizeof(float));
     s->fused = ls_attn_fused_usable(c->head_dim);
     if (s->fused) {
-        s->kt = malloc((size_t)ls_attn_scratch_floats(c->n_kv_heads, c->head_dim, max_seq) *
-                       sizeof(float));
+        size_t kt_floats = (size_t)ls_attn_scratch_floats(c->n_kv_heads, c->head_dim, max_seq);
+        s->kt = ls_alloc_big(kt_floats * sizeof(float));
     } else {
-        s->qs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
-        s->cs = malloc(stacked * (size_t)c->head_dim * sizeof(float));
-        s->scores = malloc(stacked * (size_t)max_seq * sizeof(float));
+        s->qs = ls_alloc_big(stacked * (size_t)c->head_dim * sizeof(float));
+        s->cs = ls_alloc_big(stacked * (size_t)c->head_dim * sizeof(float));
+        s->scores = ls_alloc_big(stacked * (size_t)max_seq * sizeof(float));
     }
     bool attn_ok = s->fused ? s->kt != NULL : s->qs && s->cs && s->scores;
     if (!s->xa || !s->xm || !s->qkv || !s->ctx || !s->oa || !s->om || !s->gu || !s->act ||

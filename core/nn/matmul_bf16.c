@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigalloc.h"
 #include "base/half.h"
 #include "base/parallel.h"
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -367,7 +368,7 @@ static bool slot_ready(ls_mm_bf16 *mm, int slot, size_t scratch_size)
         return fail(mm, "stream", st);
     if (scratch_size > mm->scratch_cap[slot]) {
         free(mm->scratch[slot]);
-        mm->scratch[slot] = aligned_alloc(64, (scratch_size + 63) / 64 * 64);
+        mm->scratch[slot] = ls_alloc_big(scratch_size);
         mm->scratch_cap[slot] = mm->scratch[slot] ? scratch_size : 0;
         if (!mm->scratch[slot])
             return fail(mm, "scratchpad allocation", dnnl_out_of_memory);
@@ -436,7 +437,7 @@ static bool pack_fixed(ls_mm_bf16 *mm, int threads, fixed_weights *fw, const mm_
     size_t need = dnnl_memory_desc_get_size(&e->wei_md);
     if (need > fw->cap) {
         free(fw->buf);
-        fw->buf = aligned_alloc(64, (need + 63) / 64 * 64);
+        fw->buf = ls_alloc_big(need);
         fw->cap = fw->buf ? need : 0;
         if (!fw->buf)
             return fail(mm, "packed weights allocation", dnnl_out_of_memory);
@@ -554,13 +555,13 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
     if (rows <= 0 || out <= 0)
         return;
     if (rows * in > mm->xb_cap) {
-        uint16_t *nb = realloc(mm->xb, (size_t)(rows * in) * sizeof *nb);
-        if (!nb) {
+        free(mm->xb);
+        mm->xb = ls_alloc_big((size_t)(rows * in) * sizeof *mm->xb);
+        mm->xb_cap = mm->xb ? rows * in : 0;
+        if (!mm->xb) {
             fail(mm, "activation buffer allocation", dnnl_out_of_memory);
             goto zero;
         }
-        mm->xb = nb;
-        mm->xb_cap = rows * in;
     }
     /* Parts over rows when the product is large enough to pay for a thread. */
     threads = threads < 1 ? 1 : threads > MAX_SLOTS ? MAX_SLOTS : threads;
@@ -587,7 +588,7 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
         int64_t n = rows - t * per < per ? rows - t * per : per;
         if (ldy != out && n * out > mm->ybuf_cap[t]) {
             free(mm->ybuf[t]);
-            mm->ybuf[t] = aligned_alloc(64, (size_t)((n * out + 15) / 16 * 16) * sizeof(float));
+            mm->ybuf[t] = ls_alloc_big((size_t)(n * out) * sizeof(float));
             mm->ybuf_cap[t] = mm->ybuf[t] ? n * out : 0;
             if (!mm->ybuf[t]) {
                 fail(mm, "result buffer allocation", dnnl_out_of_memory);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bigalloc.h"
 #include "base/parallel.h"
 #include "method/profile.h"
 #include "nn/matmul_bf16.h"
@@ -48,8 +49,8 @@ static int layer_init(ls_layer_f32 *w, const ls_model *m, bool with_f32, bool wi
         ls_module_shape(c, mod, &w->rows[mod], &w->cols[mod]);
         total += w->rows[mod] * w->cols[mod];
     }
-    float *block = with_f32 ? malloc((size_t)total * sizeof(float)) : NULL;
-    uint16_t *bblock = with_bf16 ? malloc((size_t)total * sizeof(uint16_t)) : NULL;
+    float *block = with_f32 ? ls_alloc_big((size_t)total * sizeof(float)) : NULL;
+    uint16_t *bblock = with_bf16 ? ls_alloc_big((size_t)total * sizeof(uint16_t)) : NULL;
     bool ok = (block || !with_f32) && (bblock || !with_bf16);
     w->has_f32 = with_f32;
     int64_t at = 0;
