@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "eval/measure.h"
+#include "method/agreement.h"
 #include "method/budget.h"
 #include "nn/forward.h"
 #include "quant/qmodel.h"
@@ -198,10 +199,53 @@ static void test_resume(void)
     ls_model_free(m);
 }
 
+/* --compute bf16: the same matrices ranked the same way as in f32 (Spearman >= 0.99), the
+ * mode recorded; the noisy matrix first in both. Skipped on CPUs without bf16. */
+static void test_bf16_measure(void)
+{
+    char why[160];
+    if (!ls_bf16_supported(why, sizeof why))
+        SKIP("no bf16 compute here: %s", why);
+    const char *dir = t_tmpdir("measure_bf16");
+    ls_error e;
+    ls_model *m = noisy_model(dir, &e);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    int32_t *ids = random_ids(128, 64);
+    ls_measure_params p = ls_measure_params_default();
+    p.tokens = 127;
+    p.ctx = 64;
+    ls_measure_result r[2];
+    for (int mode = 0; mode < 2; mode++) {
+        p.compute = (ls_compute)mode;
+        CHECK(ls_measure_tokens(m, ids, 128, &p, NULL, &r[mode], &e) == 0);
+        CHECK(r[mode].complete);
+        CHECK(r[mode].compute == (ls_compute)mode);
+    }
+    int n = r[0].n_layers * LS_N_MODULES, used = 0;
+    double rho = ls_spearman(r[0].dkl, r[1].dkl, n, &used);
+    CHECK(used == n);
+    CHECK(rho >= 0.99);
+    int top[2] = {0, 0};
+    for (int mode = 0; mode < 2; mode++)
+        for (int i = 1; i < n; i++)
+            if (r[mode].dkl[i] > r[mode].dkl[top[mode]])
+                top[mode] = i;
+    CHECK(top[0] == LS_IDX(1, LS_MOD_UP) && top[1] == top[0]);
+    printf("  bf16 against f32: Spearman %.4f over %d matrices; largest dKL %.4g vs %.4g\n",
+           rho, n, r[1].dkl[top[1]], r[0].dkl[top[0]]);
+    ls_measure_result_free(&r[0]);
+    ls_measure_result_free(&r[1]);
+    free(ids);
+    ls_model_free(m);
+}
+
 int main(void)
 {
     RUN(test_noisy_first);
     RUN(test_against_reference);
     RUN(test_resume);
+    RUN(test_bf16_measure);
     return t_summary();
 }

@@ -442,7 +442,7 @@ grep -q "Colours (theme default; t): outlier marks bar dim selection error" "$TM
 run inputs 80x24 "wait I dump Down Enter C-u text:$TMP/none.txt Enter dump Down Space Down Enter C-u text:abc Enter dump Enter C-u text:256 Enter Down Space dump" --method kurt "$MODEL"
 for i in 1 2 3 4; do sed -n "$(( (i - 1) * 24 + 1 )),$(( i * 24 ))p" "$TMP/inputs.txt" > "$TMP/inputs$i.txt"; done
 if grep -q "evaluation text .*(P, M, F) .*eval.txt" "$TMP/inputs1.txt" && grep -q "calibration text .*(S) .*calib.txt" "$TMP/inputs1.txt" &&
-   grep -qE "protocol +\(P, F\) +paper" "$TMP/inputs1.txt" && grep -qE "compute +\(P, S, F\) +f32" "$TMP/inputs1.txt"; then
+   grep -qE "protocol +\(P, F\) +paper" "$TMP/inputs1.txt" && grep -qE "compute +\(P, S, M, F\) +f32" "$TMP/inputs1.txt"; then
     ok "I: the job inputs with the jobs that use them (defaults: the sample texts, paper, f32)"; else bad "I screen"; cat "$TMP/inputs1.txt"; fi
 grep -q "calibration text [^ ]*none.txt: No such file or directory (unchanged)" "$TMP/inputs2.txt" &&
     grep -q "calibration text .*(S) .*calib.txt" "$TMP/inputs2.txt" &&
@@ -450,7 +450,7 @@ grep -q "calibration text [^ ]*none.txt: No such file or directory (unchanged)" 
 grep -q 'ctx "abc": not 0 (the default) or a token count 2 .. 1048576 (unchanged)' "$TMP/inputs3.txt" &&
     grep -qE "protocol +\(P, F\) +llama.cpp" "$TMP/inputs3.txt" && ok "I: Space switches the protocol; a bad ctx is refused" ||
     bad "I ctx/protocol: $(tail -1 "$TMP/inputs3.txt")"
-grep -qE "ctx +\(P, M, F\) +256" "$TMP/inputs4.txt" && grep -qE "compute +\(P, S, F\) +bf16" "$TMP/inputs4.txt" &&
+grep -qE "ctx +\(P, M, F\) +256" "$TMP/inputs4.txt" && grep -qE "compute +\(P, S, M, F\) +bf16" "$TMP/inputs4.txt" &&
     ok "I: ctx 256 and compute bf16 set" || bad "I ctx/compute: $(grep -E 'ctx|compute' "$TMP/inputs4.txt")"
 
 # ---- settings restored from the config are said on screen; R resets to the paper's defaults ----

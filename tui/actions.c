@@ -609,10 +609,10 @@ static unsigned act_COMPUTE(app *a, int ch)
     app_input_set(a, APP_INPUT_COMPUTE, ls_compute_name((ls_compute)c));
     char why[160];
     if (c == LS_COMPUTE_BF16 && !ls_bf16_supported(why, sizeof why))
-        app_msg(a, false, "compute for P, S and F: bf16 asked, but %s: they will run in f32",
+        app_msg(a, false, "compute for P, S, M and F: bf16 asked, but %s: they will run in f32",
                 why);
     else
-        app_msg(a, false, "compute for P, S and F: %s%s", ls_compute_name((ls_compute)c),
+        app_msg(a, false, "compute for P, S, M and F: %s%s", ls_compute_name((ls_compute)c),
                 c == LS_COMPUTE_BF16 ? " (oneDNN; f32 is the reference)" : "");
     return R_REDRAW;
 }

@@ -23,7 +23,7 @@ static const char *const field_users[APP_INPUT_COUNT] = {
     [APP_INPUT_CALIB] = "S",
     [APP_INPUT_PROTOCOL] = "P, F",
     [APP_INPUT_CTX] = "P, M, F",
-    [APP_INPUT_COMPUTE] = "P, S, F",
+    [APP_INPUT_COMPUTE] = "P, S, M, F",
 };
 
 const char *app_input_name(int field)

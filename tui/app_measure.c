@@ -97,6 +97,7 @@ void app_start_measure(app *a, const char *text)
     ma->mp.stop = a->settings.base;
     ma->mp.quant_meta = !a->opts->no_quant_meta;
     ma->mp.threads = a->threads;
+    ma->mp.compute = (ls_compute)a->inputs.compute; /* the job inputs' compute (C, I) */
     if (a->opts->measure_state)
         snprintf(ma->state, sizeof ma->state, "%s", a->opts->measure_state);
     else

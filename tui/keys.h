@@ -117,7 +117,7 @@ typedef enum ls_key_context {
     KEY(MAIN, 'S', "S", ACT_SENSI, "S:sensi",                                                         \
         "measure activation sensitivity (job; on the calibration text of I)")              \
     KEY(MAIN, 'C', "C", ACT_COMPUTE, NULL,                                                 \
-        "compute mode of the next P, S and F jobs: f32 (reference) / bf16 (oneDNN)")       \
+        "compute mode of the next P, S, M and F jobs: f32 (reference) / bf16 (oneDNN)")    \
     KEY(MAIN, 'E', "E", ACT_SENSI_CSV, "E:csv",                                                     \
         "export the measured sensitivity as the toolkit CSV (asks for a path)")            \
     KEY(MAIN, 's', "s", ACT_SESSION_SAVE, "s:session",                                           \

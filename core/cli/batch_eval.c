@@ -466,6 +466,7 @@ int ls_batch_measure(const ls_options *o, const ls_model *m, bool is_demo, int b
     mp.stop = base;
     mp.quant_meta = !o->no_quant_meta;
     mp.threads = threads;
+    mp.compute = (ls_compute)o->compute;
     mp.state_path = o->measure_state;
     if (!mp.state_path && ls_qcache_dir(state, sizeof state) == 0) {
         /* the cache directory (created when missing); one file per model */
@@ -494,9 +495,10 @@ int ls_batch_measure(const ls_options *o, const ls_model *m, bool is_demo, int b
     if (r.note[0])
         fprintf(errf, "layerscope: warning: %s\n", r.note);
     fprintf(errf, "layerscope: measured dKL of %d matrices (%d resumed from %s) on %lld tokens "
-                  "of %s (%d windows of %d), %s%s, %.2f s\n",
+                  "of %s (%d windows of %d), %s, %s%s, %.2f s\n",
             r.measured + r.resumed, r.resumed, mp.state_path ? mp.state_path : "-",
             (long long)r.tokens, eval, r.n_windows, r.ctx, ls_stop_get(r.stop)->name,
+            ls_compute_name(r.compute),
             r.coarsened ? ", coarsened top-64 reference" : "", r.seconds);
     rc = ls_measure_to_profile(&r, p, err);
     if (rc == 0 && o->measure_out)

@@ -204,15 +204,21 @@ int ls_measure_tokens(const ls_model *m, const int32_t *ids, int64_t n_ids,
         c.targets[j] = ids[row_of(&c, j) + 1];
     c.seqs = (ls_fwd_seqs){(int)n_windows, ids, off};
     if (ls_qref_init(&ref, cfg->vocab_size, k, c.n_scored, err) < 0 ||
-        ls_tokq_init(&tq, c.n_scored, err) < 0 || ls_fwd_new(m, NULL, ctx, 0, &c.f, err) < 0 ||
-        ls_fwd_head_load(c.f, err) < 0)
+        ls_tokq_init(&tq, c.n_scored, err) < 0)
         goto done;
+    /* bf16 keeps the f32 weights too: HQQ quantizes those, as in f32 */
+    ls_fwd_opts fo = {ctx, 0, p->compute, true};
+    if (ls_fwd_new_opts(m, NULL, &fo, &c.f, err) < 0 || ls_fwd_head_load(c.f, err) < 0)
+        goto done;
+    r->compute = c.f->compute;
+    if (c.f->compute_note[0])
+        snprintf(r->note, sizeof r->note, "%.250s", c.f->compute_note);
 
     /* The key of what is measured, for the state file. */
     uint64_t key = 1469598103934665603ull, fp = ls_qcache_model_key(m);
     key = fnv(key, &fp, sizeof fp);
     key = fnv(key, ids, (size_t)c.rows * sizeof *ids);
-    int64_t parts[5] = {n_windows, ctx, p->stop, p->quant_meta, k};
+    int64_t parts[6] = {n_windows, ctx, p->stop, p->quant_meta, k, r->compute};
     key = fnv(key, parts, sizeof parts);
     state_load(p->state_path, key, r);
 
@@ -271,6 +277,9 @@ int ls_measure_tokens(const ls_model *m, const int32_t *ids, int64_t n_ids,
             ls_hqq_dequantize(&res, deq);
             ls_hqq_free(&res);
             memcpy(c.f->w.w[mod], deq, (size_t)(rows * cols) * sizeof *deq);
+            if (c.f->w.wb[mod]) /* bf16: the products read these */
+                ls_f32_to_bf16_array(p->threads > 0 ? p->threads : 1, deq, rows * cols,
+                                     c.f->w.wb[mod]);
             /* from the cached fp state at layer l's input */
             memcpy(c.hidden, cache + (size_t)l * c.rows * cfg->dim,
                    (size_t)c.rows * cfg->dim * sizeof *c.hidden);

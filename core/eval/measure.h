@@ -30,6 +30,7 @@
 #include "base/progress.h"
 #include "formats/model.h"
 #include "method/profile.h"
+#include "nn/matmul_bf16.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct ls_measure_params {
@@ -41,6 +42,8 @@ typedef struct ls_measure_params {
     const char *state_path; /* resumable progress; NULL = none */
     int max_matrices;       /* stop after this many new measurements (0 = all): a partial
                                run, for tests of resuming */
+    ls_compute compute;     /* products in f32 (default, the reference) or bf16; the state
+                               file's key includes it */
 } ls_measure_params;
 
 ls_measure_params ls_measure_params_default(void);
@@ -57,6 +60,8 @@ typedef struct ls_measure_result {
     bool coarsened;
     int top_k;
     double seconds;
+    ls_compute compute;     /* as used: bf16 falls back to f32 without CPU support (the
+                               reason in note) */
     char note[256];         /* e.g. an ignored state file */
 } ls_measure_result;
 
