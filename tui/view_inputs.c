@@ -13,7 +13,7 @@ void view_inputs(app *a, wg_rect r)
     wg_put(stdscr, y++, r.x + 1, r.w - 2, t,
            "Job inputs  (Enter: type a value, Space: next value, I or Esc: close)");
     y++;
-    enum { NAME_W = 30 };
+    enum { NAME_W = 33 }; /* "> " + 17 + " (P, S, M, F)" + a space */
     for (int f = 0; f < APP_INPUT_COUNT && y < end; f++) {
         bool sel = f == a->inputs_sel;
         attr_t at = sel ? wg_attr(&a->style, WG_SELECTION) : d;
