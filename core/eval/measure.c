@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/atomic_write.h"
+#include "base/fnv.h"
 #include "eval/ppl_text.h"
 #include "eval/quality.h"
 #include "eval/qcache.h"
@@ -38,15 +39,6 @@ void ls_measure_result_free(ls_measure_result *r)
     r->dkl = r->dkl_se = NULL;
 }
 
-static uint64_t fnv(uint64_t h, const void *d, size_t n)
-{
-    const unsigned char *p = d;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 /* ---- the state file: "layerscope-measure 1 KEY" then "layer,module,dkl,se" lines ---- */
 
@@ -215,11 +207,11 @@ int ls_measure_tokens(const ls_model *m, const int32_t *ids, int64_t n_ids,
         snprintf(r->note, sizeof r->note, "%.250s", c.f->compute_note);
 
     /* The key of what is measured, for the state file. */
-    uint64_t key = 1469598103934665603ull, fp = ls_qcache_model_key(m);
-    key = fnv(key, &fp, sizeof fp);
-    key = fnv(key, ids, (size_t)c.rows * sizeof *ids);
+    uint64_t key = LS_FNV_OFFSET, fp = ls_qcache_model_key(m);
+    key = ls_fnv(key, &fp, sizeof fp);
+    key = ls_fnv(key, ids, (size_t)c.rows * sizeof *ids);
     int64_t parts[6] = {n_windows, ctx, p->stop, p->quant_meta, k, r->compute};
-    key = fnv(key, parts, sizeof parts);
+    key = ls_fnv(key, parts, sizeof parts);
     state_load(p->state_path, key, r);
 
     int64_t total = (int64_t)n + 1, done_units = r->resumed;

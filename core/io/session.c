@@ -9,33 +9,24 @@
 
 #include "method/manual.h"
 #include "base/mapfile.h"
+#include "base/fnv.h"
 #include "io/result_json.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * FNV_PRIME;
-    return h;
-}
 
 uint64_t ls_model_fingerprint(const ls_model *m)
 {
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = LS_FNV_OFFSET;
     for (int i = 0; i < m->n_tensors; i++) {
         const ls_tensor *t = &m->tensors[i];
-        h = fnv(h, t->name, strlen(t->name));
-        h = fnv(h, &t->dtype, sizeof t->dtype);
-        h = fnv(h, &t->n_dims, sizeof t->n_dims);
-        h = fnv(h, t->shape, (size_t)t->n_dims * sizeof *t->shape); /* the rest is unset */
+        h = ls_fnv(h, t->name, strlen(t->name));
+        h = ls_fnv(h, &t->dtype, sizeof t->dtype);
+        h = ls_fnv(h, &t->n_dims, sizeof t->n_dims);
+        h = ls_fnv(h, t->shape, (size_t)t->n_dims * sizeof *t->shape); /* the rest is unset */
     }
     for (int i = 0; i < m->n_files; i++) {
         uint64_t size = m->files[i].size;
-        h = fnv(h, &size, sizeof size);
-        h = fnv(h, m->files[i].data, size < 65536 ? size : 65536);
+        h = ls_fnv(h, &size, sizeof size);
+        h = ls_fnv(h, m->files[i].data, size < 65536 ? size : 65536);
     }
     return h;
 }
@@ -43,9 +34,9 @@ uint64_t ls_model_fingerprint(const ls_model *m)
 uint64_t ls_profile_fingerprint(const ls_profile *p)
 {
     size_t n = (size_t)p->n_layers * LS_N_MODULES;
-    uint64_t h = fnv(FNV_OFFSET, &p->n_layers, sizeof p->n_layers);
-    h = fnv(h, p->params, n * sizeof *p->params);
-    h = fnv(h, p->kurtosis, n * sizeof *p->kurtosis);
+    uint64_t h = ls_fnv(LS_FNV_OFFSET, &p->n_layers, sizeof p->n_layers);
+    h = ls_fnv(h, p->params, n * sizeof *p->params);
+    h = ls_fnv(h, p->kurtosis, n * sizeof *p->kurtosis);
     return h;
 }
 

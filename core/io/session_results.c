@@ -8,31 +8,22 @@
 
 #include "eval/perplexity.h"
 #include "formats/model.h"
+#include "base/fnv.h"
 #include "io/result_json.h"
 #include "method/budget.h"
 #include "nn/matmul_bf16.h"
 
-#define FNV_OFFSET 0xcbf29ce484222325ull
-#define FNV_PRIME 0x100000001b3ull
-
-static uint64_t fnv(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * FNV_PRIME;
-    return h;
-}
 
 int ls_file_hash(const char *path, uint64_t *out, ls_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f)
         return ls_fail(err, "%s: %s", path, strerror(errno));
-    uint64_t h = FNV_OFFSET;
+    uint64_t h = LS_FNV_OFFSET;
     unsigned char buf[65536];
     size_t got;
     while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        h = fnv(h, buf, got);
+        h = ls_fnv(h, buf, got);
     bool bad = ferror(f);
     fclose(f);
     if (bad)
@@ -43,8 +34,8 @@ int ls_file_hash(const char *path, uint64_t *out, ls_error *err)
 
 uint64_t ls_alloc_hash(const unsigned char *base, const unsigned char *current, int n)
 {
-    uint64_t h = fnv(FNV_OFFSET, base, (size_t)n);
-    return fnv(h, current, (size_t)n);
+    uint64_t h = ls_fnv(LS_FNV_OFFSET, base, (size_t)n);
+    return ls_fnv(h, current, (size_t)n);
 }
 
 void ls_session_results_free(ls_session_results *r)
