@@ -212,6 +212,47 @@ static void test_fixed_weights(void)
     ls_mm_bf16_free(mm);
 }
 
+/* Fixed weights are packed by our word copy when oneDNN chose its pair-blocked layout:
+ * the products must equal, bit for bit, those from weights packed by oneDNN's own reorder
+ * (LAYERSCOPE_BF16_PACK=onednn), for whole and partial blocks of both dimensions, split
+ * and unsplit; an odd `in` (no whole pairs) takes the reorder. */
+static void test_direct_packing(void)
+{
+    NEED_BF16();
+    const int64_t shapes[][3] = {{64, 1000, 256}, {40, 130, 50}, {33, 64, 2}, {16, 70, 37}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t rows = shapes[s][0], out = shapes[s][1], in = shapes[s][2];
+        float *x = malloc((size_t)(rows * in) * sizeof *x);
+        uint16_t *W = malloc((size_t)(out * in) * sizeof *W);
+        float *y[2];
+        for (int k = 0; k < 2; k++)
+            y[k] = malloc((size_t)(rows * out) * sizeof(float));
+        for (int64_t i = 0; i < rows * in; i++)
+            x[i] = frand();
+        for (int64_t i = 0; i < out * in; i++)
+            W[i] = ls_f32_to_bf16(frand() * 0.5f);
+        int64_t direct[2];
+        for (int k = 0; k < 2; k++) { /* k 0: our packing; 1: oneDNN's reorder */
+            if (k == 1)
+                setenv("LAYERSCOPE_BF16_PACK", "onednn", 1);
+            ls_mm_bf16 *mm;
+            ls_error e;
+            CHECK(ls_mm_bf16_new(&mm, &e) == 0);
+            ls_mm_bf16_weights_fixed(mm, W, out, in);
+            ls_mm_bf16_xwt(mm, 2, x, in, rows, W, out, in, y[k], out);
+            CHECK(!ls_mm_bf16_failed(mm, &e));
+            direct[k] = ls_mm_bf16_direct_packs(mm);
+            ls_mm_bf16_free(mm);
+            unsetenv("LAYERSCOPE_BF16_PACK");
+        }
+        CHECK(direct[1] == 0);
+        CHECK(direct[0] == (in % 2 == 0 ? 1 : 0));
+        CHECK(memcmp(y[0], y[1], (size_t)(rows * out) * sizeof(float)) == 0);
+        CHECK(ref_error(x, W, y[0], rows, out, in, out) < 1e-5);
+        free(x), free(W), free(y[0]), free(y[1]);
+    }
+}
+
 /* ---- whole-model helpers ---- */
 
 static float *logits_of(const ls_model *m, const int32_t *tok, int n, ls_compute mode,
@@ -591,6 +632,7 @@ int main(void)
     RUN(test_product_against_reference);
     RUN(test_cache_eviction);
     RUN(test_fixed_weights);
+    RUN(test_direct_packing);
     RUN(test_accuracy_stories260k);
     RUN(test_accuracy_demo);
     RUN(test_accuracy_bench_shape);

@@ -462,7 +462,8 @@ int ls_ppl_eval(const ls_model *m, const ls_qmodel *qm, const int32_t *tokens, i
     rc = 0;
 done:
     ls_fwd_free(f);
-    free(win), free(btok), free(off), free(hidden), free(nll), free(running);
-    free(sc.rows), free(sc.target), free(sc.logits), free(sc.nll);
+    free(win), free(btok), free(off), free(nll), free(running);
+    ls_free_big(hidden), ls_free_big(sc.rows), ls_free_big(sc.logits);
+    free(sc.target), free(sc.nll);
     return rc;
 }

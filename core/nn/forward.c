@@ -47,7 +47,7 @@ void ls_fwd_scratch_free(ls_fwd_scratch *s)
     float **p[] = {&s->xa, &s->xm, &s->qkv, &s->ctx, &s->oa, &s->om,
                    &s->gu, &s->act, &s->kt, &s->qs, &s->cs, &s->scores};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++) {
-        free(*p[i]);
+        ls_free_big(*p[i]);
         *p[i] = NULL;
     }
 }

@@ -234,6 +234,7 @@ struct ls_mm_bf16 {
      * matmul. */
     float *ybuf[MAX_SLOTS];
     int64_t ybuf_cap[MAX_SLOTS];
+    int64_t direct_packs;
     bool failed;
     char msg[256];
 };
@@ -266,16 +267,16 @@ void ls_mm_bf16_free(ls_mm_bf16 *mm)
     for (int i = 0; i < mm->n_cached; i++)
         entry_free(&mm->cache[i]);
     for (int i = 0; i < MAX_FIXED; i++)
-        free(mm->fixed[i].buf);
+        ls_free_big(mm->fixed[i].buf);
     for (int i = 0; i < MAX_SLOTS; i++) {
         if (mm->stream[i])
             dnnl_stream_destroy(mm->stream[i]);
-        free(mm->scratch[i]);
-        free(mm->ybuf[i]);
+        ls_free_big(mm->scratch[i]);
+        ls_free_big(mm->ybuf[i]);
     }
     if (mm->engine)
         dnnl_engine_destroy(mm->engine);
-    free(mm->xb);
+    ls_free_big(mm->xb);
     free(mm);
 }
 
@@ -367,7 +368,7 @@ static bool slot_ready(ls_mm_bf16 *mm, int slot, size_t scratch_size)
         (st = dnnl_stream_create(&mm->stream[slot], mm->engine, dnnl_stream_default_flags)))
         return fail(mm, "stream", st);
     if (scratch_size > mm->scratch_cap[slot]) {
-        free(mm->scratch[slot]);
+        ls_free_big(mm->scratch[slot]);
         mm->scratch[slot] = ls_alloc_big(scratch_size);
         mm->scratch_cap[slot] = mm->scratch[slot] ? scratch_size : 0;
         if (!mm->scratch[slot])
@@ -430,13 +431,78 @@ static void pack_task(void *p, int64_t t)
     j->st[t] = st;
 }
 
+/* ---- packing without oneDNN's reorder ----
+ *
+ * oneDNN's bf16 kernels want W^T (in x out) in blocks: outer blocks of A_BLK rows of `in`
+ * by B_BLK columns of `out`, and inside a block [A_BLK/2][B_BLK][2], so that each pair of
+ * consecutive `in` values of one output column is one 32-bit word ("BA16a64b2a" with
+ * AVX512-BF16). Our W is row-major [out][in], where those pairs are already adjacent: a
+ * block is a transpose of B_BLK rows of A_BLK/2 words. oneDNN's generic reorder did this
+ * at 1.5-6 GB/s, about a tenth of a bf16 evaluation on the bench model (ONEDNN_VERBOSE);
+ * the loop below copies words. Used only when the layout oneDNN chose has exactly this
+ * shape (read from its descriptor), else the reorder runs. */
+typedef struct pair_blocks {
+    int64_t a_blk, b_blk;     /* inner block sizes of in (rows of W^T) and out */
+    int64_t a_stride, b_stride; /* elements between outer blocks */
+} pair_blocks;
+
+static bool pair_blocks_of(const dnnl_memory_desc_t *md, int64_t in, pair_blocks *pb)
+{
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    if (md->format_kind != dnnl_blocked || md->ndims != 2 || md->offset0 != 0 ||
+        md->extra.flags != 0 || b->inner_nblks != 3 || b->inner_idxs[0] != 0 ||
+        b->inner_idxs[1] != 1 || b->inner_idxs[2] != 0 || b->inner_blks[2] != 2 ||
+        in % 2 != 0)
+        return false;
+    pb->a_blk = b->inner_blks[0] * 2, pb->b_blk = b->inner_blks[1];
+    pb->a_stride = b->strides[0], pb->b_stride = b->strides[1];
+    return pb->a_blk > 0 && pb->b_blk > 0 && md->padded_dims[0] % pb->a_blk == 0 &&
+           md->padded_dims[1] % pb->b_blk == 0;
+}
+
+typedef struct pair_job {
+    const fixed_weights *fw;
+    pair_blocks pb;
+    int64_t col_blocks; /* per task */
+} pair_job;
+
+static void pair_task(void *p, int64_t t)
+{
+    const pair_job *j = p;
+    const fixed_weights *fw = j->fw;
+    const pair_blocks *pb = &j->pb;
+    const uint32_t *src = (const uint32_t *)fw->W; /* [out][in/2] words */
+    uint16_t *dst = fw->buf;
+    int64_t words = fw->in / 2, half = pb->a_blk / 2;
+    int64_t nb_end = (t + 1) * j->col_blocks, n_blocks = (fw->out + pb->b_blk - 1) / pb->b_blk;
+    nb_end = nb_end < n_blocks ? nb_end : n_blocks;
+    for (int64_t nb = t * j->col_blocks; nb < nb_end; nb++) {
+        int64_t n0 = nb * pb->b_blk, nn = fw->out - n0 < pb->b_blk ? fw->out - n0 : pb->b_blk;
+        /* Row by row: each row of W is read once, in order (reading one block's 32 bytes
+         * from each of 64 rows a few KiB apart evicted the lines before their other half
+         * was used); its words land in column n of every block of the column range. */
+        uint32_t *col = (uint32_t *)(dst + nb * pb->b_stride);
+        for (int64_t n = 0; n < nn; n++) {
+            const uint32_t *row = src + (n0 + n) * words;
+            for (int64_t w0 = 0, kb = 0; w0 < words; w0 += half, kb++) {
+                int64_t nw = words - w0 < half ? words - w0 : half;
+                uint32_t *to = col + kb * (pb->a_stride / 2) + n;
+                for (int64_t w = 0; w < nw; w++)
+                    to[w * pb->b_blk] = row[w0 + w];
+            }
+        }
+    }
+}
+
+int64_t ls_mm_bf16_direct_packs(const ls_mm_bf16 *mm) { return mm->direct_packs; }
+
 /* Packs fixed weights into layout md (the one the primitive e chose). False when that
  * failed (the products then use the plain weights). */
 static bool pack_fixed(ls_mm_bf16 *mm, int threads, fixed_weights *fw, const mm_entry *e)
 {
     size_t need = dnnl_memory_desc_get_size(&e->wei_md);
     if (need > fw->cap) {
-        free(fw->buf);
+        ls_free_big(fw->buf);
         fw->buf = ls_alloc_big(need);
         fw->cap = fw->buf ? need : 0;
         if (!fw->buf)
@@ -446,6 +512,20 @@ static bool pack_fixed(ls_mm_bf16 *mm, int threads, fixed_weights *fw, const mm_
     /* Blocks padded beyond the matrix are read by the kernels: zeros there. */
     if (need > (size_t)(fw->out * fw->in) * sizeof(uint16_t))
         memset(fw->buf, 0, need);
+    pair_job pj = {fw, {0, 0, 0, 0}, 0};
+    const char *how = getenv("LAYERSCOPE_BF16_PACK"); /* "onednn": the reorder (tests) */
+    if (!(how && strcmp(how, "onednn") == 0) && pair_blocks_of(&fw->md, fw->in, &pj.pb)) {
+        int64_t blocks = (fw->out + pj.pb.b_blk - 1) / pj.pb.b_blk;
+        int64_t tasks = threads < 1 ? 1 : threads < blocks ? threads : blocks;
+        pj.col_blocks = (blocks + tasks - 1) / tasks;
+        if (tasks == 1)
+            pair_task(&pj, 0);
+        else
+            (void)ls_parallel_for(tasks, threads, pair_task, &pj);
+        fw->packed = true;
+        mm->direct_packs++;
+        return true;
+    }
     pack_job j;
     memset(&j, 0, sizeof j);
     j.mm = mm, j.fw = fw;
@@ -555,7 +635,7 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
     if (rows <= 0 || out <= 0)
         return;
     if (rows * in > mm->xb_cap) {
-        free(mm->xb);
+        ls_free_big(mm->xb);
         mm->xb = ls_alloc_big((size_t)(rows * in) * sizeof *mm->xb);
         mm->xb_cap = mm->xb ? rows * in : 0;
         if (!mm->xb) {
@@ -587,7 +667,7 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
     for (int64_t t = 0; t < n_parts; t++) {
         int64_t n = rows - t * per < per ? rows - t * per : per;
         if (ldy != out && n * out > mm->ybuf_cap[t]) {
-            free(mm->ybuf[t]);
+            ls_free_big(mm->ybuf[t]);
             mm->ybuf[t] = ls_alloc_big((size_t)(n * out) * sizeof(float));
             mm->ybuf_cap[t] = mm->ybuf[t] ? n * out : 0;
             if (!mm->ybuf[t]) {

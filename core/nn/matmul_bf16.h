@@ -54,6 +54,10 @@ void ls_mm_bf16_xwt(ls_mm_bf16 *mm, int threads, const float *x, int64_t ldx, in
 void ls_mm_bf16_weights_fixed(ls_mm_bf16 *mm, const uint16_t *W, int64_t out, int64_t in);
 /* Ends that promise for W (NULL: for all); its packed copy is dropped (buffers reused). */
 void ls_mm_bf16_weights_changed(ls_mm_bf16 *mm, const uint16_t *W);
+/* How many fixed weights were packed by our own word copy (the layout oneDNN chose was
+ * the pair-blocked one it reads) rather than by oneDNN's reorder. LAYERSCOPE_BF16_PACK=onednn
+ * forces the reorder (tests compare the two). */
+int64_t ls_mm_bf16_direct_packs(const ls_mm_bf16 *mm);
 
 /* True (err filled) when a product failed since the last call. */
 bool ls_mm_bf16_failed(ls_mm_bf16 *mm, ls_error *err);

@@ -26,8 +26,8 @@ int64_t ls_layer_f32_bytes(const ls_model *m)
 
 void ls_layer_f32_free(ls_layer_f32 *w)
 {
-    free(w->w[0]);
-    free(w->wb[0]);
+    ls_free_big(w->w[0]);
+    ls_free_big(w->wb[0]);
     free(w->attn_norm);
     free(w->ffn_norm);
     free(w->bq);
@@ -62,8 +62,8 @@ static int layer_init(ls_layer_f32 *w, const ls_model *m, bool with_f32, bool wi
         at += w->rows[mod] * w->cols[mod];
     }
     if (!ok) {
-        free(block);
-        free(bblock);
+        ls_free_big(block);
+        ls_free_big(bblock);
         memset(w->w, 0, sizeof w->w);
         memset(w->wb, 0, sizeof w->wb);
     }
