@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eval/sumexp.h"
 #include "nn/forward.h"
 #include "base/parallel.h"
 
@@ -211,12 +212,8 @@ void ls_ppl_acc_finish(const ls_ppl_acc *a, ls_ppl_result *r)
 
 double ls_ppl_nll(const float *logits, int vocab, int target)
 {
-    float mx = logits[0];
-    for (int v = 1; v < vocab; v++)
-        mx = logits[v] > mx ? logits[v] : mx;
-    double s = 0.0;
-    for (int v = 0; v < vocab; v++)
-        s += exp((double)logits[v] - mx);
+    float mx = ls_max_float(logits, vocab);
+    double s = ls_sum_exp(logits, vocab, (double)mx);
     return (double)mx + log(s) - (double)logits[target];
 }
 

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/sumexp.h"
+
 int64_t ls_qref_bytes(int vocab, int k, int64_t n)
 {
     int64_t per = 2 * 8 + 4; /* lse, nll, top */
@@ -75,18 +77,14 @@ void ls_tokq_free(ls_tokq *t)
  * NLLs from it equal the perplexity module's bit for bit. */
 double ls_logsumexp(const float *logits, int vocab, int32_t *argmax)
 {
-    float mx = logits[0];
-    int32_t am = 0;
-    for (int v = 1; v < vocab; v++)
-        if (logits[v] > mx) {
-            mx = logits[v];
-            am = v;
-        }
-    double s = 0.0;
-    for (int v = 0; v < vocab; v++)
-        s += exp((double)logits[v] - mx);
-    if (argmax)
-        *argmax = am;
+    float mx = ls_max_float(logits, vocab);
+    if (argmax) { /* the first largest, as a strict running maximum would find it */
+        int32_t am = 0;
+        while (am < vocab && !(logits[am] == mx))
+            am++;
+        *argmax = am < vocab ? am : 0;
+    }
+    double s = ls_sum_exp(logits, vocab, (double)mx);
     return (double)mx + log(s);
 }
 
@@ -95,9 +93,7 @@ double ls_logsumexp(const float *logits, int vocab, int32_t *argmax)
  * same logits give the same mass bit for bit. */
 static double rest_mass(const float *logits, int vocab, const int32_t *ids, int k, double lse)
 {
-    double all = 0.0, top = 0.0;
-    for (int v = 0; v < vocab; v++)
-        all += exp((double)logits[v] - lse);
+    double all = ls_sum_exp(logits, vocab, lse), top = 0.0;
     for (int j = 0; j < k; j++)
         top += exp((double)logits[ids[j]] - lse);
     double rest = all - top;
