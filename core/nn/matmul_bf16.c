@@ -439,8 +439,9 @@ static void pack_task(void *p, int64_t t)
  * AVX512-BF16). Our W is row-major [out][in], where those pairs are already adjacent: a
  * block is a transpose of B_BLK rows of A_BLK/2 words. oneDNN's generic reorder did this
  * at 1.5-6 GB/s, about a tenth of a bf16 evaluation on the bench model (ONEDNN_VERBOSE);
- * the loop below copies words. Used only when the layout oneDNN chose has exactly this
- * shape (read from its descriptor), else the reorder runs. */
+ * below, 16 x 16 word transposes in AVX-512 registers do it (scalar copies at the edges).
+ * Used only when the layout oneDNN chose has exactly this shape (read from its
+ * descriptor), else the reorder runs. */
 typedef struct pair_blocks {
     int64_t a_blk, b_blk;     /* inner block sizes of in (rows of W^T) and out */
     int64_t a_stride, b_stride; /* elements between outer blocks */
@@ -466,31 +467,106 @@ typedef struct pair_job {
     int64_t col_blocks; /* per task */
 } pair_job;
 
+/* Where word w (in-values 2w, 2w+1) of output column n0 + n goes, col being the column
+ * block's start. */
+static inline uint32_t *word_at(uint32_t *col, const pair_blocks *pb, int64_t w, int64_t n)
+{
+    int64_t half = pb->a_blk / 2;
+    return col + w / half * (pb->a_stride / 2) + w % half * pb->b_blk + n;
+}
+
+/* Words w_lo .. w_hi-1 of rows n_lo .. n_hi-1 of the column block, one at a time. */
+static void copy_words(const uint32_t *src, int64_t words, uint32_t *col,
+                       const pair_blocks *pb, int64_t n0, int64_t n_lo, int64_t n_hi,
+                       int64_t w_lo, int64_t w_hi)
+{
+    for (int64_t n = n_lo; n < n_hi; n++) {
+        const uint32_t *row = src + (n0 + n) * words;
+        for (int64_t w = w_lo; w < w_hi; w++)
+            *word_at(col, pb, w, n) = row[w];
+    }
+}
+
+#ifdef LS_X86
+/* Rows 0 .. n16-1 and words 0 .. w16-1 (multiples of 16) of the column block by 16 x 16
+ * transposes in registers; each result vector is 16 consecutive columns of one word, a
+ * whole cache line of the packed copy, written past the caches (the copy is larger than
+ * them, and is read next by the products, not by this loop). */
+__attribute__((target("avx512f"))) static void copy_tiles(const uint32_t *src, int64_t words,
+                                                          uint32_t *col,
+                                                          const pair_blocks *pb, int64_t n0,
+                                                          int64_t n16, int64_t w16)
+{
+    for (int64_t n = 0; n < n16; n += 16)
+        for (int64_t w = 0; w < w16; w += 16) {
+            __m512i r[16], t[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = _mm512_loadu_si512((const void *)(src + (n0 + n + i) * words + w));
+            for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+                t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 16; i += 4) {
+                r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+                r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+                r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+                r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+            }
+            for (int i = 0; i < 4; i++) {
+                t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+                t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xdd);
+                t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+                t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xdd);
+            }
+            for (int i = 0; i < 4; i++) {
+                r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+                r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xdd);
+                r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+                r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xdd);
+            }
+            for (int i = 0; i < 16; i++) { /* r[i]: word w + i of the 16 rows */
+                uint32_t *to = word_at(col, pb, w + i, n);
+                if ((uintptr_t)to % 64 == 0)
+                    _mm512_stream_si512((void *)to, r[i]);
+                else
+                    _mm512_storeu_si512((void *)to, r[i]);
+            }
+        }
+    _mm_sfence(); /* the streamed lines are visible before the products read them */
+}
+
+static bool have_avx512f(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return known == 1;
+}
+#endif
+
 static void pair_task(void *p, int64_t t)
 {
     const pair_job *j = p;
     const fixed_weights *fw = j->fw;
     const pair_blocks *pb = &j->pb;
     const uint32_t *src = (const uint32_t *)fw->W; /* [out][in/2] words */
-    uint16_t *dst = fw->buf;
-    int64_t words = fw->in / 2, half = pb->a_blk / 2;
+    int64_t words = fw->in / 2;
     int64_t nb_end = (t + 1) * j->col_blocks, n_blocks = (fw->out + pb->b_blk - 1) / pb->b_blk;
     nb_end = nb_end < n_blocks ? nb_end : n_blocks;
     for (int64_t nb = t * j->col_blocks; nb < nb_end; nb++) {
         int64_t n0 = nb * pb->b_blk, nn = fw->out - n0 < pb->b_blk ? fw->out - n0 : pb->b_blk;
-        /* Row by row: each row of W is read once, in order (reading one block's 32 bytes
-         * from each of 64 rows a few KiB apart evicted the lines before their other half
-         * was used); its words land in column n of every block of the column range. */
-        uint32_t *col = (uint32_t *)(dst + nb * pb->b_stride);
-        for (int64_t n = 0; n < nn; n++) {
-            const uint32_t *row = src + (n0 + n) * words;
-            for (int64_t w0 = 0, kb = 0; w0 < words; w0 += half, kb++) {
-                int64_t nw = words - w0 < half ? words - w0 : half;
-                uint32_t *to = col + kb * (pb->a_stride / 2) + n;
-                for (int64_t w = 0; w < nw; w++)
-                    to[w * pb->b_blk] = row[w0 + w];
-            }
+        uint32_t *col = (uint32_t *)((uint16_t *)fw->buf + nb * pb->b_stride);
+        int64_t n16 = 0, w16 = 0;
+#ifdef LS_X86
+        if (pb->b_blk % 16 == 0 && have_avx512f()) {
+            n16 = nn / 16 * 16, w16 = words / 16 * 16;
+            copy_tiles(src, words, col, pb, n0, n16, w16);
         }
+#endif
+        copy_words(src, words, col, pb, n0, 0, n16, w16, words); /* the rest */
+        copy_words(src, words, col, pb, n0, n16, nn, 0, words);
     }
 }
 
