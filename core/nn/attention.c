@@ -37,27 +37,6 @@ bool ls_attn_fused_usable(int head_dim)
     return __builtin_cpu_supports("avx512f");
 }
 
-/* The forward pass's exp (Cephes' expf polynomial, relative error ~2e-7) on 16 lanes. */
-AVX512_INLINE __m512 exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(LS_EXP_MIN)), _mm512_set1_ps(LS_EXP_MAX));
-    __m512 fn = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LS_EXP_LOG2E)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_sub_ps(x, _mm512_mul_ps(fn, _mm512_set1_ps(LS_EXP_LN2_HI)));
-    r = _mm512_sub_ps(r, _mm512_mul_ps(fn, _mm512_set1_ps(LS_EXP_LN2_LO)));
-    __m512 p = _mm512_set1_ps(LS_EXP_P0);
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LS_EXP_P1));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LS_EXP_P2));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LS_EXP_P3));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LS_EXP_P4));
-    p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(LS_EXP_P5));
-    p = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, _mm512_mul_ps(r, r)), r),
-                      _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fn),
-                                                   _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
-
 typedef struct task_ctx {
     const ls_attn_args *a;
     const float *kt;     /* [n_kv][hd][Tpad] */
@@ -156,10 +135,10 @@ AVX512 static void attn_task(void *p, int64_t task)
             float bm = _mm512_reduce_max_ps(_mm512_max_ps(x0, x1));
             float mn = m[r] > bm ? m[r] : bm;
             __m512 mv = _mm512_set1_ps(mn);
-            __m512 p0 = _mm512_maskz_mov_ps(v0, exp16(_mm512_sub_ps(x0, mv)));
-            __m512 p1 = _mm512_maskz_mov_ps(v1, exp16(_mm512_sub_ps(x1, mv)));
+            __m512 p0 = _mm512_maskz_mov_ps(v0, ls_exp16(_mm512_sub_ps(x0, mv)));
+            __m512 p1 = _mm512_maskz_mov_ps(v1, ls_exp16(_mm512_sub_ps(x1, mv)));
             if (m[r] != -INFINITY)
-                corr[r] = _mm512_cvtss_f32(exp16(_mm512_set1_ps(m[r] - mn)));
+                corr[r] = _mm512_cvtss_f32(ls_exp16(_mm512_set1_ps(m[r] - mn)));
             else
                 corr[r] = 0.0f;
             l[r] = l[r] * corr[r] + _mm512_reduce_add_ps(_mm512_add_ps(p0, p1));

@@ -541,6 +541,34 @@ typedef struct swiglu_job {
     float *act;      /* [rows][hid] */
 } swiglu_job;
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 16 lanes at a time: the same operations as the SSE loop below, so the same results. */
+__attribute__((target("avx512f"))) static int64_t swiglu_avx512(const float *gate,
+                                                                const float *up, float *ar,
+                                                                int64_t hid)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= hid; i += 16) {
+        __m512 g = _mm512_loadu_ps(gate + i);
+        __m512 e = ls_exp16(_mm512_sub_ps(zero, g));
+        _mm512_storeu_ps(ar + i, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)),
+                                               _mm512_loadu_ps(up + i)));
+    }
+    return i;
+}
+
+static bool have_avx512f(void)
+{
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return known == 1;
+}
+#endif
+
 static void swiglu_rows(void *p, int64_t r0, int64_t r1)
 {
     const swiglu_job *j = p;
@@ -549,6 +577,10 @@ static void swiglu_rows(void *p, int64_t r0, int64_t r1)
         const float *gate = j->gu + r * 2 * hid, *up = gate + hid;
         float *ar = j->act + r * hid;
         int64_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (have_avx512f())
+            i = swiglu_avx512(gate, up, ar, hid);
+#endif
 #if defined(__SSE2__)
         const __m128 one = _mm_set1_ps(1.0f), zero = _mm_setzero_ps();
         for (; i + 4 <= hid; i += 4) {
