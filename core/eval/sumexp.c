@@ -3,19 +3,11 @@
 #include <math.h>
 #include <stdbool.h>
 
+#include "base/cpu.h"
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define LS_SUMEXP_AVX512 1
-
-static bool have_avx512(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return known == 1;
-}
 
 /* exp of 8 doubles (see the header). */
 __attribute__((target("avx512f"), always_inline)) static inline __m512d exp8(__m512d t)
@@ -89,7 +81,7 @@ __attribute__((target("avx512f"))) static float max_avx512(const float *x, int64
 double ls_sum_exp(const float *x, int64_t n, double shift)
 {
 #ifdef LS_SUMEXP_AVX512
-    if (have_avx512())
+    if (ls_cpu_avx512f())
         return sum_exp_avx512(x, n, shift);
 #endif
     double s = 0.0;
@@ -101,7 +93,7 @@ double ls_sum_exp(const float *x, int64_t n, double shift)
 float ls_max_float(const float *x, int64_t n)
 {
 #ifdef LS_SUMEXP_AVX512
-    if (have_avx512())
+    if (ls_cpu_avx512f())
         return max_avx512(x, n);
 #endif
     float m = x[0];

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/exp_poly.h"
+#include "base/cpu.h"
 #include "base/parallel.h"
 
 #define QT 8       /* queries per task (registers: 8 x 2 score vectors) */
@@ -33,8 +34,7 @@ bool ls_attn_fused_usable(int head_dim)
         return false;
     if (head_dim % 16 != 0 || head_dim > MAX_HD)
         return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return ls_cpu_avx512f();
 }
 
 typedef struct task_ctx {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/bigalloc.h"
+#include "base/cpu.h"
 #include "nn/attention.h"
 #include "nn/blas_check.h"
 #include "nn/exp_poly.h"
@@ -558,15 +559,6 @@ __attribute__((target("avx512f"))) static int64_t swiglu_avx512(const float *gat
     return i;
 }
 
-static bool have_avx512f(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return known == 1;
-}
 #endif
 
 static void swiglu_rows(void *p, int64_t r0, int64_t r1)
@@ -578,7 +570,7 @@ static void swiglu_rows(void *p, int64_t r0, int64_t r1)
         float *ar = j->act + r * hid;
         int64_t i = 0;
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (have_avx512f())
+        if (ls_cpu_avx512f())
             i = swiglu_avx512(gate, up, ar, hid);
 #endif
 #if defined(__SSE2__)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/bigalloc.h"
+#include "base/cpu.h"
 #include "base/half.h"
 #include "base/parallel.h"
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -535,15 +536,6 @@ __attribute__((target("avx512f"))) static void copy_tiles(const uint32_t *src, i
     _mm_sfence(); /* the streamed lines are visible before the products read them */
 }
 
-static bool have_avx512f(void)
-{
-    static int known = -1;
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return known == 1;
-}
 #endif
 
 static void pair_task(void *p, int64_t t)
@@ -560,7 +552,7 @@ static void pair_task(void *p, int64_t t)
         uint32_t *col = (uint32_t *)((uint16_t *)fw->buf + nb * pb->b_stride);
         int64_t n16 = 0, w16 = 0;
 #ifdef LS_X86
-        if (pb->b_blk % 16 == 0 && have_avx512f()) {
+        if (pb->b_blk % 16 == 0 && ls_cpu_avx512f()) {
             n16 = nn / 16 * 16, w16 = words / 16 * 16;
             copy_tiles(src, words, col, pb, n0, n16, w16);
         }
