@@ -4,17 +4,20 @@
 #ifndef LS_CPU_H
 #define LS_CPU_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 static inline bool ls_cpu_avx512f(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int known = -1; /* a race only writes the same answer twice */
-    if (known < 0) {
+    static atomic_int known = -1; /* threads may ask at once: each writes the same answer */
+    int k = atomic_load_explicit(&known, memory_order_relaxed);
+    if (k < 0) {
         __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        k = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store_explicit(&known, k, memory_order_relaxed);
     }
-    return known == 1;
+    return k == 1;
 #else
     return false;
 #endif
