@@ -25,32 +25,27 @@ static int n_pool;
 static size_t kept_bytes;
 static unsigned long pool_clock;
 
-size_t ls_big_keep_limit(void)
+static size_t keep_limit;
+static pthread_once_t keep_limit_once = PTHREAD_ONCE_INIT;
+
+static void compute_keep_limit(void)
 {
+    keep_limit = KEEP_MAX;
 #ifdef __SANITIZE_ADDRESS__
-    return 0; /* under ASan every release is a real free, so a use after it is caught */
+    keep_limit = 0; /* under ASan every release is a real free, so a use after it is caught */
+    return;
 #endif
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    size_t limit = KEEP_MAX;
     if (pages > 0 && page > 0 && (size_t)pages / 8 < SIZE_MAX / (size_t)page) {
         size_t eighth = (size_t)pages / 8 * (size_t)page;
-        limit = eighth < limit ? eighth : limit;
+        keep_limit = eighth < keep_limit ? eighth : keep_limit;
     }
-    return limit;
 }
 
-/* Frees every kept block. Caller holds the lock. */
-static void release_kept(void)
+size_t ls_big_keep_limit(void)
 {
-    int j = 0;
-    for (int i = 0; i < n_pool; i++) {
-        if (pool[i].busy)
-            pool[j++] = pool[i];
-        else
-            free(pool[i].p);
-    }
-    n_pool = j;
-    kept_bytes = 0;
+    pthread_once(&keep_limit_once, compute_keep_limit);
+    return keep_limit;
 }
 
 /* Frees the kept block released longest ago; false when none is kept. Caller holds the
@@ -120,7 +115,8 @@ void ls_free_big(void *p)
         pool[i].busy = false;
         pool[i].released = ++pool_clock;
         kept_bytes += pool[i].size;
-        for (size_t limit = ls_big_keep_limit(); kept_bytes > limit && drop_oldest();)
+        size_t limit = ls_big_keep_limit();
+        while (kept_bytes > limit && drop_oldest())
             ;
         pthread_mutex_unlock(&pool_lock);
         return;
@@ -132,7 +128,8 @@ void ls_free_big(void *p)
 void ls_big_trim(void)
 {
     pthread_mutex_lock(&pool_lock);
-    release_kept();
+    while (drop_oldest())
+        ;
     pthread_mutex_unlock(&pool_lock);
 }
 

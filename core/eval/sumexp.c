@@ -34,6 +34,14 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512d exp8(__m
     return _mm512_scalef_pd(p, n);
 }
 
+/* the 16 floats of v as two vectors of 8 doubles */
+__attribute__((target("avx512f"), always_inline)) static inline void widen(__m512 v, __m512d *lo,
+                                                                          __m512d *hi)
+{
+    *lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    *hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
 __attribute__((target("avx512f"))) static double sum_exp_avx512(const float *x, int64_t n,
                                                                double shift)
 {
@@ -41,19 +49,15 @@ __attribute__((target("avx512f"))) static double sum_exp_avx512(const float *x, 
     const __m512d s = _mm512_set1_pd(shift);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512 v = _mm512_loadu_ps(x + i);
-        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        __m512d hi = _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        __m512d lo, hi;
+        widen(_mm512_loadu_ps(x + i), &lo, &hi);
         acc0 = _mm512_add_pd(acc0, exp8(_mm512_sub_pd(lo, s)));
         acc1 = _mm512_add_pd(acc1, exp8(_mm512_sub_pd(hi, s)));
     }
     if (i < n) { /* the last 1..15: masked lanes add nothing */
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-        __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-        __m512d hi = _mm512_cvtps_pd(
-            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        __m512d lo, hi;
+        widen(_mm512_maskz_loadu_ps(m, x + i), &lo, &hi);
         acc0 = _mm512_mask_add_pd(acc0, (__mmask8)(m & 0xff), acc0, exp8(_mm512_sub_pd(lo, s)));
         acc1 = _mm512_mask_add_pd(acc1, (__mmask8)(m >> 8), acc1, exp8(_mm512_sub_pd(hi, s)));
     }

@@ -558,7 +558,6 @@ __attribute__((target("avx512f"))) static int64_t swiglu_avx512(const float *gat
     }
     return i;
 }
-
 #endif
 
 static void swiglu_rows(void *p, int64_t r0, int64_t r1)
